@@ -1,0 +1,243 @@
+"""One typed configuration for the whole build.
+
+The defaults live in ``config/default.yaml`` (shipped inside the package as
+``analysis/default.yaml`` too, so an installed package works outside the repo).
+A user file passed with ``--config`` overrides any subset of it; ``--scale`` and
+``--seed`` on the command line override both. The resolved configuration is
+frozen, serialisable, and written beside every output (see ``manifest``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Scale = Literal["tiny", "small", "province"]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG_FILE = REPO_ROOT / "config" / "default.yaml"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ScaleSpec(_Frozen):
+    """Size of the synthetic province."""
+
+    students_per_year: int = Field(gt=0)
+    cw_children: int = Field(gt=0)
+    schools_per_board: int = Field(gt=0)
+
+
+class Paths(_Frozen):
+    data_dir: Path = Path("data/synthetic")
+    reports_dir: Path = Path("reports")
+
+    @property
+    def sources(self) -> Path:
+        return self.data_dir / "sources"
+
+    @property
+    def truth(self) -> Path:
+        return self.data_dir / "truth"
+
+    @property
+    def reference(self) -> Path:
+        return self.data_dir / "reference"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.data_dir / "quarantine"
+
+    @property
+    def linkage(self) -> Path:
+        return self.data_dir / "linkage"
+
+    @property
+    def analytic(self) -> Path:
+        return self.data_dir / "analytic"
+
+    @property
+    def results(self) -> Path:
+        return self.data_dir / "results"
+
+
+class Noise(_Frozen):
+    """Identifier noise between a child-welfare record and the school record (BRIEF.md s.8)."""
+
+    oen_missing: float = Field(0.30, ge=0, le=1)
+    oen_wrong: float = Field(0.01, ge=0, le=1)
+    first_name_typo: float = Field(0.05, ge=0, le=1)
+    first_name_nickname: float = Field(0.05, ge=0, le=1)
+    surname_changed: float = Field(0.04, ge=0, le=1)
+    dob_day_month_swap: float = Field(0.015, ge=0, le=1)
+    dob_off_by_one: float = Field(0.015, ge=0, le=1)
+    postal_code_outdated: float = Field(0.30, ge=0, le=1)
+    duplicate_cw_record: float = Field(0.08, ge=0, le=1)
+    no_student_record: float = Field(0.12, ge=0, le=1)
+
+    def scaled(self, factor: float) -> Noise:
+        """Every rate multiplied by ``factor`` (capped at 1): for degradation tests."""
+        return Noise(**{k: min(1.0, v * factor) for k, v in self.model_dump().items()})
+
+
+class Effects(_Frozen):
+    """Effects planted by the generator (documented in the codebook)."""
+
+    attendance_gap_in_care: float = -0.035
+    attendance_gap_kinship: float = -0.015
+    attendance_gap_ccsyp: float = -0.03
+    attendance_gap_vysa: float = -0.05
+    eqao_logodds_in_care: float = -0.9
+    eqao_logodds_kinship: float = -0.4
+    eqao_logodds_ccsyp: float = -0.7
+    eqao_logodds_vysa: float = -0.8
+    credits_gap_in_care: float = -1.2
+    credits_gap_kinship: float = -0.5
+    credits_gap_ccsyp: float = -1.0
+    credits_gap_vysa: float = -1.3
+    dose_per_year_in_care: float = -0.15
+    group_care_extra_logodds: float = -0.35
+    indigenous_extra_logodds: float = -0.2
+
+
+class Linkage(_Frozen):
+    engine: Literal["duckdb", "spark"] = "duckdb"
+    match_threshold: float = Field(0.9, gt=0, lt=1)
+    high_confidence: float = Field(0.99, gt=0, lt=1)
+    max_pairs_em: int = Field(2_000_000, gt=0)
+
+
+class Privacy(_Frozen):
+    key_env: str = "ANALYSIS_STUDY_KEY"
+    key_file: Path | None = None
+    synthetic_dev_key: bool = True
+    k_anonymity: int = Field(20, ge=2)
+    l_diversity: int = Field(2, ge=1)
+    min_fsa_children: int = Field(40, ge=1)
+    min_cell: int = Field(10, ge=1)
+    protection_width: float = Field(5, ge=0)
+    round_base: int | None = None
+
+
+class Indicators(_Frozen):
+    recurrence_definition: Literal["new_investigation", "verified_concern"] = "new_investigation"
+    recurrence_window_days: int = 365
+    onlac_min_days_in_care: int = 365
+    onlac_ages: tuple[int, int] = (10, 17)
+
+
+class Validation(_Frozen):
+    max_bad_row_share: float = Field(0.01, ge=0, le=1)
+    row_policy: Literal["quarantine", "fail"] = "quarantine"
+
+
+class Reports(_Frozen):
+    languages: tuple[Literal["en", "fr"], ...] = ("en", "fr")
+    formats: tuple[Literal["html", "pdf"], ...] = ("html", "pdf")
+
+
+class Config(_Frozen):
+    """The resolved configuration of one build."""
+
+    seed: int = 20251
+    scale: Scale = "small"
+    paths: Paths = Paths()
+    school_years: tuple[str, ...] = (
+        "2017-18",
+        "2018-19",
+        "2019-20",
+        "2020-21",
+        "2021-22",
+        "2022-23",
+    )
+    no_eqao_years: tuple[str, ...] = ("2019-20", "2020-21")
+    eqao_baseline_break: str = "2021-22"
+    scales: dict[str, ScaleSpec]
+    noise: Noise = Noise()
+    effects: Effects = Effects()
+    linkage: Linkage = Linkage()
+    privacy: Privacy = Privacy()
+    indicators: Indicators = Indicators()
+    validation: Validation = Validation()
+    reports: Reports = Reports()
+
+    @field_validator("scales")
+    @classmethod
+    def _all_scales(cls, v: dict[str, ScaleSpec]) -> dict[str, ScaleSpec]:
+        missing = {"tiny", "small", "province"} - set(v)
+        if missing:
+            raise ValueError(f"scales: missing {sorted(missing)}")
+        return v
+
+    @property
+    def size(self) -> ScaleSpec:
+        return self.scales[self.scale]
+
+    def with_overrides(self, **changes: Any) -> Config:
+        """A copy with top-level fields replaced (validated again)."""
+        data = self.model_dump()
+        data.update(changes)
+        return Config.model_validate(data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), sort_keys=True, indent=2)
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the resolved configuration (identifies a build's inputs)."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _deep_merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def load_config(
+    path: Path | str | None = None,
+    *,
+    scale: str | None = None,
+    seed: int | None = None,
+    data_dir: Path | str | None = None,
+    reports_dir: Path | str | None = None,
+) -> Config:
+    """Load the defaults, overlay ``path`` and the explicit overrides, validate once.
+
+    Raises
+    ------
+    ValueError
+        Naming the file and the offending key when the configuration is invalid.
+    """
+    raw: dict[str, Any] = yaml.safe_load(DEFAULT_CONFIG_FILE.read_text(encoding="utf-8"))
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ValueError(f"{p}: configuration file not found")
+        user = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        if not isinstance(user, dict):
+            raise ValueError(f"{p}: configuration must be a mapping of keys to values")
+        raw = _deep_merge(raw, user)
+    if scale is not None:
+        raw["scale"] = scale
+    if seed is not None:
+        raw["seed"] = seed
+    if data_dir is not None:
+        raw.setdefault("paths", {})["data_dir"] = str(data_dir)
+    if reports_dir is not None:
+        raw.setdefault("paths", {})["reports_dir"] = str(reports_dir)
+    try:
+        return Config.model_validate(raw)
+    except Exception as exc:  # pydantic's message names the key and rule
+        where = path if path is not None else DEFAULT_CONFIG_FILE
+        raise ValueError(f"{where}: invalid configuration: {exc}") from exc

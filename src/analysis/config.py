@@ -167,6 +167,8 @@ class Config(_Frozen):
     indicators: Indicators = Indicators()
     validation: Validation = Validation()
     reports: Reports = Reports()
+    calibration: dict[str, dict[str, float]] = Field(default_factory=dict)
+    g9_academic_share: float = Field(0.75, ge=0, le=1)
 
     @field_validator("scales")
     @classmethod

@@ -1,0 +1,255 @@
+"""Standardise identifiers before linkage.
+
+Both sources are brought to one shape (one row per child-welfare record, one row per student)
+with the same columns, so that splink compares like with like:
+
+``unique_id``, ``oen`` (Luhn-valid OEN or null), ``first_name``, ``first_name_forms`` (the name
+plus every formal name it is a nickname of), ``last_name`` (letters only, parts joined),
+``last_name_tokens`` (the parts of a hyphenated or double surname), ``first_initial``,
+``last_initial``, ``dob`` (``YYYY-MM-DD``), ``dob_year``, ``dob_month``, ``dob_day``, ``dob_days``
+(days since 1970-01-01), ``gender`` (female|male|null), ``postal_codes`` (list of ``A1A1A1``),
+``postal_fsas`` (list of forward sortation areas).
+
+OnSIS holds one row per student and school year; it is collapsed to one row per OEN keeping the
+latest name, birth date and gender and *every* postal code the student had, because a
+child-welfare record's address may match an older school year's.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import polars as pl
+
+from analysis.names import NICKNAMES
+
+ONSIS_COLUMNS = (
+    "oen",
+    "first_name",
+    "last_name",
+    "birth_date",
+    "gender",
+    "postal_code",
+    "school_year",
+)
+CPIN_COLUMNS = ("cw_record_id", "first_name", "last_name", "birth_date", "oen", "postal_code")
+
+LINK_COLUMNS = (
+    "unique_id",
+    "oen",
+    "first_name",
+    "first_name_forms",
+    "last_name",
+    "last_name_tokens",
+    "first_initial",
+    "last_initial",
+    "dob",
+    "dob_year",
+    "dob_month",
+    "dob_day",
+    "dob_days",
+    "gender",
+    "postal_codes",
+    "postal_fsas",
+)
+
+_GENDER_FROM_IDENTITY = {"girl_woman": "female", "boy_man": "male"}
+_POSTAL_RE = r"^[A-Z][0-9][A-Z][0-9][A-Z][0-9]$"
+
+
+def _fold(expr: pl.Expr) -> pl.Expr:
+    """Lower case, accents removed (NFKD then drop combining marks)."""
+    return expr.str.normalize("NFKD").str.replace_all(r"\p{M}", "").str.to_lowercase()
+
+
+def clean_first_name(expr: pl.Expr) -> pl.Expr:
+    """Letters only: ``"Ji-woo"`` and ``"Ji Woo"`` both become ``"jiwoo"``; empty becomes null."""
+    out = _fold(expr).str.replace_all(r"[^a-z]", "")
+    return pl.when(out.str.len_chars() > 0).then(out).otherwise(None)
+
+
+def surname_tokens(expr: pl.Expr) -> pl.Expr:
+    """The parts of a surname (split at hyphens and spaces; apostrophes and dots dropped)."""
+    folded = _fold(expr).str.replace_all(r"['’`.]", "").str.replace_all(r"[^a-z]+", " ")
+    return folded.str.strip_chars().str.split(" ").list.eval(pl.element().filter(pl.element() != ""))
+
+
+def clean_postal(expr: pl.Expr) -> pl.Expr:
+    """``"a1a 1a1"`` -> ``"A1A1A1"``; anything that is not a Canadian postal code becomes null."""
+    out = expr.str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")
+    return pl.when(out.str.contains(_POSTAL_RE)).then(out).otherwise(None)
+
+
+def luhn_valid(expr: pl.Expr) -> pl.Expr:
+    """True when ``expr`` is 9 digits whose last digit is the Luhn check digit of the first 8.
+
+    Luhn: from the right, every second digit (starting with the one left of the check digit) is
+    doubled, 9 subtracted when the double exceeds 9; the OEN is valid when the sum of all digits
+    is a multiple of 10. Null in, false out.
+    """
+    digits = [expr.str.slice(i, 1).cast(pl.Int32, strict=False) for i in range(9)]
+    total = pl.lit(0, dtype=pl.Int32)
+    for i, d in enumerate(digits):
+        # positions counted from the right: index 8 is position 1 (check digit, not doubled)
+        if (9 - i) % 2 == 0:
+            dd = d * 2
+            total = total + pl.when(dd > 9).then(dd - 9).otherwise(dd)
+        else:
+            total = total + d
+    ok = expr.str.contains(r"^[0-9]{9}$") & ((total % 10) == 0)
+    return ok.fill_null(False)
+
+
+def clean_oen(expr: pl.Expr) -> pl.Expr:
+    """Digits only; null unless 9 digits with a valid Luhn check digit."""
+    digits = expr.str.replace_all(r"[\s-]", "")
+    return pl.when(luhn_valid(digits)).then(digits).otherwise(None)
+
+
+@lru_cache(maxsize=1)
+def nickname_forms() -> dict[str, tuple[str, ...]]:
+    """Standardised name -> the formal names it may stand for (from ``analysis.names.NICKNAMES``)."""
+    frame = pl.DataFrame(
+        {
+            "formal": [f for f, nicks in NICKNAMES.items() for _ in nicks],
+            "nick": [n for nicks in NICKNAMES.values() for n in nicks],
+        }
+    ).with_columns(clean_first_name(pl.col("formal")), clean_first_name(pl.col("nick")))
+    out: dict[str, set[str]] = {}
+    for formal, nick in frame.iter_rows():
+        out.setdefault(nick, set()).add(formal)
+    return {k: tuple(sorted(v)) for k, v in out.items()}
+
+
+def _add_forms(df: pl.DataFrame) -> pl.DataFrame:
+    forms = nickname_forms()
+    names = df.select(pl.col("first_name").drop_nulls().unique())["first_name"].to_list()
+    lookup = pl.DataFrame(
+        {
+            "first_name": names,
+            "first_name_forms": [sorted({n, *forms.get(n, ())}) for n in names],
+        },
+        schema={"first_name": pl.String, "first_name_forms": pl.List(pl.String)},
+    )
+    return df.join(lookup, on="first_name", how="left")
+
+
+def _common(df: pl.DataFrame) -> pl.DataFrame:
+    """Columns derived the same way on both sides (expects the cleaned base columns)."""
+    df = _add_forms(df)
+    bd = pl.col("birth_date")
+    df = df.with_columns(
+        pl.col("last_name_tokens").list.join("").alias("last_name"),
+        pl.col("first_name").str.slice(0, 1).alias("first_initial"),
+        pl.col("last_name_tokens").list.join("").str.slice(0, 1).alias("last_initial"),
+        bd.dt.strftime("%Y-%m-%d").alias("dob"),
+        bd.dt.year().cast(pl.Int32).alias("dob_year"),
+        bd.dt.month().cast(pl.Int32).alias("dob_month"),
+        bd.dt.day().cast(pl.Int32).alias("dob_day"),
+        bd.cast(pl.Int32).alias("dob_days"),
+        pl.col("postal_codes").list.eval(pl.element().str.slice(0, 3)).list.unique().list.sort()
+        .alias("postal_fsas"),
+    ).with_columns(
+        pl.when(pl.col("last_name") == "").then(None).otherwise(pl.col("last_name")).alias("last_name"),
+        pl.when(pl.col("last_name_tokens").list.len() == 0)
+        .then(None)
+        .otherwise(pl.col("last_name_tokens"))
+        .alias("last_name_tokens"),
+        pl.when(pl.col("postal_codes").list.len() == 0)
+        .then(None)
+        .otherwise(pl.col("postal_codes"))
+        .alias("postal_codes"),
+        pl.when(pl.col("postal_fsas").list.len() == 0)
+        .then(None)
+        .otherwise(pl.col("postal_fsas"))
+        .alias("postal_fsas"),
+    )
+    return df.select(LINK_COLUMNS)
+
+
+def _check_columns(schema: pl.Schema, needed: tuple[str, ...], source: str) -> None:
+    missing = [c for c in needed if c not in schema.names()]
+    if missing:
+        raise ValueError(f"{source}: missing required column(s) {missing} (rule: data contract)")
+
+
+def standardise_students(onsis: pl.DataFrame | pl.LazyFrame, source: str = "onsis_enrolment") -> pl.DataFrame:
+    """Collapse OnSIS student-years to one standardised row per OEN.
+
+    Parameters
+    ----------
+    onsis
+        Rows of ``onsis_enrolment`` (at least :data:`ONSIS_COLUMNS`).
+    source
+        Name used in error messages.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per OEN with :data:`LINK_COLUMNS`; ``unique_id`` and ``oen`` are the OEN.
+    """
+    lf = onsis.lazy()
+    _check_columns(lf.collect_schema(), ONSIS_COLUMNS, source)
+    lf = lf.select(ONSIS_COLUMNS).with_columns(clean_postal(pl.col("postal_code")).alias("postal_code"))
+    latest = [pl.col(c).sort_by("school_year").last() for c in ("first_name", "last_name", "birth_date", "gender")]
+    collapsed = (
+        lf.group_by("oen")
+        .agg(*latest, pl.col("postal_code").drop_nulls().unique().sort().alias("postal_codes"))
+        .with_columns(
+            pl.col("oen").alias("unique_id"),
+            clean_first_name(pl.col("first_name")).alias("first_name"),
+            surname_tokens(pl.col("last_name")).alias("last_name_tokens"),
+            pl.when(pl.col("gender").is_in(["female", "male"])).then(pl.col("gender")).alias("gender"),
+        )
+        .sort("oen")
+        .collect()
+    )
+    return _common(collapsed)
+
+
+def standardise_cw(cpin: pl.DataFrame | pl.LazyFrame, source: str = "cpin_persons") -> pl.DataFrame:
+    """Standardise child-welfare person records (one row per ``cw_record_id``).
+
+    The reported OEN is kept only when it is 9 digits with a valid Luhn check digit; gender
+    identity is mapped to the school gender codes where they correspond (girl/woman, boy/man),
+    else null (not evidence either way).
+    """
+    lf = cpin.lazy()
+    schema = lf.collect_schema()
+    _check_columns(schema, CPIN_COLUMNS, source)
+    gender = (
+        pl.col("gender_identity").replace_strict(_GENDER_FROM_IDENTITY, default=None, return_dtype=pl.String)
+        if "gender_identity" in schema.names()
+        else pl.lit(None, dtype=pl.String)
+    )
+    df = (
+        lf.with_columns(
+            pl.col("cw_record_id").alias("unique_id"),
+            clean_oen(pl.col("oen")).alias("oen"),
+            clean_first_name(pl.col("first_name")).alias("first_name"),
+            surname_tokens(pl.col("last_name")).alias("last_name_tokens"),
+            gender.alias("gender"),
+            pl.concat_list(clean_postal(pl.col("postal_code"))).list.drop_nulls().alias("postal_codes"),
+        )
+        .sort("unique_id")
+        .collect()
+    )
+    return _common(df)
+
+
+def read_sources(sources_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Read and standardise ``cpin_persons.parquet`` and ``onsis_enrolment.parquet``.
+
+    Returns
+    -------
+    cw, students
+    """
+    cw_path = sources_dir / "cpin_persons.parquet"
+    st_path = sources_dir / "onsis_enrolment.parquet"
+    for p in (cw_path, st_path):
+        if not p.is_file():
+            raise ValueError(f"{p}: source file not found (rule: linkage needs both sources)")
+    cw = standardise_cw(pl.scan_parquet(cw_path), source=str(cw_path))
+    students = standardise_students(pl.scan_parquet(st_path), source=str(st_path))
+    return cw, students

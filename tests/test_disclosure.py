@@ -1,0 +1,204 @@
+"""Disclosure control: primary/secondary suppression, LP verification, release consistency."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analysis.config import Privacy
+from analysis.disclosure import DisclosureError, Release, _groups, _Problem
+
+PRIV = Privacy(min_cell=10, protection_width=5)
+
+
+def two_way(vals: dict[tuple[str, str], int], num: dict[tuple[str, str], int] | None = None):
+    """Long-form table with row, column and grand totals."""
+    rows_l = sorted({r for r, _ in vals})
+    cols_l = sorted({c for _, c in vals})
+    out = []
+    for r, c in itertools.product([*rows_l, "Total"], [*cols_l, "Total"]):
+        cells = [(rr, cc) for (rr, cc) in vals if r in (rr, "Total") and c in (cc, "Total")]
+        n = sum(vals[k] for k in cells)
+        y = sum(num[k] for k in cells) if num else 0
+        out.append((r, c, n, y))
+    df = pl.DataFrame(out, schema=["r", "c", "n", "y"], orient="row")
+    return df.with_columns(rate=pl.when(pl.col("n") > 0).then(pl.col("y") / pl.col("n")))
+
+
+def attack(prot, original, dims=("r", "c"), count="n"):
+    """Recompute, from the published symbols, the intervals an attacker gets.
+
+    Suppressed cells are free variables (>= 0); published ones fixed; margins additive (the true
+    values are passed only so the solver knows the margins add up, never as bounds).
+    """
+    df = prot.df
+    keys = df.select(dims).rows()
+    counts = original[count].to_numpy().astype(float)
+    supp = (df[f"{count}__symbol"] == "c").to_numpy()
+    prob = _Problem(counts, None, _groups(keys, dims, "Total"))
+    # the attacker does not know the true values of suppressed cells; bounds are free there
+    return prob.intervals(supp, supp)
+
+
+def test_small_cell_suppressed_and_rectangle_protects_it():
+    df = two_way(
+        {
+            ("a", "x"): 3,
+            ("a", "y"): 40,
+            ("b", "x"): 50,
+            ("b", "y"): 60,
+            ("c", "x"): 20,
+            ("c", "y"): 25,
+        }
+    )
+    prot = Release(PRIV).protect("t", df, ("r", "c"), "n", stats=("rate",))
+    out = prot.df
+    ax = out.filter((pl.col("r") == "a") & (pl.col("c") == "x"))
+    assert ax["n"][0] is None and ax["n__symbol"][0] == "c" and ax["rate__symbol"][0] == "c"
+    # no published count below the threshold (zeros aside)
+    pub = out.filter(pl.col("n__symbol") == "")["n"]
+    assert ((pub == 0) | (pub >= PRIV.min_cell)).all()
+    # secondary suppression happened: one suppressed cell in a row is recoverable from the total
+    assert (out["n__symbol"] == "c").sum() >= 4
+    for iv in attack(prot, df):
+        assert iv.width >= PRIV.protection_width
+
+
+def test_numerator_rule_keeps_count_hides_rate():
+    df = two_way(
+        {("a", "x"): 30, ("a", "y"): 40, ("b", "x"): 50, ("b", "y"): 60},
+        {("a", "x"): 28, ("a", "y"): 20, ("b", "x"): 25, ("b", "y"): 30},
+    )
+    rel = Release(PRIV)
+    prot = rel.protect("t", df, ("r", "c"), "n", numerator="y", stats=("rate",))
+    ax = prot.df.filter((pl.col("r") == "a") & (pl.col("c") == "x"))
+    assert ax["n"][0] == 30 and ax["y__symbol"][0] == "c" and ax["rate"][0] is None
+    audit = rel.audit()
+    assert audit["passed"]
+    values = {c["value"] for c in audit["tables"][0]["suppressed"]}
+    assert {"numerator", "non_outcome"} <= values
+    for c in audit["tables"][0]["suppressed"]:
+        assert c["width"] is None or c["width"] >= PRIV.protection_width
+
+
+def test_zero_rule_publishes_zero_with_z_stats():
+    df = two_way(
+        {("a", "x"): 0, ("a", "y"): 40, ("b", "x"): 50, ("b", "y"): 60},
+        {("a", "x"): 0, ("a", "y"): 20, ("b", "x"): 25, ("b", "y"): 30},
+    )
+    prot = Release(PRIV).protect("t", df, ("r", "c"), "n", numerator="y", stats=("rate",))
+    ax = prot.df.filter((pl.col("r") == "a") & (pl.col("c") == "x"))
+    assert ax["n"][0] == 0 and ax["n__symbol"][0] == "" and ax["rate__symbol"][0] == "z"
+
+
+def test_missing_stat_is_x():
+    df = two_way({("a", "x"): 30, ("a", "y"): 40}).with_columns(
+        mean=pl.when(pl.col("c") == "y").then(None).otherwise(pl.lit(1.5))
+    )
+    prot = Release(PRIV).protect("t", df, ("r", "c"), "n", stats=("mean",))
+    assert set(prot.df.filter(pl.col("c") == "y")["mean__symbol"]) == {"x"}
+
+
+def test_attackable_table_fails_the_lp_check():
+    # a single small cell with its row and column totals published: exactly recoverable
+    df = two_way({("a", "x"): 3, ("a", "y"): 40, ("b", "x"): 50, ("b", "y"): 60})
+    keys = df.select("r", "c").rows()
+    counts = df["n"].to_numpy().astype(float)
+    supp = np.array([k == ("a", "x") for k in keys])
+    ivs = _Problem(counts, None, _groups(keys, ("r", "c"), "Total")).intervals(supp, supp)
+    assert ivs[0].low == pytest.approx(3) and ivs[0].width < PRIV.protection_width
+
+
+def test_unpublished_remainder_of_a_margin_is_protected():
+    # total 105 but members add to 100: 5 people are in no published category
+    df = pl.DataFrame({"g": ["a", "b", "Total"], "n": [40, 60, 105]})
+    rel = Release(PRIV)
+    prot = rel.protect("t", df, ("g",), "n")
+    assert (prot.df["n__symbol"] == "c").any()
+    assert rel.audit()["tables"][0]["lp_check_passed"]
+
+
+def test_consistency_same_cell_suppressed_everywhere():
+    rel = Release(PRIV)
+    a = pl.DataFrame({"region": ["East", "North", "Toronto", "Total"], "n": [50, 4, 60, 114]})
+    b = pl.DataFrame(
+        {"region": ["East", "North", "Toronto", "Central", "Total"], "n": [50, 4, 60, 70, 184]}
+    )
+    rel.protect("a", a, ("region",), "n", universe="students_2018")
+    rel.protect("b", b, ("region",), "n", universe="students_2018")
+    tables = rel.finalise()
+    for t in tables.values():
+        north = t.df.filter(pl.col("region") == "North")
+        assert north["n__symbol"][0] == "c"
+    assert not rel.inconsistencies()
+
+
+def test_two_tables_differing_by_one_child_fail_the_release_check():
+    rel = Release(PRIV)
+    a = pl.DataFrame({"region": ["East", "Toronto", "Total"], "n": [50, 60, 110]})
+    b = pl.DataFrame({"region": ["East", "Toronto", "Total"], "n": [50, 59, 109]})
+    rel.protect("all_students", a, ("region",), "n", universe="enrolled")
+    rel.protect("assessed", b, ("region",), "n", universe="assessed")
+    found = rel.differencing()
+    assert found and min(f["difference"] for f in found) == 1
+    assert not rel.audit()["passed"]
+    with pytest.raises(DisclosureError, match="differencing"):
+        rel.check()
+
+
+def test_nested_cell_differencing_across_tables():
+    rel = Release(PRIV)
+    rel.protect("by_year", pl.DataFrame({"year": ["2018"], "n": [105]}), ("year",), "n")
+    fine = pl.DataFrame({"year": ["2018"], "region": ["Toronto"], "n": [100]})
+    rel.protect("by_region", fine, ("year", "region"), "n")
+    assert rel.differencing()
+
+
+def test_rounding_to_base():
+    df = two_way({("a", "x"): 31, ("a", "y"): 42, ("b", "x"): 53, ("b", "y"): 64})
+    prot = Release(Privacy(round_base=5)).protect("t", df, ("r", "c"), "n")
+    assert (prot.df["n"] % 5 == 0).all()
+
+
+def test_bad_input_names_table_and_column():
+    df = pl.DataFrame({"g": ["a", "a"], "n": [10, 20]})
+    with pytest.raises(DisclosureError, match="table t: 2 rows repeat"):
+        Release(PRIV).protect("t", df, ("g",), "n")
+    df = pl.DataFrame({"g": ["a", "b"], "n": [10, -1]})
+    with pytest.raises(DisclosureError, match="column n: 1 rows"):
+        Release(PRIV).protect("t", df, ("g",), "n")
+
+
+def test_audit_file(tmp_path):
+    rel = Release(PRIV)
+    rel.protect(
+        "t",
+        two_way({("a", "x"): 3, ("a", "y"): 40, ("b", "x"): 50, ("b", "y"): 60}),
+        ("r", "c"),
+        "n",
+    )
+    path = rel.write_audit(tmp_path / "audit.json")
+    text = path.read_text()
+    assert '"table": "t"' in text and "primary: count below 10" in text and "interval" in text
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    n_rows=st.integers(2, 4),
+    n_cols=st.integers(2, 4),
+    data=st.data(),
+)
+def test_property_every_suppressed_cell_is_protected(n_rows, n_cols, data):
+    cells = st.one_of(st.integers(0, 12), st.integers(10, 200))
+    vals = {(f"r{i}", f"c{j}"): data.draw(cells) for i in range(n_rows) for j in range(n_cols)}
+    df = two_way(vals)
+    prot = Release(PRIV).protect("t", df, ("r", "c"), "n")
+    pub = prot.df.filter(pl.col("n__symbol") == "")["n"]
+    assert ((pub == 0) | (pub >= PRIV.min_cell)).all()
+    for iv in attack(prot, df):
+        assert iv.width >= PRIV.protection_width - 1e-6

@@ -1,0 +1,248 @@
+"""pandera (polars) schemas of the identifiable sources, and their row-level rules.
+
+Used to validate what the generator writes and what users bring (``analysis build --sources``).
+Failures are reported by file, column, rule and row count: never by value, since the values are
+identifiers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandera.polars as pa
+import polars as pl
+
+from analysis.synthetic import oen_is_valid
+
+SCHOOL_YEARS = ("2017-18", "2018-19", "2019-20", "2020-21", "2021-22", "2022-23")
+GRADES = ("JK", "K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
+POSTAL_RE = r"^[KLMNP]\d[ABCEGHJKLMNPRSTVWXYZ] \d[ABCEGHJKLMNPRSTVWXYZ]\d$"
+EXTRACT_END = dt.date(2023, 8, 31)
+EARLIEST_BIRTH = dt.date(1995, 1, 1)
+SERVICE_TYPES = ("extended_society_care", "interim_society_care", "customary_care",
+                 "kinship_service", "ccsyp", "vysa")
+PLACEMENT_TYPES = ("foster_home", "kin_in_care_home", "customary_care_home", "group_home",
+                   "adoption_probation", "independent_living", "hospital_mental_health", "youth_justice")
+RACES = ("black", "east_asian", "indigenous", "latino", "middle_eastern", "south_asian",
+         "southeast_asian", "white", "another_race", "prefer_not_to_answer")
+GENDER_IDENTITIES = ("girl_woman", "boy_man", "non_binary_two_spirit", "another_identity", "not_stated")
+
+
+def _oen_check(nullable: bool) -> pa.Check:
+    def fn(data: pa.PolarsData) -> pl.LazyFrame:
+        c = pl.col(data.key)
+        ok = oen_is_valid(c)
+        return data.lazyframe.select((c.is_null() | ok) if nullable else ok.fill_null(False))
+
+    return pa.Check(fn, name="oen_check_digit", error="OEN must be 9 digits with a valid check digit")
+
+
+def _date_between(lo: dt.date, hi: dt.date, rule: str) -> pa.Check:
+    return pa.Check(
+        lambda d: d.lazyframe.select(pl.col(d.key).is_null() | pl.col(d.key).is_between(lo, hi)),
+        name=rule, error=f"date must lie between {lo} and {hi}",
+    )
+
+
+def _end_after_start(start: str, end: str) -> pa.Check:
+    return pa.Check(
+        lambda d: d.lazyframe.select(pl.col(end).is_null() | (pl.col(end) >= pl.col(start))),
+        name=f"{end}_not_before_{start}", error=f"{end} must not be before {start}",
+    )
+
+
+def _isin(values: tuple[str, ...]) -> pa.Check:
+    return pa.Check.isin(list(values))
+
+
+_birth = _date_between(EARLIEST_BIRTH, EXTRACT_END, "birth_date_in_range")
+_event = _date_between(dt.date(2000, 1, 1), EXTRACT_END, "event_date_in_range")
+
+SCHEMAS: dict[str, pa.DataFrameSchema] = {
+    "onsis_enrolment": pa.DataFrameSchema(
+        {
+            "oen": pa.Column(pl.Utf8, checks=[_oen_check(False)]),
+            "first_name": pa.Column(pl.Utf8, checks=[pa.Check.str_length(1, 60)]),
+            "last_name": pa.Column(pl.Utf8, checks=[pa.Check.str_length(1, 80)]),
+            "birth_date": pa.Column(pl.Date, checks=[_birth]),
+            "gender": pa.Column(pl.Utf8, checks=[_isin(("female", "male", "another"))]),
+            "postal_code": pa.Column(pl.Utf8, checks=[pa.Check.str_matches(POSTAL_RE)]),
+            "board_id": pa.Column(pl.Utf8, checks=[pa.Check.str_matches(r"^B\d{2}$")]),
+            "school_id": pa.Column(pl.Utf8),
+            "school_year": pa.Column(pl.Utf8, checks=[_isin(SCHOOL_YEARS)]),
+            "grade": pa.Column(pl.Utf8, checks=[_isin(GRADES)]),
+            "days_enrolled": pa.Column(pl.Int16, checks=[pa.Check.in_range(1, 200)]),
+            "days_absent": pa.Column(pl.Int16, checks=[pa.Check.ge(0)]),
+            "credits_earned": pa.Column(pl.Float64, nullable=True, checks=[pa.Check.in_range(0, 12)]),
+        },
+        checks=[pa.Check(lambda d: d.lazyframe.select(pl.col("days_absent") <= pl.col("days_enrolled")),
+                         name="days_absent_not_above_days_enrolled",
+                         error="days_absent must not exceed days_enrolled")],
+        unique=["oen", "school_year"], strict=True, name="onsis_enrolment",
+    ),
+    "eqao_results": pa.DataFrameSchema(
+        {
+            "oen": pa.Column(pl.Utf8, checks=[_oen_check(False)]),
+            "school_year": pa.Column(pl.Utf8, checks=[_isin(SCHOOL_YEARS)]),
+            "board_id": pa.Column(pl.Utf8, checks=[pa.Check.str_matches(r"^B\d{2}$")]),
+            "grade": pa.Column(pl.Int8, checks=[pa.Check.isin([3, 6, 9, 10, 11])]),
+            "assessment": pa.Column(pl.Utf8, checks=[_isin((
+                "g3_reading", "g3_writing", "g3_math", "g6_reading", "g6_writing", "g6_math",
+                "g9_math", "osslt"))]),
+            "participation": pa.Column(pl.Utf8, checks=[_isin(("participated", "absent", "exempt",
+                                                                "not_participating"))]),
+            "level": pa.Column(pl.Int8, nullable=True, checks=[pa.Check.in_range(1, 4)]),
+            "osslt_result": pa.Column(pl.Utf8, nullable=True, checks=[_isin(("pass", "fail"))]),
+            "first_time": pa.Column(pl.Boolean),
+            "g9_stream": pa.Column(pl.Utf8, nullable=True,
+                                   checks=[_isin(("academic", "applied", "destreamed"))]),
+        },
+        unique=["oen", "school_year", "assessment"], strict=True, name="eqao_results",
+    ),
+    "cpin_persons": pa.DataFrameSchema(
+        {
+            "cw_record_id": pa.Column(pl.Utf8),
+            "society_id": pa.Column(pl.Utf8, checks=[pa.Check.str_matches(r"^S\d{2}$")]),
+            "first_name": pa.Column(pl.Utf8, checks=[pa.Check.str_length(1, 60)]),
+            "last_name": pa.Column(pl.Utf8, checks=[pa.Check.str_length(1, 80)]),
+            "birth_date": pa.Column(pl.Date, checks=[_birth]),
+            "oen": pa.Column(pl.Utf8, nullable=True, checks=[_oen_check(True)]),
+            "postal_code": pa.Column(pl.Utf8, checks=[pa.Check.str_matches(POSTAL_RE)]),
+            "gender_identity": pa.Column(pl.Utf8, checks=[_isin(GENDER_IDENTITIES)]),
+            "race": pa.Column(pl.Utf8, nullable=True, checks=[_isin(RACES)]),
+            "born_outside_canada": pa.Column(pl.Boolean, nullable=True),
+            "first_language": pa.Column(pl.Utf8, nullable=True, checks=[_isin(("english", "french", "other"))]),
+            "human_trafficking_risk": pa.Column(pl.Boolean),
+        },
+        unique=["cw_record_id"], strict=True, name="cpin_persons",
+    ),
+    "cpin_services": pa.DataFrameSchema(
+        {
+            "episode_id": pa.Column(pl.Utf8),
+            "cw_record_id": pa.Column(pl.Utf8),
+            "society_id": pa.Column(pl.Utf8, checks=[pa.Check.str_matches(r"^S\d{2}$")]),
+            "service_type": pa.Column(pl.Utf8, checks=[_isin(SERVICE_TYPES)]),
+            "start_date": pa.Column(pl.Date, checks=[_event]),
+            "end_date": pa.Column(pl.Date, nullable=True, checks=[_event]),
+        },
+        checks=[_end_after_start("start_date", "end_date")],
+        unique=["episode_id"], strict=True, name="cpin_services",
+    ),
+    "cpin_placements": pa.DataFrameSchema(
+        {
+            "placement_id": pa.Column(pl.Utf8),
+            "episode_id": pa.Column(pl.Utf8),
+            "cw_record_id": pa.Column(pl.Utf8),
+            "society_id": pa.Column(pl.Utf8, checks=[pa.Check.str_matches(r"^S\d{2}$")]),
+            "placement_type": pa.Column(pl.Utf8, checks=[_isin(PLACEMENT_TYPES)]),
+            "start_date": pa.Column(pl.Date, checks=[_event]),
+            "end_date": pa.Column(pl.Date, nullable=True, checks=[_event]),
+        },
+        checks=[_end_after_start("start_date", "end_date")],
+        unique=["placement_id"], strict=True, name="cpin_placements",
+    ),
+    "cpin_cases": pa.DataFrameSchema(
+        {
+            "case_id": pa.Column(pl.Utf8),
+            "society_id": pa.Column(pl.Utf8, checks=[pa.Check.str_matches(r"^S\d{2}$")]),
+            "case_kind": pa.Column(pl.Utf8, checks=[_isin(("investigation", "ongoing_protection"))]),
+            "closed_date": pa.Column(pl.Date, checks=[_event]),
+            "recurrence_date": pa.Column(pl.Date, nullable=True, checks=[_event]),
+            "recurrence_verified": pa.Column(pl.Boolean, nullable=True),
+        },
+        checks=[_end_after_start("closed_date", "recurrence_date")],
+        unique=["case_id"], strict=True, name="cpin_cases",
+    ),
+    "cpin_onlac": pa.DataFrameSchema(
+        {
+            "assessment_id": pa.Column(pl.Utf8),
+            "cw_record_id": pa.Column(pl.Utf8),
+            "society_id": pa.Column(pl.Utf8, checks=[pa.Check.str_matches(r"^S\d{2}$")]),
+            "assessment_date": pa.Column(pl.Date, checks=[_event]),
+            **{f"item_{i}": pa.Column(pl.Int8, checks=[pa.Check.in_range(0, 2)]) for i in range(1, 5)},
+        },
+        unique=["assessment_id"], strict=True, name="cpin_onlac",
+    ),
+}
+
+SOURCE_NAMES = tuple(SCHEMAS)
+
+
+class SourceValidationError(ValueError):
+    """A source file breaks its schema. The message names file, column, rule and row count only."""
+
+    def __init__(self, file: str, problems: list[Problem]):
+        self.file = file
+        self.problems = problems
+        lines = [f"{file}: {len(problems)} rule(s) broken"]
+        lines += [f"  - {p.describe()}" for p in problems]
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule: where, which rule, how many rows (never which values)."""
+
+    column: str | None
+    rule: str
+    rows: int
+    row_index: tuple[int, ...] = ()
+
+    @property
+    def file_level(self) -> bool:
+        """Structural problems (missing/extra columns, wrong types) concern the whole file."""
+        return not self.row_index
+
+    def describe(self) -> str:
+        col = f"column '{self.column}'" if self.column else "table"
+        what = "the file" if self.file_level and self.rows == 0 else f"{self.rows} row(s)"
+        return f"{col}: rule '{self.rule}' broken by {what}"
+
+
+def check_source(name: str, df: pl.DataFrame) -> list[Problem]:
+    """Validate ``df`` against the schema of source ``name``; return every broken rule."""
+    schema = SCHEMAS[name]
+    try:
+        schema.validate(df, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+        problems = []
+        for (col, check), grp in fc.group_by(["column", "check"], maintain_order=True):
+            idx = tuple(sorted({int(i) for i in grp["index"].to_list() if i is not None}))
+            rule = _rule_name(str(check))
+            problems.append(Problem(column=None if col is None else str(col), rule=rule,
+                                    rows=len(idx), row_index=idx))
+        return problems
+    except pa.errors.SchemaError as exc:  # pragma: no cover - lazy=True collects these above
+        return [Problem(column=None, rule=_rule_name(str(exc.check)), rows=0)]
+    return []
+
+
+def _rule_name(check: str) -> str:
+    if check.startswith("str_matches"):
+        return "format"
+    if check.startswith("isin"):
+        return "allowed_values"
+    if check.startswith("in_range") or check.startswith("greater_than"):
+        return "range"
+    if check.startswith("str_length"):
+        return "length"
+    if check == "multiple_fields_uniqueness" or check.startswith("field_uniqueness"):
+        return "duplicate_key"
+    if check.startswith("column_in_dataframe"):
+        return "missing_column"
+    if check.startswith("column_in_schema"):
+        return "unexpected_column"
+    if check.startswith("dtype"):
+        return f"type ({check.removeprefix('dtype(').rstrip(')')} expected)"
+    if check == "not_nullable":
+        return "missing_value"
+    return check
+
+
+def validate_source(name: str, df: pl.DataFrame, file: str) -> None:
+    """Raise :class:`SourceValidationError` naming ``file`` if ``df`` breaks any rule."""
+    problems = check_source(name, df)
+    if problems:
+        raise SourceValidationError(file, problems)

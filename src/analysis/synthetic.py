@@ -1,0 +1,998 @@
+"""A synthetic Ontario: the three identifiable sources and their ground truth.
+
+The generator builds, in this order (each step its own random stream spawned from the one seed,
+so changing one step does not shift the others):
+
+1. reference tables: 72 school boards (31 English public, 29 English Catholic, 4 French public,
+   8 French Catholic) and 50 children's aid societies (13 Indigenous, 3 faith-based);
+2. households of siblings (shared surname and postal code, some twins), their moves, and a panel of
+   students enrolled 2017-18 to 2022-23 (grade progression, repetition, entry and exit);
+3. children with child-welfare involvement, their service episodes and placements, family
+   protection cases and OnLAC caregiver-relationship items;
+4. the latent care status of each student-year, and outcomes drawn from it with the planted
+   effects of ``Config.effects`` (the exact model is in ``docs/data-contract.md``);
+5. child-welfare records with identifier noise at the configured rates (BRIEF.md s.8), and the
+   truth table saying which record is which student.
+
+Everything is vectorised (numpy + polars) so the provincial scale (about 12 million
+student-years) runs in minutes on one small machine.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from analysis import names as vocab
+from analysis.config import Config
+from analysis.io import atomic_dir, write_json, write_parquet
+from analysis.stages import StageResult
+
+REGIONS = ("Toronto", "Central", "East", "Southwest", "North")
+REGION_LETTER = {"Toronto": "M", "Central": "L", "East": "K", "Southwest": "N", "North": "P"}
+REGION_FR = {"Toronto": "Toronto", "Central": "Centre", "East": "Est", "Southwest": "Sud-Ouest",
+             "North": "Nord"}
+REGION_POP = np.array([0.20, 0.33, 0.18, 0.23, 0.06])
+GRADES = ("JK", "K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
+SERVICE_IN_CARE = ("extended_society_care", "interim_society_care", "customary_care")
+PLACEMENT_GROUP = {
+    "foster_home": "family",
+    "kin_in_care_home": "family",
+    "customary_care_home": "family",
+    "adoption_probation": "family",
+    "group_home": "group",
+    "independent_living": "other",
+    "hospital_mental_health": "other",
+    "youth_justice": "other",
+}
+RACES = ("black", "east_asian", "indigenous", "latino", "middle_eastern", "south_asian",
+         "southeast_asian", "white", "another_race", "prefer_not_to_answer", None)
+RACE_P = np.array([0.14, 0.03, 0.25, 0.02, 0.03, 0.05, 0.02, 0.40, 0.01, 0.02, 0.03])
+EXTRACT_END = dt.date(2023, 8, 31)
+POSTAL_LETTERS = np.array(list("ABCEGHJKLMNPRSTVWXYZ"))
+CARE_PRIORITY = {"in_care": 4, "vysa": 3, "ccsyp": 2, "kinship_service": 1, "none": 0}
+_EPOCH = dt.date(1970, 1, 1)
+
+
+def _days(d: dt.date) -> int:
+    return (d - _EPOCH).days
+
+
+def school_year_bounds(sy: str) -> tuple[int, int]:
+    """(first day, last day) of school year ``"2017-18"`` as days since 1970-01-01."""
+    y = int(sy[:4])
+    return _days(dt.date(y, 9, 1)), _days(dt.date(y + 1, 6, 30))
+
+
+def luhn_check_digit(base: np.ndarray) -> np.ndarray:
+    """Luhn check digit for each 8-digit integer in ``base`` (vectorised).
+
+    The OEN's real check-digit rule is not public (BRIEF.md s.1); the synthetic OEN uses Luhn
+    (ISO/IEC 7812-1), documented in the codebook.
+    """
+    digits = np.stack([(base // 10**k) % 10 for k in range(8)], axis=1)  # rightmost first
+    doubled = digits.copy()
+    doubled[:, 0::2] *= 2  # the rightmost payload digit is doubled
+    doubled = np.where(doubled > 9, doubled - 9, doubled)
+    return (10 - doubled.sum(axis=1) % 10) % 10
+
+
+def oen_is_valid(oen: pl.Expr) -> pl.Expr:
+    """Polars expression: the string is 9 digits whose last is the Luhn digit of the first 8."""
+    s = oen
+    ok_shape = s.str.contains(r"^\d{9}$")
+    d = [s.str.slice(i, 1).cast(pl.Int32, strict=False) for i in range(9)]
+    total = pl.lit(0)
+    for i in range(8):  # i = 0 leftmost; rightmost payload digit (i = 7) is doubled
+        v = d[i] * 2 if (7 - i) % 2 == 0 else d[i]
+        total = total + pl.when(v > 9).then(v - 9).otherwise(v)
+    return ok_shape & (((10 - total % 10) % 10) == d[8])
+
+
+def _oens(rng: np.random.Generator, n: int, exclude: np.ndarray | None = None) -> np.ndarray:
+    """``n`` distinct 9-digit OEN strings (8 random digits + Luhn)."""
+    draw = np.unique(rng.integers(0, 10**8, size=int(n * 1.2) + 100))
+    if exclude is not None:
+        draw = np.setdiff1d(draw, exclude)
+    draw = rng.permutation(draw)[:n]
+    full = draw * 10 + luhn_check_digit(draw)
+    return full
+
+
+def _fmt_oen(x: np.ndarray) -> pl.Series:
+    return pl.Series(x, dtype=pl.Int64).cast(pl.Utf8).str.zfill(9)
+
+
+@dataclass
+class _Streams:
+    ref: np.random.Generator
+    pop: np.random.Generator
+    panel: np.random.Generator
+    cw: np.random.Generator
+    outcome: np.random.Generator
+    eqao: np.random.Generator
+    noise: np.random.Generator
+    cases: np.random.Generator
+
+    @classmethod
+    def from_seed(cls, seed: int) -> _Streams:
+        kids = np.random.SeedSequence(seed).spawn(8)
+        return cls(*[np.random.default_rng(k) for k in kids])
+
+
+# --------------------------------------------------------------------------- reference tables
+def _reference(rng: np.random.Generator) -> tuple[pl.DataFrame, pl.DataFrame, dict]:
+    kinds = ([("en", "public")] * 31 + [("en", "catholic")] * 29 + [("fr", "public")] * 4
+             + [("fr", "catholic")] * 8)
+    # Every region has at least one board of each kind where possible; the rest by population.
+    region_of = []
+    for i, (lang, typ) in enumerate(kinds):
+        if lang == "fr":
+            region_of.append(REGIONS[i % 5])
+        else:
+            region_of.append(REGIONS[rng.choice(5, p=np.array([0.06, 0.30, 0.22, 0.24, 0.18]))])
+    region_of[0] = region_of[31] = "Toronto"
+    size = rng.lognormal(0.0, 0.9, size=72)
+    for i in (0, 31):
+        size[i] *= 12.0  # the large Toronto boards
+    for i, (lang, _) in enumerate(kinds):
+        if lang == "fr":
+            size[i] *= 0.25
+    rows, counters = [], {}
+    for i, ((lang, typ), reg) in enumerate(zip(kinds, region_of, strict=True)):
+        counters[(lang, typ, reg)] = counters.get((lang, typ, reg), 0) + 1
+        k = counters[(lang, typ, reg)]
+        if lang == "en":
+            name = f"{reg} {'Catholic ' if typ == 'catholic' else ''}District School Board {k}"
+        else:
+            name = f"Conseil scolaire {'catholique' if typ == 'catholic' else 'public'} {REGION_FR[reg]} {k}"
+        rows.append((f"B{i + 1:02d}", name, typ, lang, reg, float(size[i])))
+    boards = pl.DataFrame(rows, schema=["board_id", "board_name", "board_type", "language", "region",
+                                        "size_weight"], orient="row")
+    soc_rows = []
+    ind_regions = ["North"] * 8 + ["Southwest"] * 3 + ["East"] * 2
+    faith = [("Catholic Children's Aid Society", "Toronto"), ("Jewish Family and Child Service", "Toronto"),
+             ("Catholic Children's Aid Society", "Central")]
+    main_regions = (["Toronto"] * 2 + ["Central"] * 9 + ["East"] * 8 + ["Southwest"] * 9
+                    + ["North"] * 6)
+    sid = 0
+    for reg in main_regions:
+        sid += 1
+        soc_rows.append((f"S{sid:02d}", f"Children's Aid Society of {reg} {sid}", False, False, reg,
+                         "fr" if sid in (15, 20) else "en", float(rng.lognormal(0, 0.6))))
+    for name, reg in faith:
+        sid += 1
+        soc_rows.append((f"S{sid:02d}", f"{name} ({reg})", False, True, reg, "en",
+                         float(rng.lognormal(0, 0.4))))
+    for reg in ind_regions:
+        sid += 1
+        soc_rows.append((f"S{sid:02d}", f"Indigenous Child and Family Well-Being Agency {sid} ({reg})",
+                         True, False, reg, "en", float(rng.lognormal(-0.3, 0.5))))
+    societies = pl.DataFrame(soc_rows, schema=["society_id", "society_name", "indigenous", "faith_based",
+                                               "region", "language", "size_weight"], orient="row")
+    # FSA pools: about 100 per region, drawn from the region's letter.
+    fsas = {}
+    for reg in REGIONS:
+        combos = [f"{REGION_LETTER[reg]}{d}{l}" for d in range(10) for l in POSTAL_LETTERS]
+        fsas[reg] = np.array(sorted(rng.choice(combos, size=100, replace=False)))
+    return boards, societies, fsas
+
+
+def _postal_codes(rng: np.random.Generator, region_idx: np.ndarray, fsas: dict) -> np.ndarray:
+    n = len(region_idx)
+    out = np.empty(n, dtype=object)
+    fsa_pick = rng.integers(0, 100, size=n)
+    ldu_d1 = rng.integers(0, 10, size=n)
+    ldu_l = rng.integers(0, len(POSTAL_LETTERS), size=n)
+    ldu_d2 = rng.integers(0, 10, size=n)
+    for r, reg in enumerate(REGIONS):
+        m = region_idx == r
+        out[m] = fsas[reg][fsa_pick[m]]
+    tail = np.char.add(np.char.add(ldu_d1.astype(str), POSTAL_LETTERS[ldu_l]), ldu_d2.astype(str))
+    return np.char.add(np.char.add(out.astype(str), " "), tail).astype(object)
+
+
+# --------------------------------------------------------------------------- population and panel
+def _population(cfg: Config, s: _Streams, boards: pl.DataFrame, fsas: dict):
+    rng = s.pop
+    n_target = int(round(cfg.size.students_per_year * 19 / 14 * 1.06))
+    n_hh = int(n_target / 1.55)
+    hh_size = rng.choice([1, 2, 3, 4], size=n_hh, p=[0.52, 0.34, 0.11, 0.03])
+    hh_region = rng.choice(5, size=n_hh, p=REGION_POP)
+    # Board: within the household's region, by board size; French boards take ~5% of students.
+    b_region = boards["region"].to_numpy()
+    b_weight = boards["size_weight"].to_numpy()
+    hh_board = np.empty(n_hh, dtype=np.int64)
+    for r, reg in enumerate(REGIONS):
+        idx = np.flatnonzero(b_region == reg)
+        w = b_weight[idx] / b_weight[idx].sum()
+        m = hh_region == r
+        hh_board[m] = rng.choice(idx, size=int(m.sum()), p=w)
+    sur, sur_p = vocab.surname_vocabulary()
+    hh_surname = rng.choice(len(sur), size=n_hh, p=sur_p)
+    hyphen = rng.random(n_hh) < 0.03
+    hh_surname2 = np.where(hyphen, rng.choice(len(sur), size=n_hh, p=sur_p), -1)
+    hh_pc1 = _postal_codes(rng, hh_region, fsas)
+    # A household moves at most once in the panel (from school-year index move_y on).
+    moves = rng.random(n_hh) < 0.15
+    move_y = np.where(moves, rng.integers(1, 6, size=n_hh), 99)
+    same_region = rng.random(n_hh) < 0.8
+    new_region = np.where(same_region, hh_region, rng.choice(5, size=n_hh, p=REGION_POP))
+    hh_pc2 = _postal_codes(rng, new_region, fsas)
+    hh_board2 = hh_board.copy()
+    for r, reg in enumerate(REGIONS):
+        idx = np.flatnonzero(b_region == reg)
+        w = b_weight[idx] / b_weight[idx].sum()
+        m = moves & (new_region == r)
+        # A move within a region keeps the board half the time.
+        hh_board2[m] = np.where(rng.random(int(m.sum())) < 0.5, hh_board[m],
+                                rng.choice(idx, size=int(m.sum()), p=w))
+    hh_base_year = rng.integers(1998, 2019, size=n_hh)
+
+    # Children of households.
+    hh_of = np.repeat(np.arange(n_hh), hh_size)
+    n = len(hh_of)
+    start = np.concatenate([[0], np.cumsum(hh_size)[:-1]])
+    order = np.arange(n) - np.repeat(start, hh_size)
+    twin = (order > 0) & (rng.random(n) < 0.03)
+    gap = np.where(order == 0, 0, np.where(twin, 0, rng.integers(1, 5, size=n)))
+    cum = np.cumsum(gap)
+    cum = cum - np.repeat(cum[start], hh_size)
+    birth_year = hh_base_year[hh_of] + cum
+    doy = rng.integers(0, 365, size=n)
+    # Twins share the previous sibling's birth date exactly.
+    for _ in range(3):
+        prev = np.roll(doy, 1)
+        doy = np.where(twin, prev, doy)
+    birth = np.array([_days(dt.date(int(y), 1, 1)) for y in range(1990, 2030)])
+    birth_days = birth[birth_year - 1990] + doy
+    g = rng.choice(3, size=n, p=[0.487, 0.508, 0.005])
+    gender = np.array(["female", "male", "another"], dtype=object)[g]
+    ff, ff_p = vocab.first_name_vocabulary("female")
+    fm, fm_p = vocab.first_name_vocabulary("male")
+    first = np.where(g == 0, ff[rng.choice(len(ff), size=n, p=ff_p)],
+                     fm[rng.choice(len(fm), size=n, p=fm_p)])
+    another = g == 2
+    first[another] = np.where(rng.random(int(another.sum())) < 0.5,
+                              ff[rng.integers(0, len(ff), int(another.sum()))],
+                              fm[rng.integers(0, len(fm), int(another.sum()))])
+    # Twins get different first names (re-draw when equal).
+    same = twin & (first == np.roll(first, 1))
+    first[same] = np.where(g[same] == 0, ff[(np.searchsorted(ff, first[same]) + 7) % len(ff)],
+                           fm[(np.searchsorted(fm, first[same]) + 7) % len(fm)])
+    last = sur[hh_surname[hh_of]]
+    h2 = hh_surname2[hh_of]
+    last = np.where(h2 >= 0, np.char.add(np.char.add(last.astype(str), "-"),
+                                         sur[np.maximum(h2, 0)].astype(str)).astype(object), last)
+    people = {
+        "hh": hh_of, "birth_year": birth_year, "birth_days": birth_days, "gender": gender,
+        "first": first, "last": last, "pc1": hh_pc1[hh_of], "pc2": hh_pc2[hh_of],
+        "move_y": move_y[hh_of], "board1": hh_board[hh_of], "board2": hh_board2[hh_of],
+        "region1": hh_region[hh_of], "region2": new_region[hh_of],
+    }
+    return people
+
+
+def _panel(cfg: Config, s: _Streams, people: dict, boards: pl.DataFrame):
+    """Student-years: who is enrolled in which grade, board and school each year."""
+    rng = s.panel
+    by = people["birth_year"]
+    n = len(by)
+    # Students who are in school (JK..12) in some panel year.
+    years = np.array([int(y[:4]) for y in cfg.school_years])
+    first_g = years[0] - 4 - by
+    last_g = years[-1] - 4 - by
+    in_range = (last_g >= 0) & (first_g <= 13)
+    ids = np.flatnonzero(in_range)
+    # Entry and exit (migration in and out of Ontario's public system), one repeat at most.
+    entry = np.where(rng.random(n) < 0.06, rng.integers(1, 6, size=n), 0)
+    exit_ = np.where(rng.random(n) < 0.08, rng.integers(0, 5, size=n), 5)
+    repeat_y = np.where(rng.random(n) < 0.025, rng.integers(0, 6, size=n), 99)
+    n_elem = max(1, int(round(cfg.size.schools_per_board * 0.82)))
+    n_sec = max(1, cfg.size.schools_per_board - n_elem)
+    elem_school = rng.integers(0, n_elem, size=n)
+    sec_school = rng.integers(0, n_sec, size=n)
+    partial = rng.random((n, len(years))) < 0.04
+    rows_sid, rows_y = [], []
+    for yi, y in enumerate(years):
+        gidx = y - 4 - by - (yi >= repeat_y)
+        keep = in_range & (gidx >= 0) & (gidx <= 13) & (yi >= entry) & (yi <= exit_)
+        sel = np.flatnonzero(keep)
+        rows_sid.append(sel)
+        rows_y.append(np.full(len(sel), yi))
+    sid = np.concatenate(rows_sid)
+    yi = np.concatenate(rows_y)
+    gidx = years[yi] - 4 - by[sid] - (yi >= repeat_y[sid])
+    moved = yi >= people["move_y"][sid]
+    board = np.where(moved, people["board2"][sid], people["board1"][sid])
+    pc = np.where(moved, people["pc2"][sid], people["pc1"][sid])
+    secondary = gidx >= 10
+    school_no = np.where(secondary, sec_school[sid], elem_school[sid])
+    days_enrolled = np.where(partial[sid, yi], rng.integers(60, 190, size=len(sid)), 194)
+    return {
+        "sid": sid, "yi": yi, "gidx": gidx, "board": board, "pc": pc, "secondary": secondary,
+        "school_no": school_no, "days_enrolled": days_enrolled, "ids": ids,
+    }
+
+
+# --------------------------------------------------------------------------- child welfare
+def _child_welfare(cfg: Config, s: _Streams, people: dict, panel: dict, societies: pl.DataFrame,
+                   fsas: dict):
+    rng = s.cw
+    n_cw = cfg.size.cw_children
+    n_nostudent = int(round(cfg.noise.no_student_record * n_cw))
+    n_student = n_cw - n_nostudent
+    student_pool = np.unique(panel["sid"])
+    child_sid = np.sort(rng.choice(student_pool, size=n_student, replace=False))
+    # Children with no student record: new identities.
+    reasons = rng.choice(["too_young", "first_nations_school", "private_or_home", "outside_ontario"],
+                         size=n_nostudent, p=[0.45, 0.2, 0.15, 0.2])
+    ns_birth_year = np.where(reasons == "too_young", rng.integers(2019, 2023, size=n_nostudent),
+                             rng.integers(2002, 2016, size=n_nostudent))
+    birth = np.array([_days(dt.date(int(y), 1, 1)) for y in range(1990, 2030)])
+    ns_birth_days = birth[ns_birth_year - 1990] + rng.integers(0, 365, size=n_nostudent)
+    ns_g = rng.choice(3, size=n_nostudent, p=[0.487, 0.508, 0.005])
+    ff, ff_p = vocab.first_name_vocabulary("female")
+    fm, fm_p = vocab.first_name_vocabulary("male")
+    sur, sur_p = vocab.surname_vocabulary()
+    ns_first = np.where(ns_g == 0, ff[rng.choice(len(ff), size=n_nostudent, p=ff_p)],
+                        fm[rng.choice(len(fm), size=n_nostudent, p=fm_p)])
+    ns_last = sur[rng.choice(len(sur), size=n_nostudent, p=sur_p)]
+    ns_region = rng.choice(5, size=n_nostudent, p=np.array([0.1, 0.2, 0.15, 0.2, 0.35]))
+    ns_pc = _postal_codes(rng, ns_region, fsas)
+    # Identity of every child (students first).
+    last_year_pc = {}
+    # Latest postal code of each student in the panel (the "current" address).
+    order = np.lexsort((panel["yi"], panel["sid"]))
+    sid_sorted = panel["sid"][order]
+    last_idx = np.r_[np.flatnonzero(np.diff(sid_sorted)), len(sid_sorted) - 1]
+    last_pc_of = dict(zip(sid_sorted[last_idx].tolist(), panel["pc"][order][last_idx].tolist(), strict=True))
+    last_region_of = dict(zip(sid_sorted[last_idx].tolist(),
+                              np.where(panel["yi"][order][last_idx] >= people["move_y"][sid_sorted[last_idx]],
+                                       people["region2"][sid_sorted[last_idx]],
+                                       people["region1"][sid_sorted[last_idx]]).tolist(), strict=True))
+    del last_year_pc
+    child = pl.DataFrame({
+        "child_id": np.arange(n_cw),
+        "sid": np.concatenate([child_sid, np.full(n_nostudent, -1)]),
+        "first_name": np.concatenate([people["first"][child_sid], ns_first]).astype(str),
+        "last_name": np.concatenate([people["last"][child_sid], ns_last]).astype(str),
+        "birth_days": np.concatenate([people["birth_days"][child_sid], ns_birth_days]),
+        "gender": np.concatenate([people["gender"][child_sid],
+                                  np.array(["female", "male", "another"])[ns_g]]).astype(str),
+        "postal_code": np.concatenate([[last_pc_of[i] for i in child_sid], ns_pc]).astype(str),
+        "region": np.concatenate([[last_region_of[i] for i in child_sid], ns_region]),
+        "no_student_reason": np.concatenate([np.full(n_student, None), reasons]).tolist(),
+    }, schema_overrides={"no_student_reason": pl.Utf8})
+    # Demographics.
+    region = child["region"].to_numpy()
+    race_p_north = RACE_P.copy()
+    race_p_north[2] = 0.6
+    race_p_north /= race_p_north.sum()
+    race_idx = np.where(region == 4, rng.choice(len(RACES), size=n_cw, p=race_p_north),
+                        rng.choice(len(RACES), size=n_cw, p=RACE_P))
+    race = np.array(RACES, dtype=object)[race_idx]
+    gi_draw = rng.random(n_cw)
+    gender = child["gender"].to_numpy()
+    gender_identity = np.where(gender == "female", "girl_woman",
+                               np.where(gender == "male", "boy_man", "non_binary_two_spirit"))
+    gender_identity = np.where(gi_draw < 0.02, "non_binary_two_spirit",
+                               np.where(gi_draw < 0.025, "another_identity",
+                                        np.where(gi_draw < 0.035, "not_stated", gender_identity)))
+    born_out = np.where(rng.random(n_cw) < 0.02, None, rng.random(n_cw) < 0.08)
+    lang = rng.choice(["english", "french", "other", None], size=n_cw, p=[0.82, 0.04, 0.12, 0.02])
+    # Society: in the child's region; Indigenous children mostly served by Indigenous agencies.
+    soc_region = societies["region"].to_numpy()
+    soc_ind = societies["indigenous"].to_numpy()
+    soc_w = societies["size_weight"].to_numpy()
+    society = np.empty(n_cw, dtype=object)
+    u = rng.random(n_cw)
+    for r, reg in enumerate(REGIONS):
+        for ind in (False, True):
+            m = (region == r) & ((race == "indigenous") & (u < 0.7) if ind else
+                                 ~((race == "indigenous") & (u < 0.7)))
+            cand = np.flatnonzero((soc_region == reg) & (soc_ind == ind))
+            if len(cand) == 0:
+                cand = np.flatnonzero(soc_region == reg)
+            w = soc_w[cand] / soc_w[cand].sum()
+            society[m] = societies["society_id"].to_numpy()[rng.choice(cand, size=int(m.sum()), p=w)]
+    # Services.
+    birth_days = child["birth_days"].to_numpy()
+    start_lo, start_hi = _days(dt.date(2013, 9, 1)), _days(dt.date(2023, 6, 30))
+    kind = rng.choice(["care", "kinship_service", "vysa", "ccsyp"], size=n_cw, p=[0.52, 0.30, 0.09, 0.09])
+    age_at_hi = (start_hi - birth_days) / 365.25
+    # VYSA needs a 16-17 year old and CCSYP an 18-20 year old in the window; otherwise care.
+    kind = np.where((kind == "vysa") & (age_at_hi < 16.2), "care", kind)
+    kind = np.where((kind == "ccsyp") & (age_at_hi < 18.2), "care", kind)
+    start = rng.integers(start_lo, start_hi, size=n_cw)
+    start = np.maximum(start, birth_days)
+    age16 = birth_days + int(16 * 365.25)
+    age18 = birth_days + int(18 * 365.25)
+    age21 = birth_days + int(21 * 365.25)
+    start = np.where(kind == "vysa", np.clip(age16 + rng.integers(0, 600, size=n_cw), start_lo, start_hi), start)
+    start = np.where(kind == "ccsyp", np.clip(age18 + rng.integers(0, 300, size=n_cw), start_lo, start_hi), start)
+    dur = np.where(kind == "care", rng.lognormal(np.log(250), 1.4, size=n_cw),
+                   rng.lognormal(np.log(300), 0.9, size=n_cw))
+    end = start + np.maximum(1, dur.astype(np.int64))
+    end = np.where(kind == "vysa", np.minimum(end, age18), end)
+    end = np.where(kind == "ccsyp", np.minimum(end, age21), end)
+    care_type = rng.choice(list(SERVICE_IN_CARE), size=n_cw, p=[0.48, 0.44, 0.08])
+    care_type = np.where((care_type == "customary_care") & (race != "indigenous"),
+                         "extended_society_care", care_type)
+    stype = np.where(kind == "care", care_type, kind)
+    # Extended society care ends at 18; youth who age out get CCSYP.
+    aged_out = (stype == "extended_society_care") & (end > age18) & (start < age18) & (
+        age18 < _days(EXTRACT_END))
+    end = np.where(aged_out, age18, end)
+    ep = pl.DataFrame({"child_id": np.arange(n_cw), "service_type": stype.astype(str),
+                       "start": start, "end": end})
+    extra = pl.DataFrame({"child_id": np.flatnonzero(aged_out), "service_type": "ccsyp",
+                          "start": age18[aged_out],
+                          "end": np.minimum(age21[aged_out], age18[aged_out] + 700)})
+    episodes = pl.concat([ep, extra]).with_columns(
+        pl.when(pl.col("end") > _days(EXTRACT_END)).then(None).otherwise(pl.col("end")).alias("end")
+    ).sort(["child_id", "start"])
+    # Placements within care episodes.
+    care_eps = episodes.with_row_index("ep").filter(pl.col("service_type").is_in(list(SERVICE_IN_CARE)))
+    ce_start = care_eps["start"].to_numpy()
+    ce_end = care_eps["end"].fill_null(_days(EXTRACT_END)).to_numpy()
+    ce_child = care_eps["child_id"].to_numpy()
+    ce_type = care_eps["service_type"].to_numpy()
+    n_pl = np.minimum(1 + rng.poisson(0.8, size=len(care_eps)), 4)
+    pl_ep = np.repeat(np.arange(len(care_eps)), n_pl)
+    cuts = rng.random(len(pl_ep))
+    pl_order = np.arange(len(pl_ep)) - np.repeat(np.concatenate([[0], np.cumsum(n_pl)[:-1]]), n_pl)
+    frac_start = np.where(pl_order == 0, 0.0, np.sort(cuts))  # recomputed per episode below
+    pl_df = pl.DataFrame({"ep_i": pl_ep, "k": pl_order, "u": cuts}).with_columns(
+        pl.when(pl.col("k") == 0).then(0.0).otherwise(pl.col("u")).alias("f")
+    ).sort(["ep_i", "f"])
+    del frac_start
+    f = pl_df["f"].to_numpy()
+    ep_i = pl_df["ep_i"].to_numpy()
+    length = ce_end[ep_i] - ce_start[ep_i]
+    p_start = ce_start[ep_i] + (f * length).astype(np.int64)
+    next_same = np.r_[ep_i[1:] == ep_i[:-1], False]
+    p_end = np.where(next_same, np.r_[p_start[1:], 0], ce_end[ep_i])
+    age_at = (p_start - birth_days[ce_child[ep_i]]) / 365.25
+    teen = age_at >= 12
+    ptypes = np.array(["foster_home", "kin_in_care_home", "group_home", "adoption_probation",
+                       "independent_living", "hospital_mental_health", "youth_justice"])
+    p_young = np.array([0.66, 0.17, 0.07, 0.08, 0.0, 0.02, 0.0])
+    p_teen = np.array([0.50, 0.12, 0.24, 0.0, 0.07, 0.03, 0.04])
+    pt = np.where(teen, rng.choice(len(ptypes), size=len(ep_i), p=p_teen),
+                  rng.choice(len(ptypes), size=len(ep_i), p=p_young))
+    ptype = ptypes[pt].astype(object)
+    ptype[ce_type[ep_i] == "customary_care"] = "customary_care_home"
+    placements = pl.DataFrame({
+        "child_id": ce_child[ep_i], "ep": care_eps["ep"].to_numpy()[ep_i],
+        "placement_type": ptype.astype(str), "start": p_start, "end": p_end,
+    }).filter(pl.col("end") > pl.col("start")).with_columns(
+        pl.when(pl.col("end") >= _days(EXTRACT_END)).then(None).otherwise(pl.col("end")).alias("end")
+    )
+    demo = pl.DataFrame({
+        "child_id": np.arange(n_cw), "society_id": society.astype(str), "race": race.tolist(),
+        "gender_identity": gender_identity.astype(str), "born_outside_canada": born_out.tolist(),
+        "first_language": lang.tolist(), "human_trafficking_risk": rng.random(n_cw) < 0.03,
+    }, schema_overrides={"race": pl.Utf8, "born_outside_canada": pl.Boolean, "first_language": pl.Utf8})
+    child = child.join(demo, on="child_id")
+    return child, episodes.with_row_index("ep"), placements
+
+
+def _student_year_truth(cfg: Config, panel: dict, child: pl.DataFrame, episodes: pl.DataFrame,
+                        placements: pl.DataFrame) -> pl.DataFrame:
+    """Latent care status, cumulative days in care and placement group per student-year."""
+    rows = []
+    for yi, sy in enumerate(cfg.school_years):
+        lo, hi = school_year_bounds(sy)
+        e = episodes.with_columns(pl.col("end").fill_null(_days(EXTRACT_END) + 1))
+        active = e.filter((pl.col("start") <= hi) & (pl.col("end") >= lo)).with_columns(
+            pl.when(pl.col("service_type").is_in(list(SERVICE_IN_CARE))).then(pl.lit("in_care"))
+            .otherwise(pl.col("service_type")).alias("status")
+        ).with_columns(pl.col("status").replace_strict(CARE_PRIORITY, return_dtype=pl.Int8).alias("prio"))
+        status = active.sort(["child_id", "prio"], descending=[False, True]).group_by(
+            "child_id", maintain_order=True).first().select("child_id", "status")
+        cum = e.filter(pl.col("service_type").is_in(list(SERVICE_IN_CARE)) & (pl.col("start") <= hi)).with_columns(
+            (pl.min_horizontal(pl.col("end"), pl.lit(hi + 1)) - pl.col("start")).clip(0).alias("d")
+        ).group_by("child_id").agg(pl.col("d").sum().alias("cumulative_days_in_care"))
+        p = placements.with_columns(pl.col("end").fill_null(_days(EXTRACT_END) + 1)).filter(
+            (pl.col("start") <= hi) & (pl.col("end") >= lo)).with_columns(
+            (pl.min_horizontal("end", pl.lit(hi + 1)) - pl.max_horizontal("start", pl.lit(lo))).alias("d"),
+            pl.col("placement_type").replace_strict(PLACEMENT_GROUP).alias("placement_group"),
+        ).group_by("child_id", "placement_group").agg(pl.col("d").sum()).sort(
+            ["child_id", "d", "placement_group"], descending=[False, True, False]
+        ).group_by("child_id", maintain_order=True).first().select("child_id", "placement_group")
+        rows.append(child.select("child_id", "sid", "race").join(status, on="child_id", how="left")
+                    .join(cum, on="child_id", how="left").join(p, on="child_id", how="left")
+                    .with_columns(pl.lit(yi).alias("yi")))
+    t = pl.concat(rows).filter(pl.col("sid") >= 0)
+    sy = pl.DataFrame({"sid": panel["sid"], "yi": panel["yi"]})
+    out = sy.join(t, on=["sid", "yi"], how="left").with_columns(
+        pl.col("status").fill_null("none").alias("care_status"),
+        pl.col("cumulative_days_in_care").fill_null(0).cast(pl.Int32),
+        (pl.col("race") == "indigenous").fill_null(False).alias("indigenous"),
+    ).with_columns(
+        pl.when(pl.col("care_status") == "in_care").then(pl.col("placement_group")).otherwise(None)
+        .alias("placement_group"),
+        (pl.col("cumulative_days_in_care") / 365.25).alias("years_in_care"),
+    )
+    # Keep the panel's row order.
+    return out
+
+
+# --------------------------------------------------------------------------- outcomes
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _calibrate(offset: np.ndarray, group: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Per-group intercept so that the mean of sigmoid(intercept + offset) hits ``target``."""
+    base = np.log(target / (1 - target))
+    cnt = np.bincount(group, minlength=len(target)).astype(float)
+    cnt[cnt == 0] = 1
+    for _ in range(25):
+        p = _sigmoid(base[group] + offset)
+        f = np.bincount(group, weights=p, minlength=len(target)) / cnt - target
+        d = np.bincount(group, weights=p * (1 - p), minlength=len(target)) / cnt
+        base -= f / np.maximum(d, 1e-9)
+    return base
+
+
+def _outcomes(cfg: Config, s: _Streams, panel: dict, truth: pl.DataFrame, boards: pl.DataFrame,
+              people: dict):
+    rng = s.outcome
+    e = cfg.effects
+    n = len(panel["sid"])
+    cs = truth["care_status"].to_numpy()
+    att_gap = {"in_care": e.attendance_gap_in_care, "kinship_service": e.attendance_gap_kinship,
+               "ccsyp": e.attendance_gap_ccsyp, "vysa": e.attendance_gap_vysa, "none": 0.0}
+    cr_gap = {"in_care": e.credits_gap_in_care, "kinship_service": e.credits_gap_kinship,
+              "ccsyp": e.credits_gap_ccsyp, "vysa": e.credits_gap_vysa, "none": 0.0}
+    gap_a = np.vectorize(att_gap.get, otypes=[float])(cs) if n else np.zeros(0)
+    gap_c = np.vectorize(cr_gap.get, otypes=[float])(cs) if n else np.zeros(0)
+    gidx = panel["gidx"]
+    band = np.where(gidx <= 1, 0.07, np.where(gidx <= 9, 0.05, 0.07))
+    year_mult = np.array([1.0, 1.0, 0.9, 1.1, 1.35, 1.25])[panel["yi"]]
+    frailty = rng.gamma(2.5, 1 / 2.5, size=len(people["birth_year"]))[panel["sid"]]
+    p_abs = np.clip(band * year_mult * frailty - gap_a, 0.0, 0.9)
+    days_absent = rng.binomial(panel["days_enrolled"], p_abs)
+    sec = gidx >= 10
+    credits = np.clip(8 + (rng.random(n) < 0.3) - rng.poisson(np.maximum(0.25 - gap_c, 0.0)), 0, 9)
+    credits = np.where(sec, credits.astype(float), np.nan)
+    return days_absent, credits
+
+
+def _eqao(cfg: Config, s: _Streams, panel: dict, truth: pl.DataFrame, board_eff: np.ndarray,
+          people: dict) -> tuple[pl.DataFrame, dict]:
+    rng = s.eqao
+    e = cfg.effects
+    gidx = panel["gidx"]
+    yi = panel["yi"]
+    years = list(cfg.school_years)
+    eqao_years = np.array([y not in cfg.no_eqao_years for y in years])
+    logit_gap = {"in_care": e.eqao_logodds_in_care, "kinship_service": e.eqao_logodds_kinship,
+                 "ccsyp": e.eqao_logodds_ccsyp, "vysa": e.eqao_logodds_vysa, "none": 0.0}
+    cs = truth["care_status"].to_numpy()
+    yrs_care = truth["years_in_care"].to_numpy()
+    group = (truth["placement_group"] == "group").fill_null(False).to_numpy()
+    indig = truth["indigenous"].to_numpy()
+    care_term = (np.vectorize(logit_gap.get, otypes=[float])(cs)
+                 + e.dose_per_year_in_care * yrs_care * (cs == "in_care")
+                 + e.group_care_extra_logodds * group
+                 + e.indigenous_extra_logodds * indig * (cs != "none"))
+    gender = people["gender"][panel["sid"]]
+    specs = [("g3_reading", 4, "lit"), ("g3_writing", 4, "lit"), ("g3_math", 4, "math"),
+             ("g6_reading", 7, "lit"), ("g6_writing", 7, "lit"), ("g6_math", 7, "math"),
+             ("g9_math", 10, "math"), ("osslt", 11, "lit")]
+    frames = []
+    for a, (name, g_idx, kind) in enumerate(specs):
+        m = (gidx == g_idx) & eqao_years[yi]
+        idx = np.flatnonzero(m)
+        if len(idx) == 0:
+            continue
+        gsign = np.where(gender[idx] == "female", 1.0, np.where(gender[idx] == "male", -1.0, 0.0))
+        g_eff = gsign * (0.25 if kind == "lit" else -0.05)
+        off = board_eff[panel["board"][idx]] + g_eff + care_term[idx]
+        y_of = yi[idx]
+        stream = np.full(len(idx), None, dtype=object)
+        if name == "g9_math":
+            streamed = np.array([int(years[y][:4]) < int(cfg.eqao_baseline_break[:4]) for y in y_of])
+            acad = rng.random(len(idx)) < cfg.g9_academic_share
+            # Care lowers the chance of the academic stream.
+            acad &= ~((cs[idx] != "none") & (rng.random(len(idx)) < 0.3))
+            stream = np.where(streamed, np.where(acad, "academic", "applied"), "destreamed")
+            key = np.array([f"{years[y]}|{name}_{st}" if st != "destreamed" else f"{years[y]}|{name}"
+                            for y, st in zip(y_of, stream, strict=True)])
+        else:
+            key = np.array([f"{years[y]}|{name}" for y in y_of])
+        ukeys, grp = np.unique(key, return_inverse=True)
+        targets = np.array([cfg.calibration[k.split("|")[0]][k.split("|")[1]] / 100 for k in ukeys])
+        part = rng.choice(4, size=len(idx), p=[0.955, 0.025, 0.012, 0.008])
+        part = np.where((cs[idx] != "none") & (rng.random(len(idx)) < 0.05), 1, part)
+        participated = part == 0
+        base = _calibrate(off[participated], grp[participated], targets)
+        p = _sigmoid(base[grp] + off)
+        at = rng.random(len(idx)) < p
+        level = np.where(at, np.where(rng.random(len(idx)) < 0.25, 4, 3),
+                         np.where(rng.random(len(idx)) < 0.2, 1, 2))
+        frames.append(pl.DataFrame({
+            "row": idx, "grade": np.full(len(idx), int(GRADES[g_idx]), dtype=np.int8),
+            "assessment": np.full(len(idx), name),
+            "participation": np.array(["participated", "absent", "exempt", "not_participating"])[part],
+            "level": np.where(participated & (name != "osslt"), level, -1).astype(np.int8),
+            "osslt_result": np.where(participated & (name == "osslt"),
+                                     np.where(at, "pass", "fail"), None).tolist(),
+            "first_time": np.ones(len(idx), dtype=bool),
+            "g9_stream": (stream.astype(object) if name == "g9_math" else np.full(len(idx), None)).tolist(),
+        }, schema_overrides={"osslt_result": pl.Utf8, "g9_stream": pl.Utf8}))
+    eq = pl.concat(frames).with_columns(
+        pl.when(pl.col("level") < 0).then(None).otherwise(pl.col("level")).alias("level"))
+    return eq, {"specs": specs}
+
+
+# --------------------------------------------------------------------------- noise
+def _typo(rng: np.random.Generator, name: str) -> str:
+    if len(name) < 3:
+        return name + "e"
+    i = int(rng.integers(1, len(name) - 1))
+    op = int(rng.integers(0, 4))
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    if op == 0:
+        return name[:i] + letters[int(rng.integers(0, 26))] + name[i + 1:]
+    if op == 1:
+        return name[:i] + name[i + 1:]
+    if op == 2:
+        return name[:i] + letters[int(rng.integers(0, 26))] + name[i:]
+    return name[:i - 1] + name[i] + name[i - 1] + name[i + 1:] if name[i] != name[i - 1] else name + "a"
+
+
+def _cw_records(cfg: Config, s: _Streams, child: pl.DataFrame, oen_of_sid: np.ndarray,
+                fsas: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
+    rng = s.noise
+    nz = cfg.noise
+    n = child.height
+    dup = rng.random(n) < nz.duplicate_cw_record
+    rec_child = np.concatenate([np.arange(n), np.flatnonzero(dup)])
+    is_dup = np.concatenate([np.zeros(n, bool), np.ones(int(dup.sum()), bool)])
+    m = len(rec_child)
+    c = child.to_dict(as_series=False)
+    sid = np.array(c["sid"])[rec_child]
+    first = np.array(c["first_name"], dtype=object)[rec_child]
+    last = np.array(c["last_name"], dtype=object)[rec_child]
+    bd = np.array(c["birth_days"])[rec_child]
+    pc = np.array(c["postal_code"], dtype=object)[rec_child]
+    region = np.array(c["region"])[rec_child]
+    society = np.array(c["society_id"], dtype=object)[rec_child]
+    # A duplicate record sits at another society 30% of the time.
+    socs = np.unique(np.array(c["society_id"]))
+    move_soc = is_dup & (rng.random(m) < 0.3)
+    society[move_soc] = rng.choice(socs, size=int(move_soc.sum()))
+    has_student = sid >= 0
+    true_oen = np.where(has_student, oen_of_sid[np.maximum(sid, 0)], -1)
+    noise = [[] for _ in range(m)]
+
+    def mark(mask: np.ndarray, label: str) -> None:
+        for i in np.flatnonzero(mask):
+            noise[i].append(label)
+
+    # OEN: missing, wrong (another student's), or present and right.
+    oen = true_oen.copy()
+    missing = rng.random(m) < nz.oen_missing
+    wrong = (~missing) & (rng.random(m) < nz.oen_wrong / max(1e-9, 1 - nz.oen_missing)) & has_student
+    oen[wrong] = oen_of_sid[rng.integers(0, len(oen_of_sid), size=int(wrong.sum()))]
+    # Children with no student record: mostly no OEN; some carry a valid OEN unknown to OnSIS.
+    ns = ~has_student
+    ns_oen = rng.random(m) < 0.15
+    fake = _oens(rng, int(ns.sum()), exclude=oen_of_sid)
+    oen[ns] = np.where(ns_oen[ns], fake, -1)
+    oen[missing] = -1
+    mark(missing & has_student, "oen_missing")
+    mark(wrong, "oen_wrong")
+    # First name: typo or nickname/preferred name.
+    u = rng.random(m)
+    typo = u < nz.first_name_typo
+    nick = (u >= nz.first_name_typo) & (u < nz.first_name_typo + nz.first_name_nickname)
+    all_first = np.array(vocab.FIRST_NAMES_F + vocab.FIRST_NAMES_M, dtype=object)
+    for i in np.flatnonzero(typo):
+        first[i] = _typo(rng, first[i])
+    for i in np.flatnonzero(nick):
+        opts = vocab.NICKNAMES.get(first[i])
+        first[i] = opts[int(rng.integers(0, len(opts)))] if opts else all_first[int(rng.integers(0, len(all_first)))]
+    mark(typo & has_student, "first_name_typo")
+    mark(nick & has_student, "first_name_nickname")
+    # Surname changed, hyphenated or order swapped.
+    sur, sur_p = vocab.surname_vocabulary()
+    sch = rng.random(m) < nz.surname_changed
+    for i in np.flatnonzero(sch):
+        cur = str(last[i])
+        if "-" in cur and rng.random() < 0.5:
+            a, b = cur.split("-", 1)
+            last[i] = f"{b}-{a}"
+        elif rng.random() < 0.4:
+            last[i] = f"{cur}-{sur[rng.choice(len(sur), p=sur_p)]}"
+        else:
+            last[i] = str(sur[rng.choice(len(sur), p=sur_p)])
+    mark(sch & has_student, "surname_changed")
+    # Date of birth: day-month swap (only where it makes a different valid date) or off by one.
+    dates = np.array([_EPOCH + dt.timedelta(days=int(x)) for x in bd])
+    swappable = np.array([d.day <= 12 and d.day != d.month for d in dates])
+    share = max(swappable.mean(), 1e-9)
+    swap = swappable & (rng.random(m) < min(1.0, nz.dob_day_month_swap / share))
+    off = (~swap) & (rng.random(m) < nz.dob_off_by_one)
+    new_bd = bd.copy()
+    for i in np.flatnonzero(swap):
+        d = dates[i]
+        new_bd[i] = _days(dt.date(d.year, d.day, d.month))
+    by_year = rng.random(m) < 0.3
+    sign = rng.choice([-1, 1], size=m)
+    for i in np.flatnonzero(off):
+        d = dates[i]
+        if by_year[i]:
+            try:
+                new_bd[i] = _days(d.replace(year=d.year + int(sign[i])))
+            except ValueError:  # 29 February
+                new_bd[i] = bd[i] + 365 * int(sign[i])
+        else:
+            new_bd[i] = bd[i] + int(sign[i])
+    mark(swap & has_student, "dob_day_month_swap")
+    mark(off & has_student, "dob_off_by_one")
+    # Postal code out of date (a different address, usually in the same region).
+    outdated = rng.random(m) < nz.postal_code_outdated
+    reg2 = np.where(rng.random(m) < 0.8, region, rng.integers(0, 5, size=m))
+    newpc = _postal_codes(rng, reg2, fsas)
+    pc = np.where(outdated, newpc, pc)
+    mark(outdated & has_student, "postal_code_outdated")
+    mark(is_dup & has_student, "duplicate_record")
+    # Record ids: shuffled so that an id says nothing about duplicates.
+    perm = rng.permutation(m)
+    rec_id = np.empty(m, dtype=object)
+    for rank, i in enumerate(perm):
+        rec_id[i] = f"CW{rank + 1:07d}"
+    rec = pl.DataFrame({
+        "cw_record_id": rec_id.astype(str), "child_id": rec_child, "is_duplicate": is_dup,
+        "society_id": society.astype(str), "first_name": first.astype(str), "last_name": last.astype(str),
+        "birth_days": new_bd, "oen_int": oen, "postal_code": pc.astype(str),
+        "true_oen_int": true_oen, "noise": [",".join(x) for x in noise],
+    })
+    return rec, child
+
+
+def _cases(cfg: Config, s: _Streams, societies: pl.DataFrame) -> pl.DataFrame:
+    rng = s.cases
+    soc = societies["society_id"].to_numpy()
+    w = societies["size_weight"].to_numpy()
+    w = w / w.sum()
+    per_year = max(200, int(cfg.size.cw_children * 1.6))
+    rows = []
+    fy0 = int(cfg.school_years[0][:4])
+    soc_shift = rng.normal(0, 0.03, size=len(soc))
+    for k in range(len(cfg.school_years)):
+        lo, hi = _days(dt.date(fy0 + k, 4, 1)), _days(dt.date(fy0 + k + 1, 3, 31))
+        for kind, n_k, p_rec in (("investigation", per_year, 0.15), ("ongoing_protection", per_year // 5, 0.185)):
+            si = rng.choice(len(soc), size=n_k, p=w)
+            closed = rng.integers(lo, hi + 1, size=n_k)
+            p = np.clip(p_rec + soc_shift[si], 0.01, 0.9)
+            within = rng.random(n_k) < p
+            later = (~within) & (rng.random(n_k) < 0.25)
+            days = np.where(within, rng.integers(1, 366, size=n_k),
+                            np.where(later, rng.integers(366, 1500, size=n_k), -1))
+            rec = closed + days
+            has = (days > 0) & (rec <= _days(EXTRACT_END))
+            rows.append(pl.DataFrame({
+                "society_id": soc[si], "case_kind": kind, "closed_days": closed,
+                "recurrence_days": np.where(has, rec, -1),
+                "recurrence_verified": np.where(has, rng.random(n_k) < 0.4, False), "has": has,
+            }))
+    df = pl.concat(rows)
+    order = np.argsort(rng.random(df.height))
+    df = df[order]
+    return df.with_columns(
+        pl.format("CASE{}", pl.int_range(1, df.height + 1).cast(pl.Utf8).str.zfill(8)).alias("case_id"),
+        pl.from_epoch(pl.col("closed_days"), time_unit="d").alias("closed_date"),
+        pl.when(pl.col("has")).then(pl.from_epoch(pl.col("recurrence_days"), time_unit="d"))
+        .otherwise(None).alias("recurrence_date"),
+        pl.when(pl.col("has")).then(pl.col("recurrence_verified")).otherwise(None).alias("recurrence_verified"),
+    ).select("case_id", "society_id", "case_kind", "closed_date", "recurrence_date",
+             "recurrence_verified").sort("case_id")
+
+
+def _onlac(cfg: Config, s: _Streams, child: pl.DataFrame, episodes: pl.DataFrame) -> pl.DataFrame:
+    rng = s.cases
+    fy0 = int(cfg.school_years[0][:4])
+    rows = []
+    e = episodes.filter(pl.col("service_type").is_in(list(SERVICE_IN_CARE))).with_columns(
+        pl.col("end").fill_null(_days(EXTRACT_END) + 1)).join(
+        child.select("child_id", "birth_days"), on="child_id")
+    for k in range(len(cfg.school_years)):
+        at = _days(dt.date(fy0 + k, 10, 1))
+        sel = e.filter((pl.col("start") + 365 <= at) & (pl.col("end") > at)).with_columns(
+            ((at - pl.col("birth_days")) / 365.25).floor().alias("age"))
+        sel = sel.filter((pl.col("age") >= 10) & (pl.col("age") <= 17))
+        if sel.height:
+            rows.append(sel.select("child_id", "ep").with_columns(
+                pl.lit(at).alias("at"), pl.Series("jitter", rng.integers(0, 150, size=sel.height))))
+    df = pl.concat(rows) if rows else pl.DataFrame(schema={"child_id": pl.Int64, "ep": pl.UInt32,
+                                                          "at": pl.Int32, "jitter": pl.Int64})
+    items = rng.choice(3, size=(df.height, 4), p=[0.05, 0.25, 0.70])
+    return df.with_columns(
+        [pl.Series(f"item_{j + 1}", items[:, j].astype(np.int8)) for j in range(4)]
+    ).with_columns((pl.col("at") + pl.col("jitter")).alias("assessment_days"))
+
+
+# --------------------------------------------------------------------------- assembly
+def generate_frames(cfg: Config) -> dict[str, pl.DataFrame]:
+    """Generate every table in memory.
+
+    Returns
+    -------
+    dict
+        ``reference/boards``, ``reference/societies``, ``sources/<name>`` for the six identifiable
+        tables and ``truth/person_truth``, ``truth/student_year_truth``; see the data contract.
+    """
+    s = _Streams.from_seed(cfg.seed)
+    boards, societies, fsas = _reference(s.ref)
+    people = _population(cfg, s, boards, fsas)
+    panel = _panel(cfg, s, people, boards)
+    n_people = len(people["birth_year"])
+    oen_of_sid = _oens(s.pop, n_people)
+    child, episodes, placements = _child_welfare(cfg, s, people, panel, societies, fsas)
+    truth = _student_year_truth(cfg, panel, child, episodes, placements)
+    board_eff = s.outcome.normal(0, 0.25, size=boards.height)
+    days_absent, credits = _outcomes(cfg, s, panel, truth, boards, people)
+    eq, _ = _eqao(cfg, s, panel, truth, board_eff, people)
+    records, child = _cw_records(cfg, s, child, oen_of_sid, fsas)
+
+    sid, yi = panel["sid"], panel["yi"]
+    board_ids = boards["board_id"].to_numpy()
+    sy = np.array(cfg.school_years)
+    school = np.char.add(np.char.add(board_ids[panel["board"]].astype(str),
+                                     np.where(panel["secondary"], "-S", "-E")),
+                         np.char.zfill(panel["school_no"].astype(str), 3))
+    onsis = pl.DataFrame({
+        "oen": _fmt_oen(oen_of_sid[sid]),
+        "first_name": people["first"][sid].astype(str),
+        "last_name": people["last"][sid].astype(str),
+        "birth_date": pl.Series(people["birth_days"][sid]).cast(pl.Date),
+        "gender": people["gender"][sid].astype(str),
+        "postal_code": panel["pc"].astype(str),
+        "board_id": board_ids[panel["board"]].astype(str),
+        "school_id": school,
+        "school_year": sy[yi],
+        "grade": np.array(GRADES)[panel["gidx"]],
+        "days_enrolled": panel["days_enrolled"].astype(np.int16),
+        "days_absent": days_absent.astype(np.int16),
+        "credits_earned": credits,
+    }).with_columns(pl.col("credits_earned").fill_nan(None))
+    rows = eq["row"].to_numpy()
+    eqao = eq.with_columns(
+        _fmt_oen(oen_of_sid[sid[rows]]).alias("oen"),
+        pl.Series("school_year", sy[yi[rows]]),
+        pl.Series("board_id", board_ids[panel["board"][rows]].astype(str)),
+    ).select("oen", "school_year", "board_id", "grade", "assessment", "participation", "level",
+             "osslt_result", "first_time", "g9_stream")
+
+    def _date(col: str) -> pl.Expr:
+        return pl.from_epoch(pl.col(col), time_unit="d")
+
+    persons = records.join(child.select("child_id", "gender_identity", "race", "born_outside_canada",
+                                        "first_language", "human_trafficking_risk"), on="child_id").select(
+        "cw_record_id", "society_id", "first_name", "last_name",
+        _date("birth_days").alias("birth_date"),
+        pl.when(pl.col("oen_int") >= 0).then(pl.col("oen_int").cast(pl.Utf8).str.zfill(9))
+        .otherwise(None).alias("oen"),
+        "postal_code", "gender_identity", "race", "born_outside_canada", "first_language",
+        "human_trafficking_risk",
+    ).sort("cw_record_id")
+    # Episodes belong to the child's first record; a duplicate record holds the child's later
+    # episode when there is more than one.
+    first_rec = records.filter(~pl.col("is_duplicate")).select("child_id", "cw_record_id", "society_id")
+    dup_rec = records.filter(pl.col("is_duplicate")).select(
+        "child_id", pl.col("cw_record_id").alias("dup_id"), pl.col("society_id").alias("dup_soc"))
+    ep_rank = episodes.with_columns(pl.col("start").rank("ordinal").over("child_id").alias("k"))
+    services = ep_rank.join(first_rec, on="child_id").join(dup_rec, on="child_id", how="left").with_columns(
+        pl.when((pl.col("k") > 1) & pl.col("dup_id").is_not_null()).then(pl.col("dup_id"))
+        .otherwise(pl.col("cw_record_id")).alias("cw_record_id"),
+        pl.when((pl.col("k") > 1) & pl.col("dup_id").is_not_null()).then(pl.col("dup_soc"))
+        .otherwise(pl.col("society_id")).alias("society_id"),
+        pl.format("EP{}", (pl.col("ep") + 1).cast(pl.Utf8).str.zfill(8)).alias("episode_id"),
+    )
+    placements_out = placements.join(services.select("ep", "episode_id", "cw_record_id", "society_id"),
+                                     on="ep").sort(["episode_id", "start"]).with_columns(
+        pl.format("PL{}", pl.int_range(1, pl.len() + 1).cast(pl.Utf8).str.zfill(8)).alias("placement_id"),
+    ).select("placement_id", "episode_id", "cw_record_id", "society_id", "placement_type",
+             _date("start").alias("start_date"), _date("end").alias("end_date"))
+    services_out = services.select("episode_id", "cw_record_id", "society_id", "service_type",
+                                   _date("start").alias("start_date"),
+                                   _date("end").alias("end_date")).sort("episode_id")
+    onlac = _onlac(cfg, s, child, episodes).join(services.select("ep", "cw_record_id", "society_id"), on="ep")
+    onlac = onlac.sort(["cw_record_id", "assessment_days"]).with_columns(
+        pl.format("OL{}", pl.int_range(1, pl.len() + 1).cast(pl.Utf8).str.zfill(8)).alias("assessment_id"),
+    ).select("assessment_id", "cw_record_id", "society_id", _date("assessment_days").alias("assessment_date"),
+             "item_1", "item_2", "item_3", "item_4")
+    cases = _cases(cfg, s, societies)
+    person_truth = records.join(child.select("child_id", "no_student_reason"), on="child_id").select(
+        "cw_record_id", "child_id",
+        pl.when(pl.col("true_oen_int") >= 0).then(pl.col("true_oen_int").cast(pl.Utf8).str.zfill(9))
+        .otherwise(None).alias("true_oen"),
+        "no_student_reason", "noise",
+    ).sort("cw_record_id")
+    sy_truth = truth.with_columns(
+        _fmt_oen(oen_of_sid[truth["sid"].to_numpy()]).alias("oen"),
+        pl.Series("school_year", sy[truth["yi"].to_numpy()]),
+    ).select("oen", "school_year", "child_id", "care_status", "cumulative_days_in_care", "years_in_care",
+             "placement_group", "indigenous")
+    return {
+        "reference/boards": boards.drop("size_weight"),
+        "reference/societies": societies.drop("size_weight"),
+        "sources/onsis_enrolment": onsis,
+        "sources/eqao_results": eqao,
+        "sources/cpin_persons": persons,
+        "sources/cpin_services": services_out,
+        "sources/cpin_placements": placements_out,
+        "sources/cpin_cases": cases,
+        "sources/cpin_onlac": onlac,
+        "truth/person_truth": person_truth,
+        "truth/student_year_truth": sy_truth,
+    }
+
+
+def planted_effects(cfg: Config) -> dict:
+    """The planted effects and the outcome model they enter (written to the truth folder)."""
+    return {
+        "effects": cfg.effects.model_dump(),
+        "eqao_model": "logit P(at standard) = base[assessment, year(, stream)] + board[b] "
+        "+ 0.25*(female-male) for reading/writing, -0.05*(female-male) for math "
+        "+ eqao_logodds[care_status] + dose_per_year_in_care*years_in_care*(care_status==in_care) "
+        "+ group_care_extra_logodds*(placement_group==group) "
+        "+ indigenous_extra_logodds*indigenous*(care_status!=none); board ~ N(0, 0.25); base "
+        "calibrated per assessment and year to the configured % at standard among participants.",
+        "attendance_model": "P(absent on a day) = clip(base[grade band] * year_mult * frailty_i "
+        "- attendance_gap[care_status], 0, 0.9); frailty ~ Gamma(2.5, 1/2.5)",
+        "credits_model": "credits = clip(8 + Bernoulli(0.3) - Poisson(max(0.25 - credits_gap[care_status], 0)), 0, 9) "
+        "for grades 9-12 (so the gap in mean credits is credits_gap before clipping)",
+    }
+
+
+def generate(cfg: Config) -> StageResult:
+    """Generate the synthetic province and write it under ``cfg.paths.data_dir``.
+
+    Each folder (``sources``, ``truth``, ``reference``) is written to a staging folder and swapped
+    in whole, so an interrupted run leaves the previous data intact.
+    """
+    from analysis import codebook, schemas  # local: schemas import pandera (slow to import)
+
+    frames = generate_frames(cfg)
+    for key, df in frames.items():
+        folder, name = key.split("/")
+        if folder == "sources":
+            schemas.validate_source(name, df, f"<generated {name}>")
+    result = StageResult(stage="generate")
+    for folder in ("reference", "sources", "truth"):
+        target = cfg.paths.data_dir / folder
+        with atomic_dir(target) as tmp:
+            for key, df in frames.items():
+                f, name = key.split("/")
+                if f == folder:
+                    write_parquet(df, tmp / f"{name}.parquet")
+                    result.rows[f"{name} out"] = df.height
+            if folder == "truth":
+                write_json(planted_effects(cfg), tmp / "planted_effects.json")
+            if folder == "sources":
+                codebook.write_codebook(tmp, frames, cfg)
+        result.outputs.append(target)
+    result.metrics["students"] = frames["sources/onsis_enrolment"]["oen"].n_unique()
+    result.metrics["cw_children"] = frames["truth/person_truth"]["child_id"].n_unique()
+    return result
+
+
+def read_source(cfg: Config, name: str) -> pl.DataFrame:
+    """Read one identifiable source (only linkage and deidentify may call this)."""
+    return pl.read_parquet(Path(cfg.paths.sources) / f"{name}.parquet")
+
+
+__all__ = ["generate", "generate_frames", "luhn_check_digit", "oen_is_valid", "planted_effects",
+           "school_year_bounds", "read_source", "json"]

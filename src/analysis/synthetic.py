@@ -200,7 +200,7 @@ def _postal_codes(rng: np.random.Generator, region_idx: np.ndarray, fsas: dict) 
 # --------------------------------------------------------------------------- population and panel
 def _population(cfg: Config, s: _Streams, boards: pl.DataFrame, fsas: dict):
     rng = s.pop
-    n_target = int(round(cfg.size.students_per_year * 19 / 14 * 1.06))
+    n_target = int(round(cfg.size.students_per_year * 19 / 14 * 1.14))
     n_hh = int(n_target / 1.55)
     hh_size = rng.choice([1, 2, 3, 4], size=n_hh, p=[0.52, 0.34, 0.11, 0.03])
     hh_region = rng.choice(5, size=n_hh, p=REGION_POP)
@@ -249,7 +249,7 @@ def _population(cfg: Config, s: _Streams, boards: pl.DataFrame, fsas: dict):
     for _ in range(3):
         prev = np.roll(doy, 1)
         doy = np.where(twin, prev, doy)
-    birth = np.array([_days(dt.date(int(y), 1, 1)) for y in range(1990, 2030)])
+    birth = np.array([_days(dt.date(int(y), 1, 1)) for y in range(1990, 2050)])
     birth_days = birth[birth_year - 1990] + doy
     g = rng.choice(3, size=n, p=[0.487, 0.508, 0.005])
     gender = np.array(["female", "male", "another"], dtype=object)[g]
@@ -334,7 +334,7 @@ def _child_welfare(cfg: Config, s: _Streams, people: dict, panel: dict, societie
                          size=n_nostudent, p=[0.45, 0.2, 0.15, 0.2])
     ns_birth_year = np.where(reasons == "too_young", rng.integers(2019, 2023, size=n_nostudent),
                              rng.integers(2002, 2016, size=n_nostudent))
-    birth = np.array([_days(dt.date(int(y), 1, 1)) for y in range(1990, 2030)])
+    birth = np.array([_days(dt.date(int(y), 1, 1)) for y in range(1990, 2050)])
     ns_birth_days = birth[ns_birth_year - 1990] + rng.integers(0, 365, size=n_nostudent)
     ns_g = rng.choice(3, size=n_nostudent, p=[0.487, 0.508, 0.005])
     ff, ff_p = vocab.first_name_vocabulary("female")

@@ -1,0 +1,947 @@
+"""De-identification: identifiable sources + links -> the analytic dataset.
+
+The only stage besides ``linkage`` that reads ``sources/``; its output ``analytic/`` holds no name,
+birth date, postal code, OEN or source record id (docs/data-contract.md).
+
+Pseudonyms
+    ``study_id`` = HMAC-SHA256(key, "oen:" + OEN), ``cw_study_id`` = HMAC(key, "cw_person:" + id),
+    ``case_study_id`` = HMAC(key, "case:" + id), hashed ``school_id`` = HMAC(key, "school:" + id);
+    hex, first 32 characters. The domain prefixes keep one identifier space from colliding with
+    another. The key comes from the environment variable ``privacy.key_env`` or the file
+    ``privacy.key_file``; for synthetic builds (``privacy.synthetic_dev_key``) a development key
+    is derived from the seed when none is given, and labelled as such. Only a fingerprint
+    (HMAC of a fixed label) leaves this module.
+Coarsening
+    Birth date -> ``birth_year`` and ``age_sept1``; postal code -> ``region`` (first letter);
+    event dates -> school or fiscal years and day counts.
+Re-identification risk
+    k-anonymity over the quasi-identifiers ``QI_STUDENT`` per school year, and over ``QI_CW`` for
+    child-welfare persons; distinct l-diversity of ``care_status`` within classes that hold any
+    child-welfare-involved student. Classes below ``k`` (or ``l``) are fixed by global recoding
+    (rare categories merged), then local suppression (the finest quasi-identifiers of the
+    offending records set to null, in ``SUPPRESSION_ORDER``) until the thresholds hold. The
+    measures before and after go to ``risk.json``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from analysis.config import Config, Privacy
+from analysis.io import atomic_dir, write_json, write_parquet
+from analysis.stages import StageResult
+
+log = logging.getLogger(__name__)
+
+EXTRACT_END = dt.date(2023, 8, 31)
+MIN_KEY_BYTES = 32
+IN_CARE = ("extended_society_care", "interim_society_care", "customary_care")
+CARE_PRIORITY = {"in_care": 4, "vysa": 3, "ccsyp": 2, "kinship_service": 1}
+PLACEMENT_GROUP = {
+    "foster_home": "family",
+    "kin_in_care_home": "family",
+    "customary_care_home": "family",
+    "adoption_probation": "family",
+    "group_home": "group",
+    "independent_living": "other",
+    "hospital_mental_health": "other",
+    "youth_justice": "other",
+}
+REGION_OF_LETTER = {"M": "Toronto", "K": "East", "L": "Central", "N": "Southwest", "P": "North"}
+QI_STUDENT = ("birth_year", "gender", "region", "race", "gender_identity")
+QI_CW = ("society_id", "birth_year", "gender_identity", "race")
+# local suppression: which quasi-identifiers to blank first for records in too-small classes
+SUPPRESSION_ORDER = ("gender_identity", "race", "region", "birth_year", "gender", "society_id")
+SOURCES = (
+    "onsis_enrolment",
+    "eqao_results",
+    "cpin_persons",
+    "cpin_services",
+    "cpin_placements",
+    "cpin_cases",
+    "cpin_onlac",
+)
+
+
+class DeidentifyError(ValueError):
+    """The stage cannot run safely (missing key, missing input, ...)."""
+
+
+# --------------------------------------------------------------------------------- keys
+@dataclass(frozen=True)
+class StudyKey:
+    """The secret key for pseudonyms; ``repr`` never shows it."""
+
+    secret: bytes
+    source: str  # "environment", "file" or "synthetic development key (derived from the seed)"
+
+    def __repr__(self) -> str:
+        return f"StudyKey(source={self.source!r}, fingerprint={self.fingerprint()!r})"
+
+    @property
+    def is_development(self) -> bool:
+        return self.source.startswith("synthetic")
+
+    def fingerprint(self) -> str:
+        """HMAC of a fixed label: identifies the key in the manifest without revealing it."""
+        return hmac.new(self.secret, b"analysis study-key fingerprint v1", "sha256").hexdigest()[
+            :16
+        ]
+
+
+def load_key(privacy: Privacy, seed: int) -> StudyKey:
+    """The study key from ``privacy.key_env`` or ``privacy.key_file`` (or a development key).
+
+    Raises
+    ------
+    DeidentifyError
+        When no key is given and development keys are not allowed, when the key file is missing,
+        or when the key is shorter than 32 bytes. The message never contains the key.
+    """
+    raw: bytes | None = None
+    source = ""
+    env = os.environ.get(privacy.key_env)
+    if env:
+        raw, source = env.encode("utf-8"), "environment"
+    elif privacy.key_file is not None:
+        p = Path(privacy.key_file)
+        if not p.is_file():
+            raise DeidentifyError(f"{p}: study key file not found (privacy.key_file)")
+        raw, source = p.read_bytes().rstrip(b"\r\n"), "file"
+    if raw is None:
+        if not privacy.synthetic_dev_key:
+            raise DeidentifyError(
+                f"no study key: set the environment variable {privacy.key_env} or "
+                "privacy.key_file (at least 32 bytes); real data needs a secret key "
+                "(privacy.synthetic_dev_key is false)"
+            )
+        raw = hashlib.sha256(f"analysis synthetic development key, seed {seed}".encode()).digest()
+        source = "synthetic development key (derived from the seed)"
+    if len(raw) < MIN_KEY_BYTES:
+        where = privacy.key_env if source == "environment" else str(privacy.key_file)
+        raise DeidentifyError(
+            f"study key from {source} ({where}) is {len(raw)} bytes; at least "
+            f"{MIN_KEY_BYTES} are required (rule: privacy key length)"
+        )
+    return StudyKey(raw, source)
+
+
+def pseudonym(key: StudyKey, values: pl.Series, domain: str) -> pl.Series:
+    """HMAC-SHA256 (hex, 32 characters) of each value, in the identifier space ``domain``.
+
+    Nulls stay null. Computed once per distinct value.
+    """
+    uniq = values.drop_nulls().unique()
+    mapping = {
+        v: hmac.new(key.secret, f"{domain}:{v}".encode(), "sha256").hexdigest()[:32]
+        for v in uniq.cast(pl.String).to_list()
+    }
+    return values.cast(pl.String).replace_strict(mapping, default=None, return_dtype=pl.String)
+
+
+# --------------------------------------------------------------------------------- coarsening
+def region_of_postal(col: str = "postal_code") -> pl.Expr:
+    """Postal code -> region by its first letter (M Toronto, K East, L Central, N Southwest,
+    P North; anything else null)."""
+    return (
+        pl.col(col)
+        .str.slice(0, 1)
+        .str.to_uppercase()
+        .replace_strict(REGION_OF_LETTER, default=None, return_dtype=pl.String)
+    )
+
+
+def postal_area(df: pl.DataFrame, min_children: int, col: str = "postal_code") -> pl.Series:
+    """FSA where every FSA kept holds at least ``min_children`` distinct rows, else the region.
+
+    Small FSAs fall back to their region, so no published FSA describes fewer than
+    ``min_children`` children (``privacy.min_fsa_children``).
+    """
+    fsa = df[col].str.slice(0, 3).str.to_uppercase()
+    counts = fsa.value_counts()
+    big = set(counts.filter(pl.col("count") >= min_children)[fsa.name].to_list())
+    reg = df.select(region_of_postal(col)).to_series()
+    return pl.Series("area", [f if f in big else r for f, r in zip(fsa, reg, strict=True)])
+
+
+def fiscal_year(col: str) -> pl.Expr:
+    """Date -> fiscal year string ``"2017-18"`` (1 April - 31 March)."""
+    y = pl.col(col).dt.year() - (pl.col(col).dt.month() < 4).cast(pl.Int32)
+    return _year_label(y)
+
+
+def _year_label(y: pl.Expr) -> pl.Expr:
+    return pl.format("{}-{}", y, ((y + 1) % 100).cast(pl.String).str.zfill(2))
+
+
+def _sy_bounds(sy: str) -> tuple[dt.date, dt.date]:
+    y = int(sy[:4])
+    return dt.date(y, 9, 1), dt.date(y + 1, 6, 30)
+
+
+# --------------------------------------------------------------------------------- risk
+def measure_risk(
+    df: pl.DataFrame,
+    qis: tuple[str, ...],
+    by: tuple[str, ...] = (),
+    sensitive: str | None = None,
+    involved: str | None = None,
+) -> dict[str, Any]:
+    """k-anonymity and distinct l-diversity of ``df`` on the quasi-identifiers ``qis``.
+
+    Implemented with a polars group-by (equivalence class = ``by`` + ``qis``, nulls as their own
+    value): the maintained library that fits (pyCANON) works on pandas and is not a dependency;
+    :func:`measure_risk_pycanon` cross-checks when it is installed.
+
+    Returns
+    -------
+    dict
+        ``k`` (smallest class), ``classes``, ``classes_below`` per threshold is left to the caller;
+        ``l`` (fewest distinct ``sensitive`` values in a class holding any ``involved`` row).
+    """
+    keys = [*by, *qis]
+    if df.height == 0:
+        return {"k": None, "l": None, "classes": 0, "rows": 0}
+    g = df.group_by(keys).agg(
+        pl.len().alias("n"),
+        *([pl.col(sensitive).n_unique().alias("l")] if sensitive else []),
+        *([pl.col(involved).any().alias("inv")] if involved else []),
+    )
+    out: dict[str, Any] = {
+        "rows": df.height,
+        "classes": g.height,
+        "k": int(g["n"].min()),  # type: ignore[arg-type]
+        "quasi_identifiers": list(qis),
+        "per": list(by),
+    }
+    if sensitive:
+        gl = g.filter(pl.col("inv")) if involved else g
+        out["l"] = int(gl["l"].min()) if gl.height else None  # type: ignore[arg-type]
+        out["sensitive"] = sensitive
+    return out
+
+
+def measure_risk_pycanon(df: pl.DataFrame, qis: tuple[str, ...], sensitive: str) -> dict[str, int]:
+    """The same measures with pyCANON (``anonymity.k_anonymity`` / ``l_diversity``), if installed.
+
+    Raises
+    ------
+    ImportError
+        When pyCANON is not installed.
+    """
+    from pycanon import anonymity  # type: ignore[import-not-found]
+
+    pdf = df.select([*qis, sensitive]).fill_null("<null>").to_pandas()
+    return {
+        "k": int(anonymity.k_anonymity(pdf, list(qis))),
+        "l": int(anonymity.l_diversity(pdf, list(qis), [sensitive])),
+    }
+
+
+def _small_classes(
+    df: pl.DataFrame,
+    keys: list[str],
+    k: int,
+    sensitive: str | None,
+    involved: str | None,
+    l_div: int,
+) -> pl.Series:
+    """Boolean per row: its class is below k, or (holding involved rows) below l."""
+    over = [pl.len().over(keys) < k]
+    if sensitive and involved:
+        over.append(
+            pl.col(involved).any().over(keys) & (pl.col(sensitive).n_unique().over(keys) < l_div)
+        )
+    return df.select(pl.any_horizontal(over).alias("bad")).to_series()
+
+
+def enforce_k(
+    df: pl.DataFrame,
+    qis: tuple[str, ...],
+    k: int,
+    by: tuple[str, ...] = (),
+    sensitive: str | None = None,
+    involved: str | None = None,
+    l_div: int = 1,
+    order: tuple[str, ...] = SUPPRESSION_ORDER,
+    entity: str | None = None,
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Generalise ``df`` until every class has ``k`` rows (and ``l_div`` distinct sensitive values).
+
+    Local suppression: the rows in failing classes have their quasi-identifiers blanked one at a
+    time in ``order``. With ``entity`` (e.g. ``study_id``), a value blanked in one row of an
+    entity is blanked in all its rows, so the entity's other rows cannot restore it.
+
+    Returns
+    -------
+    (DataFrame, report)
+        Report: per quasi-identifier the number of rows blanked, and whether the thresholds hold.
+    """
+    keys = [*by, *qis]
+    report: dict[str, Any] = {"suppressed_values": {}}
+    for col in [c for c in order if c in qis]:
+        bad = _small_classes(df, keys, k, sensitive, involved, l_div)
+        if not bad.any():
+            break
+        if entity:
+            ents = df.filter(bad)[entity].unique()
+            bad = df[entity].is_in(ents.implode()) & df[col].is_not_null()
+        else:
+            bad = bad & df[col].is_not_null()
+        report["suppressed_values"][col] = int(bad.sum())
+        df = df.with_columns(pl.when(bad).then(None).otherwise(pl.col(col)).alias(col))
+    bad = _small_classes(df, keys, k, sensitive, involved, l_div)
+    report["rows_in_classes_below_threshold"] = int(bad.sum())
+    report["holds"] = not bool(bad.any())
+    return df, report
+
+
+# --------------------------------------------------------------------------------- derivation
+def _read_inputs(cfg: Config) -> dict[str, pl.DataFrame]:
+    src = cfg.paths.sources
+    frames: dict[str, pl.DataFrame] = {}
+    for name in SOURCES:
+        p = src / f"{name}.parquet"
+        if not p.is_file():
+            raise DeidentifyError(f"{p}: source file not found (run generate/validate first)")
+        frames[name] = pl.read_parquet(p)
+    links = cfg.paths.linkage / "links.parquet"
+    if not links.is_file():
+        raise DeidentifyError(f"{links}: links file not found (run linkage first)")
+    frames["links"] = pl.read_parquet(links)
+    dup = frames["links"]["cw_record_id"].is_duplicated().sum()
+    if dup:
+        raise DeidentifyError(
+            f"{links}: column cw_record_id: {dup} rows repeat a record (rule: one row per record)"
+        )
+    return frames
+
+
+def _end_or_extract(col: str = "end_date") -> pl.Expr:
+    """Exclusive end: ``end_date`` (day of exit), or the day after the extract when open."""
+    return pl.col(col).fill_null(EXTRACT_END + dt.timedelta(days=1))
+
+
+def _person_services(f: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """Service episodes keyed by resolved person; exact duplicates (duplicate records) dropped."""
+    return (
+        f["cpin_services"]
+        .join(f["links"].select("cw_record_id", "cw_person_id"), on="cw_record_id", how="inner")
+        .with_columns(_end_or_extract().alias("end_x"))
+        .unique(["cw_person_id", "service_type", "start_date", "end_date"], keep="first")
+        .sort("cw_person_id", "start_date", "episode_id")
+    )
+
+
+def _person_placements(f: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    return (
+        f["cpin_placements"]
+        .join(f["links"].select("cw_record_id", "cw_person_id"), on="cw_record_id", how="inner")
+        .with_columns(_end_or_extract().alias("end_x"))
+        .unique(["cw_person_id", "placement_type", "start_date", "end_date"], keep="first")
+        .sort("cw_person_id", "start_date", "placement_id")
+    )
+
+
+def _person_attributes(f: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """One row per resolved person: first non-null attribute over its records (by record id)."""
+    p = (
+        f["cpin_persons"]
+        .join(f["links"], on="cw_record_id", how="inner")
+        .sort("cw_person_id", "cw_record_id")
+    )
+    return p.group_by("cw_person_id", maintain_order=True).agg(
+        pl.col("society_id").first(),
+        pl.col("birth_date").drop_nulls().first(),
+        pl.col("gender_identity").drop_nulls().first(),
+        pl.col("race").drop_nulls().first(),
+        pl.col("born_outside_canada").drop_nulls().first(),
+        pl.col("first_language").drop_nulls().first(),
+        pl.col("human_trafficking_risk").any(),
+        # the person's OEN: the most probable link
+        pl.col("oen").sort_by("match_probability", descending=True).drop_nulls().first(),
+        pl.col("match_probability").max().alias("link_probability"),
+        pl.col("link_pass").sort_by("match_probability", descending=True).drop_nulls().first(),
+    )
+
+
+def _care_by_year(
+    persons: pl.DataFrame, services: pl.DataFrame, placements: pl.DataFrame, years: tuple[str, ...]
+) -> pl.DataFrame:
+    """Per person and school year: care_status, society, cumulative days in care, placement group."""
+    out = []
+    prio = pl.col("status").replace_strict(CARE_PRIORITY, return_dtype=pl.Int8)
+    for sy in years:
+        lo, hi = _sy_bounds(sy)
+        hi_x = hi + dt.timedelta(days=1)
+        active = (
+            services.filter((pl.col("start_date") <= hi) & (pl.col("end_x") > lo))
+            .with_columns(
+                pl.when(pl.col("service_type").is_in(IN_CARE))
+                .then(pl.lit("in_care"))
+                .otherwise(pl.col("service_type"))
+                .alias("status")
+            )
+            .with_columns(prio.alias("prio"))
+            .sort(["cw_person_id", "prio", "start_date"], descending=[False, True, True])
+            .group_by("cw_person_id", maintain_order=True)
+            .first()
+            .select("cw_person_id", "status", pl.col("society_id").alias("service_society"))
+        )
+        cum = (
+            services.filter(pl.col("service_type").is_in(IN_CARE) & (pl.col("start_date") <= hi))
+            .with_columns(
+                (pl.min_horizontal("end_x", pl.lit(hi_x)) - pl.col("start_date"))
+                .dt.total_days()
+                .clip(0)
+                .alias("d")
+            )
+            .group_by("cw_person_id")
+            .agg(pl.col("d").sum().alias("cumulative_days_in_care"))
+        )
+        plc = (
+            placements.filter((pl.col("start_date") <= hi) & (pl.col("end_x") > lo))
+            .with_columns(
+                (
+                    pl.min_horizontal("end_x", pl.lit(hi_x))
+                    - pl.max_horizontal("start_date", pl.lit(lo))
+                )
+                .dt.total_days()
+                .alias("d"),
+                pl.col("placement_type").replace_strict(PLACEMENT_GROUP).alias("placement_group"),
+            )
+            .group_by("cw_person_id", "placement_group")
+            .agg(pl.col("d").sum())
+            .sort(["cw_person_id", "d", "placement_group"], descending=[False, True, False])
+            .group_by("cw_person_id", maintain_order=True)
+            .first()
+            .select("cw_person_id", "placement_group")
+        )
+        out.append(
+            persons.select("cw_person_id")
+            .join(active, on="cw_person_id", how="left")
+            .join(cum, on="cw_person_id", how="left")
+            .join(plc, on="cw_person_id", how="left")
+            .with_columns(pl.lit(sy).alias("school_year"))
+        )
+    return (
+        pl.concat(out)
+        .with_columns(
+            pl.col("status").fill_null("none").alias("care_status"),
+            pl.col("cumulative_days_in_care").fill_null(0).cast(pl.Int32),
+        )
+        .with_columns(
+            pl.when(pl.col("care_status") == "in_care").then(pl.col("placement_group")),
+        )
+        .drop("status")
+    )
+
+
+def build_analytic(
+    f: dict[str, pl.DataFrame], key: StudyKey, cfg: Config
+) -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
+    """All analytic tables from the sources and links (in memory), plus the risk report."""
+    years = cfg.school_years
+    persons = _person_attributes(f)
+    services = _person_services(f)
+    placements = _person_placements(f)
+    # one person per OEN: the most probable link
+    person_of_oen = (
+        persons.filter(pl.col("oen").is_not_null())
+        .sort(["oen", "link_probability", "cw_person_id"], descending=[False, True, False])
+        .unique("oen", keep="first", maintain_order=True)
+    )
+    care = _care_by_year(person_of_oen, services, placements, years)
+
+    on = f["onsis_enrolment"]
+    sy_start = pl.col("school_year").str.slice(0, 4).cast(pl.Int32)
+    bd = pl.col("birth_date")
+    sy = (
+        on.with_columns(
+            bd.dt.year().cast(pl.Int16).alias("birth_year"),
+            (
+                sy_start
+                - bd.dt.year()
+                - ((bd.dt.month() > 9) | ((bd.dt.month() == 9) & (bd.dt.day() > 1))).cast(pl.Int32)
+            )
+            .cast(pl.Int8)
+            .alias("age_sept1"),
+            region_of_postal().alias("region"),
+        )
+        .join(
+            person_of_oen.select(
+                "oen",
+                "cw_person_id",
+                "race",
+                "born_outside_canada",
+                "first_language",
+                "gender_identity",
+                "link_probability",
+                "link_pass",
+                pl.col("society_id").alias("person_society"),
+            ),
+            on="oen",
+            how="left",
+        )
+        .join(care, on=["cw_person_id", "school_year"], how="left")
+        .with_columns(
+            pl.col("cw_person_id").is_not_null().alias("cw_involved"),
+            pl.col("care_status").fill_null("none"),
+            pl.col("cumulative_days_in_care").fill_null(0).cast(pl.Int32),
+            pl.coalesce("service_society", "person_society").alias("society_id"),
+        )
+        .sort("oen", "school_year")
+        .with_columns(
+            (pl.col("care_status") == "in_care").cum_max().over("oen").alias("ever_in_care")
+        )
+    )
+    sy = sy.with_columns(
+        pseudonym(key, sy["oen"], "oen").alias("study_id"),
+        pseudonym(key, sy["school_id"], "school").alias("school_id"),
+    )
+    student_years = sy.select(
+        "study_id",
+        "school_year",
+        "board_id",
+        "school_id",
+        "grade",
+        "gender",
+        "birth_year",
+        "age_sept1",
+        "region",
+        "days_enrolled",
+        "days_absent",
+        "credits_earned",
+        "care_status",
+        "ever_in_care",
+        "cw_involved",
+        "society_id",
+        "cumulative_days_in_care",
+        "placement_group",
+        "race",
+        "born_outside_canada",
+        "first_language",
+        "gender_identity",
+        "link_probability",
+        "link_pass",
+    ).sort("study_id", "school_year")
+
+    risk: dict[str, Any] = {
+        "k_threshold": cfg.privacy.k_anonymity,
+        "l_threshold": cfg.privacy.l_diversity,
+    }
+    risk["student_years_before"] = measure_risk(
+        student_years, QI_STUDENT, ("school_year",), "care_status", "cw_involved"
+    )
+    student_years, rep = enforce_k(
+        student_years,
+        QI_STUDENT,
+        cfg.privacy.k_anonymity,
+        by=("school_year",),
+        sensitive="care_status",
+        involved="cw_involved",
+        l_div=cfg.privacy.l_diversity,
+        entity="study_id",
+    )
+    student_years = student_years.with_columns(
+        # age is derived from birth year: blank it with it
+        pl.when(pl.col("birth_year").is_null())
+        .then(None)
+        .otherwise(pl.col("age_sept1"))
+        .alias("age_sept1")
+    )
+    risk["student_years_generalisation"] = rep
+    risk["student_years_after"] = measure_risk(
+        student_years, QI_STUDENT, ("school_year",), "care_status", "cw_involved"
+    )
+
+    eq = f["eqao_results"]
+    eqao = (
+        eq.with_columns(
+            pseudonym(key, eq["oen"], "oen").alias("study_id"),
+            pl.when(pl.col("participation") == "participated")
+            .then(
+                pl.when(pl.col("assessment") == "osslt")
+                .then(pl.col("osslt_result") == "pass")
+                .otherwise(pl.col("level") >= 3)
+            )
+            .alias("at_standard"),
+        )
+        .select(
+            "study_id",
+            "school_year",
+            "board_id",
+            "grade",
+            "assessment",
+            "participation",
+            "level",
+            "at_standard",
+            "first_time",
+            "g9_stream",
+        )
+        .sort("study_id", "school_year", "assessment")
+    )
+
+    cw_id = pseudonym(key, persons["cw_person_id"].cast(pl.String), "cw_person")
+    cw_persons = (
+        persons.with_columns(
+            cw_id.alias("cw_study_id"),
+            pl.col("birth_date").dt.year().cast(pl.Int16).alias("birth_year"),
+            pl.col("oen").is_not_null().alias("linked"),
+            pseudonym(key, persons["oen"], "oen").alias("study_id"),
+        )
+        .select(
+            "cw_study_id",
+            "society_id",
+            "birth_year",
+            "gender_identity",
+            "race",
+            "born_outside_canada",
+            "first_language",
+            "human_trafficking_risk",
+            "linked",
+            "study_id",
+        )
+        .sort("cw_study_id")
+    )
+    risk["cw_persons_before"] = measure_risk(cw_persons, QI_CW)
+    cw_persons, rep = enforce_k(cw_persons, QI_CW, cfg.privacy.k_anonymity)
+    risk["cw_persons_generalisation"] = rep
+    risk["cw_persons_after"] = measure_risk(cw_persons, QI_CW)
+
+    cw_map = persons.select("cw_person_id", cw_id.alias("cw_study_id"))
+    care_days = (
+        _care_days(placements)
+        .join(cw_map, on="cw_person_id")
+        .select("cw_study_id", "society_id", "fiscal_year", "placement_type", "days")
+        .sort("cw_study_id", "fiscal_year", "placement_type", "society_id")
+    )
+
+    adm = services.filter(pl.col("service_type").is_in(IN_CARE)).with_columns(
+        fiscal_year("start_date").alias("admission_fiscal_year"),
+        pl.when(pl.col("end_date").is_not_null())
+        .then((pl.col("end_date") - pl.col("start_date")).dt.total_days())
+        .cast(pl.Int32)
+        .alias("days_to_exit"),
+        (pl.col("end_x") - pl.col("start_date"))
+        .dt.total_days()
+        .cast(pl.Int32)
+        .alias("days_observed"),
+    )
+    admissions = (
+        adm.join(cw_map, on="cw_person_id")
+        .select(
+            "cw_study_id",
+            "society_id",
+            "admission_fiscal_year",
+            "service_type",
+            "days_to_exit",
+            "days_observed",
+        )
+        .sort("cw_study_id", "admission_fiscal_year", "service_type", "days_observed")
+    )
+
+    c = f["cpin_cases"]
+    cases = (
+        c.with_columns(
+            pseudonym(key, c["case_id"], "case").alias("case_study_id"),
+            fiscal_year("closed_date").alias("closed_fiscal_year"),
+            (pl.col("recurrence_date") - pl.col("closed_date"))
+            .dt.total_days()
+            .cast(pl.Int32)
+            .alias("days_to_recurrence"),
+            (pl.lit(EXTRACT_END) - pl.col("closed_date"))
+            .dt.total_days()
+            .cast(pl.Int32)
+            .alias("days_observed"),
+        )
+        .select(
+            "case_study_id",
+            "society_id",
+            "case_kind",
+            "closed_fiscal_year",
+            "days_to_recurrence",
+            "recurrence_verified",
+            "days_observed",
+        )
+        .sort("case_study_id")
+    )
+
+    onlac = (
+        _onlac(f, persons, services)
+        .join(cw_map, on="cw_person_id")
+        .select(
+            "cw_study_id",
+            "society_id",
+            "fiscal_year",
+            "age",
+            "days_in_care",
+            "item_1",
+            "item_2",
+            "item_3",
+            "item_4",
+        )
+        .sort("cw_study_id", "fiscal_year", "age", "days_in_care")
+    )
+
+    tables = {
+        "student_years": student_years,
+        "eqao": eqao,
+        "cw_persons": cw_persons,
+        "care_days": care_days,
+        "admissions": admissions,
+        "cases": cases,
+        "onlac": onlac,
+    }
+    return tables, risk
+
+
+def _care_days(placements: pl.DataFrame) -> pl.DataFrame:
+    """Placement days split by fiscal year (1 April - 31 March)."""
+    p = placements.with_columns(
+        pl.int_ranges(pl.col("start_date").dt.year() - 1, pl.col("end_x").dt.year() + 1).alias("fy")
+    ).explode("fy")
+    fy_lo = pl.date(pl.col("fy"), 4, 1)
+    fy_hi_x = pl.date(pl.col("fy") + 1, 4, 1)
+    p = p.with_columns(
+        (pl.min_horizontal("end_x", fy_hi_x) - pl.max_horizontal("start_date", fy_lo))
+        .dt.total_days()
+        .alias("days")
+    ).filter(pl.col("days") > 0)
+    return (
+        p.with_columns(_year_label(pl.col("fy")).alias("fiscal_year"))
+        .group_by("cw_person_id", "society_id", "fiscal_year", "placement_type")
+        .agg(pl.col("days").sum().cast(pl.Int32))
+    )
+
+
+def _onlac(
+    f: dict[str, pl.DataFrame], persons: pl.DataFrame, services: pl.DataFrame
+) -> pl.DataFrame:
+    a = f["cpin_onlac"].join(
+        f["links"].select("cw_record_id", "cw_person_id"), on="cw_record_id", how="inner"
+    )
+    a = a.join(persons.select("cw_person_id", "birth_date"), on="cw_person_id", how="left")
+    care = services.filter(pl.col("service_type").is_in(IN_CARE)).select(
+        "cw_person_id", "start_date", "end_x"
+    )
+    days = (
+        a.select("assessment_id", "cw_person_id", "assessment_date")
+        .join(care, on="cw_person_id", how="left")
+        .with_columns(
+            (
+                pl.min_horizontal("end_x", pl.col("assessment_date") + pl.duration(days=1))
+                - pl.col("start_date")
+            )
+            .dt.total_days()
+            .clip(0)
+            .fill_null(0)
+            .alias("d")
+        )
+        .group_by("assessment_id")
+        .agg(pl.col("d").sum().cast(pl.Int32).alias("days_in_care"))
+    )
+    ad, bd = pl.col("assessment_date"), pl.col("birth_date")
+    age = (
+        ad.dt.year()
+        - bd.dt.year()
+        - (
+            (ad.dt.month() < bd.dt.month())
+            | ((ad.dt.month() == bd.dt.month()) & (ad.dt.day() < bd.dt.day()))
+        ).cast(pl.Int32)
+    )
+    return a.join(days, on="assessment_id", how="left").with_columns(
+        fiscal_year("assessment_date").alias("fiscal_year"),
+        age.cast(pl.Int8).alias("age"),
+    )
+
+
+# --------------------------------------------------------------------------------- stage
+def run(cfg: Config) -> StageResult:
+    """Write ``cfg.paths.analytic`` from the sources and links (atomically).
+
+    Raises
+    ------
+    DeidentifyError
+        Missing key (real data), short key, missing inputs. Nothing is written then.
+    """
+    key = load_key(cfg.privacy, cfg.seed)  # before anything is read or written
+    f = _read_inputs(cfg)
+    tables, risk = build_analytic(f, key, cfg)
+    risk["key"] = {"fingerprint": key.fingerprint(), "source": key.source}
+    if not (
+        risk["student_years_generalisation"]["holds"] and risk["cw_persons_generalisation"]["holds"]
+    ):
+        raise DeidentifyError(
+            f"k-anonymity (k={cfg.privacy.k_anonymity}) or l-diversity "
+            f"(l={cfg.privacy.l_diversity}) does not hold after generalisation; nothing written"
+        )
+    outputs: list[Path] = []
+    with atomic_dir(cfg.paths.analytic) as stage:
+        for name, df in tables.items():
+            write_parquet(df, stage / f"{name}.parquet")
+        write_json(risk, stage / "risk.json")
+    for name in [*tables, "risk"]:
+        outputs.append(cfg.paths.analytic / (f"{name}.parquet" if name != "risk" else "risk.json"))
+    rows = {f"{n} in": f[n].height for n in (*SOURCES, "links")}
+    rows.update({f"{n} out": df.height for n, df in tables.items()})
+    return StageResult(
+        stage="deidentify",
+        outputs=outputs,
+        rows=rows,
+        metrics={
+            "key_fingerprint": key.fingerprint(),
+            "key_source": key.source,
+            "development_key": key.is_development,
+            "k": risk["student_years_after"]["k"],
+            "k_cw_persons": risk["cw_persons_after"]["k"],
+            "l": risk["student_years_after"].get("l"),
+        },
+    )
+
+
+# --------------------------------------------------------------------------------- scanning
+@dataclass(frozen=True)
+class Hit:
+    """One identifier found in an output file (``kind`` only: the value is never kept)."""
+
+    path: Path
+    kind: str  # "oen", "name", "birth_date", "postal_code", "oen_sha256", "oen_md5"
+    count: int
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.count} occurrences of a source {self.kind}"
+
+
+def _identifier_sets(sources_dir: Path) -> dict[str, set[str]]:
+    sets: dict[str, set[str]] = {
+        "oen": set(),
+        "name": set(),
+        "birth_date": set(),
+        "postal_code": set(),
+    }
+    for name in ("onsis_enrolment", "cpin_persons", "eqao_results"):
+        p = sources_dir / f"{name}.parquet"
+        if not p.is_file():
+            continue
+        df = pl.read_parquet(p)
+        if "oen" in df.columns:
+            sets["oen"] |= set(df["oen"].drop_nulls().to_list())
+        if "first_name" in df.columns:
+            full = (
+                df.select(pl.concat_str("first_name", "last_name", separator=" "))
+                .to_series()
+                .drop_nulls()
+            )
+            sets["name"] |= {" ".join(_TOKEN.findall(s.lower())) for s in full.to_list()}
+        if "birth_date" in df.columns:
+            sets["birth_date"] |= {d.isoformat() for d in df["birth_date"].drop_nulls().to_list()}
+        if "postal_code" in df.columns:
+            pcs = df["postal_code"].drop_nulls().to_list()
+            sets["postal_code"] |= {pc.upper() for pc in pcs} | {
+                pc.upper().replace(" ", "") for pc in pcs
+            }
+    sets["oen_sha256"] = {hashlib.sha256(o.encode()).hexdigest() for o in sets["oen"]}
+    sets["oen_md5"] = {hashlib.md5(o.encode()).hexdigest() for o in sets["oen"]}  # noqa: S324
+    return sets
+
+
+def _file_text(path: Path) -> tuple[str | None, str]:
+    """Text of a file for scanning, or (None, why it was skipped)."""
+    suf = path.suffix.lower()
+    if suf == ".parquet":
+        df = pl.read_parquet(path)
+        parts = [" ".join(df.columns)]
+        for c in df.columns:
+            s = df[c]
+            if s.dtype == pl.Date:
+                s = s.dt.to_string("%Y-%m-%d")
+            parts.append("\n".join(str(v) for v in s.cast(pl.String).drop_nulls().to_list()))
+        return "\n".join(parts), ""
+    if suf == ".pdf":
+        try:
+            from pypdf import PdfReader
+        except ImportError:
+            return None, "PDF skipped: pypdf not installed"
+        r = PdfReader(str(path))
+        meta = " ".join(str(v) for v in (r.metadata or {}).values())
+        return meta + "\n" + "\n".join(pg.extract_text() or "" for pg in r.pages), ""
+    data = path.read_bytes()
+    return data.decode("utf-8", errors="replace"), ""
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9]+")
+
+
+def scan_for_identifiers(roots: list[Path], sources_dir: Path) -> list[Hit]:
+    """Every occurrence of a source identifier in any file under ``roots``.
+
+    Looks for every OEN, full name (first + last, case-insensitive), full birth date (ISO
+    ``YYYY-MM-DD``), full postal code (with or without its space), and the plain SHA-256 and MD5
+    hex digests of every OEN. Files: parquet (every value), PDF (text and metadata, via pypdf;
+    skipped with a logged note if pypdf is missing), and everything else as UTF-8 text (CSV,
+    JSON, HTML, SVG, ...).
+
+    Returns
+    -------
+    list[Hit]
+        One per file and kind found; empty when clean. Values are never returned.
+    """
+    sets = _identifier_sets(sources_dir)
+    hex_sets = {k: sets[k] for k in ("oen_sha256", "oen_md5")}
+    hits: list[Hit] = []
+    files = [
+        p for r in roots if Path(r).exists() for p in sorted(Path(r).rglob("*")) if p.is_file()
+    ]
+    for path in files:
+        text, note = _file_text(path)
+        if text is None:
+            log.warning("%s: %s", path, note)
+            continue
+        upper = text.upper()
+        tokens = set(_TOKEN.findall(text))
+        lower_tokens = {t.lower() for t in tokens}
+        counts: dict[str, int] = {}
+        counts["oen"] = len(tokens & sets["oen"])
+        for kind, s in hex_sets.items():
+            counts[kind] = len(lower_tokens & s)
+        counts["birth_date"] = sum(
+            1 for d in set(re.findall(r"\d{4}-\d{2}-\d{2}", text)) if d in sets["birth_date"]
+        )
+        pcs = set(re.findall(r"[A-Z]\d[A-Z] ?\d[A-Z]\d", upper))
+        counts["postal_code"] = len(pcs & sets["postal_code"])
+        low = " ".join(_TOKEN.findall(text.lower()))
+        words = low.split()
+        grams = {" ".join(words[i : i + n]) for n in (2, 3, 4) for i in range(len(words) - n + 1)}
+        counts["name"] = len(grams & sets["name"])
+        for kind, n in counts.items():
+            if n:
+                hits.append(Hit(path, kind, n))
+    return hits
+
+
+def scan_notes(roots: list[Path]) -> list[str]:
+    """Files the scanner could not read (e.g. PDFs without pypdf)."""
+    notes = []
+    for r in roots:
+        for p in sorted(Path(r).rglob("*.pdf")) if Path(r).exists() else []:
+            _, note = _file_text(p)
+            if note:
+                notes.append(f"{p}: {note}")
+    return notes
+
+
+def dump_risk(risk: dict[str, Any]) -> str:
+    """``risk.json`` as text (stable)."""
+    return json.dumps(risk, indent=2, sort_keys=True, default=str)

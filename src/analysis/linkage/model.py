@@ -1,0 +1,372 @@
+"""The splink model: comparisons, blocking rules, training and scoring.
+
+Fellegi-Sunter with EM, on DuckDB by default or Spark (:mod:`analysis.linkage.spark`). The same
+settings run on both engines; only Levenshtein-family string distances are used, because DuckDB's
+Jaro-Winkler and splink's Scala jar disagree on about 1.5% of name pairs (BRIEF.md s.7) and the
+engines must give the same links.
+
+Comparisons (levels from most to least similar; gamma values are the level index counted from
+the bottom, ``-1`` = null):
+
+=========== ===================================================================================
+first_name  exact (term-frequency adjusted) / shared formal name (nickname table) /
+            Damerau-Levenshtein <= 1 / first and last names swapped / else (no "<= 2" level:
+            short first names two edits apart are different names, and EM drives its m to 0)
+last_name   exact (term-frequency adjusted) / a shared part (hyphenated, double or re-ordered
+            surname) / Damerau-Levenshtein <= 1 / <= 2 / else
+dob         exact / day and month swapped / within one day / one year apart, same day and month
+            / else
+postal      the child-welfare postal code is one of the student's (any school year) / same
+            forward sortation area / else
+gender      same / different (null when the gender identity has no school equivalent)
+=========== ===================================================================================
+
+Blocking rules for prediction (each pair is scored once, attributed to the first rule that
+finds it):
+
+0. same OEN (Luhn-valid on the child-welfare side): the deterministic candidates, scored too;
+1. same birth date and first initial;
+2. same birth date and surname initial;
+3. same first name, surname and birth year (catches day-month swaps and one-day errors);
+4. same first name, surname, birth month and day (catches one-year errors).
+
+Between them they miss a true pair only when two identifiers are both damaged in particular
+ways (for example a wrong birth date *and* a nickname with a new initial *and* a changed
+surname); the quality report counts such misses against the truth.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+import splink.comparison_level_library as cll
+from splink import Linker, SettingsCreator, block_on
+from splink.comparison_library import CustomComparison
+
+log = logging.getLogger(__name__)
+
+CW_TABLE = "cw_records"
+STUDENT_TABLE = "onsis_students"
+
+# gamma values (level index from the bottom) used by the resolution rules
+FIRST_NAME_LEVELS = ("else", "swapped", "dl1", "nickname", "exact")
+LAST_NAME_LEVELS = ("else", "dl2", "dl1", "part", "exact")
+DOB_LEVELS = ("else", "year_off", "day_off", "day_month_swap", "exact")
+POSTAL_LEVELS = ("else", "fsa", "exact")
+GENDER_LEVELS = ("else", "exact")
+LEVEL_NAMES: dict[str, tuple[str, ...]] = {
+    "first_name": FIRST_NAME_LEVELS,
+    "last_name": LAST_NAME_LEVELS,
+    "dob": DOB_LEVELS,
+    "postal": POSTAL_LEVELS,
+    "gender": GENDER_LEVELS,
+}
+
+BLOCKING_RULE_NAMES = (
+    "same OEN",
+    "birth date + first initial",
+    "birth date + surname initial",
+    "first name + surname + birth year",
+    "first name + surname + birth month and day",
+)
+
+# Judgement, documented: exact first name + surname + birth date finds about 80% of the true
+# pairs when a tenth to a fifth of records have a damaged name or birth date (BRIEF.md s.8).
+DETERMINISTIC_RECALL = 0.8
+
+
+def _null(*cols: str) -> cll.CustomLevel:
+    cond = " OR ".join(f"{c}_l IS NULL OR {c}_r IS NULL" for c in cols)
+    return cll.CustomLevel(cond, label_for_charts="null").configure(is_null_level=True)
+
+
+def comparisons() -> list[CustomComparison]:
+    """The five comparisons (see the module docstring)."""
+    first = CustomComparison(
+        output_column_name="first_name",
+        comparison_levels=[
+            _null("first_name"),
+            cll.ExactMatchLevel("first_name", term_frequency_adjustments=True).configure(
+                label_for_charts="exact"
+            ),
+            cll.ArrayIntersectLevel("first_name_forms", 1).configure(label_for_charts="nickname"),
+            cll.DamerauLevenshteinLevel("first_name", 1).configure(label_for_charts="dl1"),
+            cll.CustomLevel(
+                "first_name_l = last_name_r OR last_name_l = first_name_r",
+                label_for_charts="swapped",
+            ),
+            cll.ElseLevel().configure(label_for_charts="else"),
+        ],
+    )
+    last = CustomComparison(
+        output_column_name="last_name",
+        comparison_levels=[
+            _null("last_name"),
+            cll.ExactMatchLevel("last_name", term_frequency_adjustments=True).configure(
+                label_for_charts="exact"
+            ),
+            cll.ArrayIntersectLevel("last_name_tokens", 1).configure(label_for_charts="part"),
+            cll.DamerauLevenshteinLevel("last_name", 1).configure(label_for_charts="dl1"),
+            cll.DamerauLevenshteinLevel("last_name", 2).configure(label_for_charts="dl2"),
+            cll.ElseLevel().configure(label_for_charts="else"),
+        ],
+    )
+    dob = CustomComparison(
+        output_column_name="dob",
+        comparison_levels=[
+            _null("dob"),
+            cll.CustomLevel("dob_l = dob_r", label_for_charts="exact"),
+            cll.CustomLevel(
+                "dob_year_l = dob_year_r AND dob_month_l = dob_day_r AND dob_day_l = dob_month_r",
+                label_for_charts="day_month_swap",
+            ),
+            cll.CustomLevel("abs(dob_days_l - dob_days_r) <= 1", label_for_charts="day_off"),
+            cll.CustomLevel(
+                "dob_month_l = dob_month_r AND dob_day_l = dob_day_r "
+                "AND abs(dob_year_l - dob_year_r) = 1",
+                label_for_charts="year_off",
+            ),
+            cll.ElseLevel().configure(label_for_charts="else"),
+        ],
+    )
+    postal = CustomComparison(
+        output_column_name="postal",
+        comparison_levels=[
+            _null("postal_codes"),
+            cll.ArrayIntersectLevel("postal_codes", 1).configure(label_for_charts="exact"),
+            cll.ArrayIntersectLevel("postal_fsas", 1).configure(label_for_charts="fsa"),
+            cll.ElseLevel().configure(label_for_charts="else"),
+        ],
+    )
+    gender = CustomComparison(
+        output_column_name="gender",
+        comparison_levels=[
+            _null("gender"),
+            cll.CustomLevel("gender_l = gender_r", label_for_charts="exact"),
+            cll.ElseLevel().configure(label_for_charts="else"),
+        ],
+    )
+    return [first, last, dob, postal, gender]
+
+
+def blocking_rules() -> list[Any]:
+    """Prediction blocking rules, in the order of :data:`BLOCKING_RULE_NAMES`."""
+    return [
+        block_on("oen"),
+        block_on("dob", "first_initial"),
+        block_on("dob", "last_initial"),
+        block_on("first_name", "last_name", "dob_year"),
+        block_on("first_name", "last_name", "dob_month", "dob_day"),
+    ]
+
+
+def settings(link_type: str = "link_only") -> SettingsCreator:
+    """The splink settings (untrained)."""
+    return SettingsCreator(
+        link_type=link_type,  # type: ignore[arg-type]
+        unique_id_column_name="unique_id",
+        comparisons=comparisons(),  # type: ignore[arg-type]
+        blocking_rules_to_generate_predictions=blocking_rules(),
+        additional_columns_to_retain=["oen"],
+        retain_matching_columns=True,
+        retain_intermediate_calculation_columns=False,
+        max_iterations=25,
+        em_convergence=0.0001,
+    )
+
+
+@dataclass
+class Scored:
+    """What one linkage run produced, as plain frames (no splink objects escape this module)."""
+
+    pairs: pl.DataFrame  # cw_id, oen, match_weight, match_probability, match_key, gamma_*
+    cw_pairs: pl.DataFrame  # cw_id_1, cw_id_2, match_probability (child-welfare duplicates)
+    weight_histogram: pl.DataFrame  # bin_lower, bin_upper, pairs
+    comparisons_by_rule: dict[str, int]
+    model: dict[str, Any]
+    em_sessions: list[dict[str, Any]] = field(default_factory=list)
+
+
+_GAMMA_COLS = [f"gamma_{c}" for c in LEVEL_NAMES]
+
+
+def _to_polars(sdf: Any) -> pl.DataFrame:
+    return pl.from_arrow(sdf.as_pyarrow_table())  # type: ignore[return-value]
+
+
+def _register(db_api: Any, df: pl.DataFrame, name: str) -> Any:
+    return db_api.register(df.to_arrow(), table_name=name)
+
+
+def score(
+    cw: pl.DataFrame,
+    students: pl.DataFrame,
+    db_api: Any,
+    *,
+    seed: int,
+    max_pairs_em: int,
+    keep_probability: float = 1e-4,
+) -> Scored:
+    """Train the model and score candidate pairs.
+
+    Parameters
+    ----------
+    cw, students
+        Standardised frames (:func:`analysis.linkage.standardise.standardise_cw` /
+        ``standardise_students``).
+    db_api
+        A splink ``DuckDBAPI`` or ``SparkAPI``.
+    seed
+        Seed for u sampling (reproducible models).
+    max_pairs_em
+        Cap on the pairs each EM session and the u sampling use.
+    keep_probability
+        Pairs below this probability are dropped from the returned pairs, except same-OEN pairs
+        (always kept: the deterministic pass needs them).
+    """
+    cw_sdf = _register(db_api, cw, CW_TABLE)
+    st_sdf = _register(db_api, students, STUDENT_TABLE)
+    linker = Linker([cw_sdf, st_sdf], settings("link_only"), log_level=None)
+
+    tr = linker.training
+    tr.estimate_probability_two_random_records_match(
+        [block_on("first_name", "last_name", "dob")], recall=DETERMINISTIC_RECALL
+    )
+    tr.estimate_u_using_random_sampling(max_pairs=float(max_pairs_em), seed=seed)
+    sessions = []
+    for rule in (block_on("dob"), block_on("first_name", "last_name")):
+        s = tr.estimate_parameters_using_expectation_maximisation(
+            rule, max_pairs=float(max_pairs_em)
+        )
+        sessions.append({"blocking_rule": str(rule.get_blocking_rule("duckdb").blocking_rule_sql)})
+
+    predictions = linker.inference.predict(warning_mode="never")
+    pred = predictions.physical_name
+    hist = _to_polars(
+        linker.misc.query_sql(
+            f"SELECT floor(match_weight) AS bin_lower, count(*) AS pairs FROM {pred} "
+            "GROUP BY floor(match_weight) ORDER BY 1",
+            output_type="splink_df",
+        )
+    )
+    by_rule = _to_polars(
+        linker.misc.query_sql(
+            f"SELECT match_key, count(*) AS pairs FROM {pred} GROUP BY match_key ORDER BY 1",
+            output_type="splink_df",
+        )
+    )
+    gam = ", ".join(_GAMMA_COLS)
+    raw = _to_polars(
+        linker.misc.query_sql(
+            f"SELECT unique_id_l, unique_id_r, source_dataset_l, oen_l, oen_r, match_weight, "
+            f"match_probability, match_key, {gam} FROM {pred} "
+            f"WHERE match_probability >= {keep_probability} OR oen_l = oen_r",
+            output_type="splink_df",
+        )
+    )
+    model = linker.misc.save_model_to_json()
+    pairs = _orient(raw)
+    cw_pairs = _score_cw_duplicates(cw, db_api, model)
+    counts = {
+        BLOCKING_RULE_NAMES[int(k)]: int(n)
+        for k, n in by_rule.select(pl.col("match_key").cast(pl.Int64), "pairs").iter_rows()
+    }
+    hist = hist.with_columns(
+        pl.col("bin_lower").cast(pl.Int64),
+        (pl.col("bin_lower").cast(pl.Int64) + 1).alias("bin_upper"),
+        pl.col("pairs").cast(pl.Int64),
+    ).select("bin_lower", "bin_upper", "pairs")
+    return Scored(
+        pairs=pairs,
+        cw_pairs=cw_pairs,
+        weight_histogram=hist,
+        comparisons_by_rule=counts,
+        model=model,
+        em_sessions=sessions,
+    )
+
+
+def _orient(raw: pl.DataFrame) -> pl.DataFrame:
+    """Child-welfare record on one side, student on the other, whatever order splink chose."""
+    cw_left = pl.col("source_dataset_l") == CW_TABLE
+    return (
+        raw.with_columns(
+            pl.when(cw_left).then(pl.col("unique_id_l")).otherwise(pl.col("unique_id_r")).alias("cw_id"),
+            pl.when(cw_left).then(pl.col("unique_id_r")).otherwise(pl.col("unique_id_l")).alias("oen"),
+            (pl.col("oen_l") == pl.col("oen_r")).fill_null(False).alias("same_oen"),
+            pl.col("match_key").cast(pl.Int64),
+            *[pl.col(c).cast(pl.Int64) for c in _GAMMA_COLS],
+        )
+        .select("cw_id", "oen", "match_weight", "match_probability", "match_key", "same_oen", *_GAMMA_COLS)
+        .sort("cw_id", "oen")
+    )
+
+
+def _score_cw_duplicates(cw: pl.DataFrame, db_api: Any, model: dict[str, Any]) -> pl.DataFrame:
+    """Score pairs of child-welfare records with the trained m and u, to find duplicates.
+
+    The prior (probability two random records are the same child) is re-estimated for this
+    comparison space with the same deterministic rule and recall as the link model.
+    """
+    dd = dict(model)
+    dd["link_type"] = "dedupe_only"
+    dd["linker_uid"] = None
+    dd["additional_columns_to_retain"] = []
+    sdf = _register(db_api, cw, CW_TABLE + "_dedupe")
+    linker = Linker(sdf, dd, log_level=None)
+    try:
+        linker.training.estimate_probability_two_random_records_match(
+            [block_on("first_name", "last_name", "dob")], recall=DETERMINISTIC_RECALL
+        )
+    except Exception:  # no exact duplicates at all: keep the link model's prior
+        log.info("cw dedupe: no exact duplicate pairs; using the link model's prior")
+    pred = linker.inference.predict(threshold_match_probability=0.5, warning_mode="never")
+    out = _to_polars(
+        linker.misc.query_sql(
+            f"SELECT unique_id_l AS cw_id_1, unique_id_r AS cw_id_2, match_probability FROM {pred.physical_name}",
+            output_type="splink_df",
+        )
+    )
+    return out.sort("cw_id_1", "cw_id_2")
+
+
+def prior_weight(model: dict[str, Any]) -> float:
+    """log2 prior odds of the trained model (the match weight of a pair with no evidence)."""
+    p = float(model["probability_two_random_records_match"])
+    return math.log2(p / (1 - p))
+
+
+def m_u_table(model: dict[str, Any]) -> pl.DataFrame:
+    """m and u probabilities and the match weight of every comparison level."""
+    rows = []
+    for comp in model["comparisons"]:
+        for lvl in comp["comparison_levels"]:
+            if lvl.get("is_null_level"):
+                continue
+            m, u = lvl.get("m_probability"), lvl.get("u_probability")
+            w = math.log2(m / u) if m and u else None
+            rows.append(
+                {
+                    "comparison": comp["output_column_name"],
+                    "level": lvl.get("label_for_charts", ""),
+                    "m_probability": m,
+                    "u_probability": u,
+                    "match_weight": w,
+                    "tf_adjusted": bool(lvl.get("tf_adjustment_column")),
+                }
+            )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "comparison": pl.String,
+            "level": pl.String,
+            "m_probability": pl.Float64,
+            "u_probability": pl.Float64,
+            "match_weight": pl.Float64,
+            "tf_adjusted": pl.Boolean,
+        },
+    )

@@ -1,0 +1,219 @@
+"""From scored pairs to links: the deterministic OEN pass, duplicates, one-to-one resolution.
+
+1. **Deterministic pass.** A child-welfare record whose Luhn-valid OEN is a student's OEN is
+   linked to that student only when the other identifiers agree enough that a wrong OEN (one
+   that belongs to another student) cannot force the link: the birth date agrees at some level
+   (exact, day-month swap, one day or one year out) *and* the first name or the surname agrees at
+   some level (or the postal code is one of the student's); or both names agree when the birth
+   date does not. Otherwise the record falls to
+   the probabilistic pass like any record without an OEN.
+2. **Duplicate child-welfare records.** Records are grouped into persons (``cw_person_id``) by
+   connected components of (a) record pairs the model scores at or above
+   ``Linkage.high_confidence`` as the same child and (b) records that each match the same student
+   deterministically or at or above ``Linkage.high_confidence``. A person's candidates are the union of its records' candidates.
+3. **One-to-one.** Candidates (deterministic first, then by match probability and weight) are
+   taken greedily: a person gets at most one student and a student at most one person. A
+   probabilistic candidate needs ``match_probability >= Linkage.match_threshold`` and must beat
+   the person's next available candidate by ``AMBIGUITY_MARGIN`` bits of match weight; when two
+   students are that close (typically twins: same surname, birth date and address) the person is
+   left unlinked as ``ambiguous`` rather than linked by a coin toss.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+AMBIGUITY_MARGIN = 2.0  # bits of match weight (a Bayes factor of 4)
+
+UNLINKED_REASONS = {
+    "no_candidate": "no student record shared a blocking key",
+    "below_threshold": "best candidate below the match threshold",
+    "ambiguous": "two students scored within the ambiguity margin (e.g. twins)",
+    "student_taken": "the best candidate student was linked to another child with a higher score",
+}
+
+
+def deterministic_mask() -> pl.Expr:
+    """Confirmation rule of the OEN pass, on the gamma columns of a scored pair."""
+    dob_ok = pl.col("gamma_dob") >= 1
+    first_ok = pl.col("gamma_first_name") >= 1
+    last_ok = pl.col("gamma_last_name") >= 1
+    postal_ok = pl.col("gamma_postal") >= 2
+    return pl.col("same_oen") & ((dob_ok & (first_ok | last_ok | postal_ok)) | (first_ok & last_ok))
+
+
+def _components(ids: list[str], edges: list[tuple[str, str]]) -> dict[str, str]:
+    """Union-find: each id -> the smallest id of its component."""
+    parent = {i: i for i in ids}
+
+    def find(x: str) -> str:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        if a not in parent or b not in parent:
+            continue
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            if ra < rb:
+                parent[rb] = ra
+            else:
+                parent[ra] = rb
+    return {i: find(i) for i in ids}
+
+
+def resolve(
+    cw_ids: pl.Series,
+    pairs: pl.DataFrame,
+    cw_pairs: pl.DataFrame,
+    *,
+    threshold: float,
+    high_confidence: float,
+    margin: float = AMBIGUITY_MARGIN,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Resolve scored pairs into the link table and the unlinked table.
+
+    Parameters
+    ----------
+    cw_ids
+        Every ``cw_record_id``.
+    pairs
+        Scored child-welfare x student pairs (:class:`analysis.linkage.model.Scored.pairs`).
+    cw_pairs
+        Scored child-welfare x child-welfare pairs (``cw_id_1``, ``cw_id_2``, ``match_probability``).
+    threshold, high_confidence
+        ``Linkage.match_threshold`` and ``Linkage.high_confidence``.
+    margin
+        Ambiguity margin in bits.
+
+    Returns
+    -------
+    links, unlinked
+        ``links``: ``cw_record_id``, ``cw_person_id``, ``oen``, ``match_probability``, ``link_pass``
+        (one row per record). ``unlinked``: ``cw_record_id``, ``reason``.
+    """
+    ids = sorted(cw_ids.to_list())
+    pairs = pairs.with_columns(deterministic_mask().alias("deterministic"))
+
+    # 2. persons
+    edges = [
+        (a, b)
+        for a, b, p in cw_pairs.select("cw_id_1", "cw_id_2", "match_probability").iter_rows()
+        if p >= high_confidence
+    ]
+    # Two records that each match the same student deterministically or with high confidence are
+    # the same child: there is only one student.
+    det = pairs.filter(
+        pl.col("deterministic") | (pl.col("match_probability") >= high_confidence)
+    ).select("cw_id", "oen")
+    for _, grp in det.group_by("oen"):
+        members = sorted(grp["cw_id"].to_list())
+        edges.extend((members[0], m) for m in members[1:])
+    comp = _components(ids, edges)
+    roots = sorted(set(comp.values()))
+    person_no = {r: f"CWP{i + 1:07d}" for i, r in enumerate(roots)}
+    person = pl.DataFrame(
+        {"cw_id": ids, "person": [comp[i] for i in ids]},
+        schema={"cw_id": pl.String, "person": pl.String},
+    )
+
+    # 3. person-level candidates
+    cand = (
+        pairs.join(person, on="cw_id", how="inner")
+        .group_by("person", "oen")
+        .agg(
+            pl.col("deterministic").any(),
+            pl.col("match_probability").max(),
+            pl.col("match_weight").max(),
+        )
+        .sort(
+            ["deterministic", "match_probability", "match_weight", "person", "oen"],
+            descending=[True, True, True, False, False],
+        )
+    )
+    by_person: dict[str, list[tuple[str, bool, float, float]]] = {}
+    for p, o, d, prob, w in cand.select(
+        "person", "oen", "deterministic", "match_probability", "match_weight"
+    ).iter_rows():
+        by_person.setdefault(p, []).append((o, d, prob, w))
+
+    taken_oen: dict[str, str] = {}
+    assigned: dict[str, tuple[str, bool, float]] = {}
+    reason: dict[str, str] = {}
+    for p, o, d, prob, w in cand.select(
+        "person", "oen", "deterministic", "match_probability", "match_weight"
+    ).iter_rows():
+        if p in assigned or p in reason:
+            continue
+        if o in taken_oen:
+            continue
+        if not d:
+            if prob < threshold:
+                continue
+            # the next candidate of this person still available
+            rivals = [
+                rw for (ro, rd, rp, rw) in by_person[p] if ro != o and ro not in taken_oen
+            ]
+            if rivals and max(rivals) > w - margin:
+                reason[p] = "ambiguous"
+                continue
+        assigned[p] = (o, d, prob)
+        taken_oen[o] = p
+
+    for p in roots:
+        if p in assigned or p in reason:
+            continue
+        cands = by_person.get(p, [])
+        if not cands:
+            reason[p] = "no_candidate"
+        elif any(prob >= threshold for (_, _, prob, _) in cands):
+            reason[p] = "student_taken"
+        else:
+            reason[p] = "below_threshold"
+
+    # 4. record-level rows
+    own = pairs.select(
+        "cw_id", "oen", pl.col("match_probability").alias("own_p"), pl.col("deterministic").alias("own_det")
+    )
+    link_rows = pl.DataFrame(
+        {
+            "cw_id": ids,
+            "person": [comp[i] for i in ids],
+            "oen": [assigned[comp[i]][0] if comp[i] in assigned else None for i in ids],
+            "person_det": [assigned[comp[i]][1] if comp[i] in assigned else None for i in ids],
+            "person_p": [assigned[comp[i]][2] if comp[i] in assigned else None for i in ids],
+        },
+        schema={
+            "cw_id": pl.String,
+            "person": pl.String,
+            "oen": pl.String,
+            "person_det": pl.Boolean,
+            "person_p": pl.Float64,
+        },
+    ).join(own, on=["cw_id", "oen"], how="left")
+    links = link_rows.select(
+        pl.col("cw_id").alias("cw_record_id"),
+        pl.col("person").replace_strict(person_no, return_dtype=pl.String).alias("cw_person_id"),
+        "oen",
+        pl.when(pl.col("oen").is_null())
+        .then(None)
+        .otherwise(pl.max_horizontal(pl.col("own_p").fill_null(0.0), pl.col("person_p")))
+        .alias("match_probability"),
+        pl.when(pl.col("oen").is_null())
+        .then(None)
+        .when(pl.col("own_det").fill_null(False))
+        .then(pl.lit("deterministic"))
+        .otherwise(pl.lit("probabilistic"))
+        .alias("link_pass"),
+    ).sort("cw_record_id")
+    unlinked = (
+        link_rows.filter(pl.col("oen").is_null())
+        .select(
+            pl.col("cw_id").alias("cw_record_id"),
+            pl.col("person").replace_strict(reason, return_dtype=pl.String).alias("reason"),
+        )
+        .sort("cw_record_id")
+    )
+    return links, unlinked

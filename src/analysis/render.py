@@ -1,0 +1,359 @@
+"""Render saved report documents into self-contained HTML and tagged PDF, plus the site index.
+
+- HTML: one file per report, no external resource (CSS inline, charts as inline SVG, no script),
+  ``lang`` attribute, landmarks (header, nav, main, footer), a skip link as the first tab stop,
+  visible focus, reflow at 320 CSS px (wide tables scroll inside a keyboard-reachable region).
+- PDF: Typst with ``pdf_standards=["ua-1"]`` (tagged PDF/UA-1, title and language in the
+  metadata); a chart without alt text fails the build.
+- Deterministic: the same document gives the same bytes (chart ids are numbered per chart, the
+  PDF timestamp is fixed).
+
+Typst is driven in-process through one cached ``typst.Compiler`` (fonts are scanned once), and the
+document reaches the template as JSON in ``sys.inputs``, so data is never parsed as markup.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import json
+import re
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import typst
+
+from analysis.charts import ChartModel, check_alt_text, svg_html, svg_pdf
+from analysis.i18n import Translator
+from analysis.report import Report, load
+from analysis.tables import SYMBOLS, TableModel, model_html, model_typst
+
+TEMPLATES = Path(__file__).parent / "templates"
+PDF_TIMESTAMP = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+AUDIENCE_ORDER: tuple[str, ...] = ("ministry", "board", "society", "youth", "public")
+_URL = re.compile(r"https?://", re.IGNORECASE)
+
+
+class RenderError(RuntimeError):
+    """A report could not be rendered (missing alt text, external resource, Typst failure)."""
+
+
+@dataclass
+class RenderedReport:
+    """Paths written for one report, and what the site index needs to list it."""
+
+    slug: str
+    kind: str
+    audience: str
+    lang: str
+    title: str
+    html: Path
+    pdf: Path | None
+    csvs: list[Path] = field(default_factory=list)
+
+
+@lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        trim_blocks=False,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+@lru_cache(maxsize=1)
+def _css() -> str:
+    return (TEMPLATES / "style.css").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
+def _compiler() -> typst.Compiler:
+    return typst.Compiler(input=str(TEMPLATES / "report.typ"), root=str(TEMPLATES))
+
+
+def _assert_offline(page: str, where: str) -> None:
+    m = _URL.search(page)
+    if m:
+        start = max(0, m.start() - 40)
+        raise RenderError(f"{where}: page contains a network URL near {page[start:m.end() + 30]!r}")
+
+
+# ---------------------------------------------------------------- HTML
+
+
+def _block_html(b: Mapping[str, Any], lang: str) -> str:
+    esc = html.escape
+    t = b["type"]
+    if t == "heading":
+        lvl = int(b["level"])
+        return f'<h{lvl} id="{esc(b["id"])}">{esc(b["text"])}</h{lvl}>\n'
+    if t == "text":
+        return f"<p>{esc(b['text'])}</p>\n"
+    if t == "list":
+        return "<ul>" + "".join(f"<li>{esc(i)}</li>" for i in b["items"]) + "</ul>\n"
+    if t == "note":
+        return f'<div class="note" role="note"><p>{esc(b["text"])}</p></div>\n'
+    if t == "table":
+        return model_html(TableModel.from_dict(b["model"]), table_id=b["id"]) + "\n"
+    if t == "chart":
+        model = ChartModel.from_dict(b["model"])
+        svg = svg_html(model, b["id"])
+        table = model_html(TableModel.from_dict(model.table), table_id=b["id"] + "-data")
+        return (
+            f'<figure class="chart" aria-labelledby="{esc(b["id"])}-cap">'
+            f'<div class="chart-row"><div class="chart-svg">{svg}</div>'
+            f'<div class="chart-data">{table}</div></div>'
+            f'<figcaption id="{esc(b["id"])}-cap">{esc(model.caption)}</figcaption></figure>\n'
+        )
+    raise RenderError(f"unknown block type {t!r}")
+
+
+def _page(
+    *,
+    lang: str,
+    title: str,
+    body: str,
+    toc: Sequence[tuple[str, str]] = (),
+    downloads: Sequence[tuple[str, str]] = (),
+    alternate: str | None = None,
+    home_href: str | None = None,
+    audience_label: str | None = None,
+) -> str:
+    tr = Translator(lang)
+    page = _env().get_template("page.html.j2").render(
+        _=tr,
+        lang=lang,
+        title=title,
+        css=_css(),
+        body=jinja2.utils.markupsafe.Markup(body),
+        toc=list(toc),
+        downloads=list(downloads),
+        alternate=alternate,
+        home_href=home_href,
+        audience_label=audience_label,
+        symbols=[tr(f"symbol.{s}") for s in SYMBOLS],
+    )
+    return page
+
+
+def report_html(doc: Mapping[str, Any], *, pdf_name: str | None, home_href: str | None = None) -> str:
+    """The self-contained HTML page of a report document."""
+    lang = doc["lang"]
+    tr = Translator(lang)
+    body = "".join(_block_html(b, lang) for b in doc["blocks"])
+    toc = [(b["id"], b["text"]) for b in doc["blocks"] if b["type"] == "heading" and b["level"] == 2]
+    downloads: list[tuple[str, str]] = []
+    if pdf_name:
+        downloads.append((pdf_name, tr("ui.download_pdf")))
+    for b in doc["blocks"]:
+        if b["type"] in ("table", "chart") and b.get("csv"):
+            cap = b["model"]["caption"]
+            downloads.append((f"data/{b['csv']}", tr("ui.download_csv", caption=cap)))
+    if downloads[1 if pdf_name else 0 :]:
+        first_csv = next(b["csv"] for b in doc["blocks"] if b.get("csv"))
+        downloads.append((f"data/{first_csv.replace('.csv', '.notes.csv')}", tr("ui.download_notes")))
+    alternate = f"{doc['alternate']}.html" if doc.get("alternate") else None
+    page = _page(
+        lang=lang,
+        title=doc["title"],
+        body=body,
+        toc=toc,
+        downloads=downloads,
+        alternate=alternate,
+        home_href=home_href,
+        audience_label=tr("ui.report_for", audience=tr(f"audience.{doc['audience']}")),
+    )
+    _assert_offline(page, doc["slug"])
+    return page
+
+
+# ---------------------------------------------------------------- PDF
+
+
+def _typst_doc(doc: Mapping[str, Any]) -> dict[str, Any]:
+    lang = doc["lang"]
+    tr = Translator(lang)
+    blocks: list[dict[str, Any]] = []
+    for b in doc["blocks"]:
+        t = b["type"]
+        if t in ("heading", "text", "note", "list"):
+            blocks.append(dict(b))
+        elif t == "table":
+            blocks.append({"type": "table", "table": model_typst(TableModel.from_dict(b["model"]))})
+        elif t == "chart":
+            model = ChartModel.from_dict(b["model"])
+            try:
+                alt = check_alt_text(model.alt, model.caption)
+            except ValueError as exc:
+                raise RenderError(f"{doc['slug']}: chart {b['id']!r}: {exc}") from exc
+            blocks.append(
+                {
+                    "type": "chart",
+                    "svg": svg_pdf(model),
+                    "alt": alt,
+                    "caption": model.caption,
+                    "width": 100 if model.kind == "line" else 90,
+                    "table": model_typst(TableModel.from_dict(model.table)),
+                }
+            )
+    return {
+        "title": doc["title"],
+        "author": tr("ui.footer_produced"),
+        "keywords": [doc["kind"], doc["audience"], lang],
+        "lang": lang,
+        "audience_label": tr("ui.report_for", audience=tr(f"audience.{doc['audience']}")),
+        "blocks": blocks,
+        "symbols_heading": tr("ui.symbols_heading"),
+        "symbols": [tr(f"symbol.{s}") for s in SYMBOLS],
+        "synthetic": tr("ui.synthetic"),
+    }
+
+
+def report_pdf(doc: Mapping[str, Any]) -> bytes:
+    """The tagged PDF/UA-1 of a report document (raises :class:`RenderError` on failure)."""
+    tdoc = _typst_doc(doc)
+    try:
+        pdf = _compiler().compile(
+            format="pdf",
+            pdf_standards=["ua-1"],
+            sys_inputs={"doc": json.dumps(tdoc, ensure_ascii=False, sort_keys=True)},
+            timestamp=int(PDF_TIMESTAMP.timestamp()),
+        )
+    except Exception as exc:  # typst raises its own error types; name the report
+        raise RenderError(f"{doc['slug']}: Typst could not build the PDF: {exc}") from exc
+    if not isinstance(pdf, bytes):
+        raise RenderError(f"{doc['slug']}: Typst returned no PDF")
+    return pdf
+
+
+# ---------------------------------------------------------------- public API
+
+
+def render_report(
+    doc_json_path: Path | str,
+    out_dir: Path | str,
+    *,
+    pdf: bool = True,
+    home_href: str | None = "index.html",
+) -> RenderedReport:
+    """Render a saved :class:`~analysis.report.Report` into ``out_dir``.
+
+    Writes ``<slug>.html``, ``<slug>.pdf`` (unless ``pdf=False``) and copies the report's CSV
+    downloads to ``out_dir/data/`` when the document was saved elsewhere.
+    """
+    src = Path(doc_json_path)
+    doc = load(src)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    slug = doc["slug"]
+    csvs: list[Path] = []
+    data_out = out / "data"
+    for name in doc.get("csvs", []):
+        for fname in (name, name.replace(".csv", ".notes.csv")):
+            s = src.parent / "data" / fname
+            d = data_out / fname
+            if not s.exists():
+                raise RenderError(f"{src}: CSV download {fname} is missing")
+            if s.resolve() != d.resolve():
+                data_out.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(s, d)
+            csvs.append(d)
+    pdf_path = out / f"{slug}.pdf" if pdf else None
+    if pdf_path is not None:
+        pdf_path.write_bytes(report_pdf(doc))
+    page = report_html(doc, pdf_name=pdf_path.name if pdf_path else None, home_href=home_href)
+    html_path = out / f"{slug}.html"
+    html_path.write_text(page, encoding="utf-8")
+    return RenderedReport(
+        slug=slug,
+        kind=doc["kind"],
+        audience=doc["audience"],
+        lang=doc["lang"],
+        title=doc["title"],
+        html=html_path,
+        pdf=pdf_path,
+        csvs=[c for c in csvs if not c.name.endswith(".notes.csv")],
+    )
+
+
+def default_methodology(lang: str = "en", *, threshold: int = 10) -> Report:
+    """A methodology page from the catalogue alone (callers add linkage and risk tables)."""
+    r = Report("methodology", "public", lang, slug=f"methodology-{lang}")
+    r.text("method.intro")
+    r.heading("heading.linkage").text("method.separation")
+    r.heading("heading.deidentification").text("method.keyed_hash")
+    r.heading("heading.suppression").text("method.suppression", threshold=threshold)
+    r.text("method.symbols").items([f"symbol.{s}" for s in SYMBOLS])
+    return r
+
+
+def render_site(
+    reports_dir: Path | str,
+    entries: Sequence[RenderedReport],
+    methodology: Report | Path | str | None = None,
+    *,
+    lang: str = "en",
+) -> Path:
+    """Write ``reports_dir/index.html``: every report grouped by audience, with HTML, PDF and CSV
+    links, and a link to the methodology page (rendered here from ``methodology``: a
+    :class:`Report`, a saved document, or ``None`` for :func:`default_methodology`).
+    """
+    root = Path(reports_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    tr = Translator(lang)
+    esc = html.escape
+    if methodology is None or isinstance(methodology, Report):
+        mreport = methodology or default_methodology(lang)
+        mpath = mreport.save(root / "_docs")
+    else:
+        mpath = Path(methodology)
+    mrendered = render_report(mpath, root, pdf=True, home_href="index.html")
+
+    def rel(p: Path) -> str:
+        return p.resolve().relative_to(root.resolve()).as_posix()
+
+    parts = [f"<p>{esc(tr('ui.site_intro'))}</p>"]
+    parts.append(f'<p><a href="{esc(rel(mrendered.html))}">{esc(tr("ui.methodology_link"))}</a></p>')
+    toc: list[tuple[str, str]] = [("methodology", tr("ui.methodology"))]
+    by_aud: dict[str, list[RenderedReport]] = {}
+    for e in entries:
+        by_aud.setdefault(e.audience, []).append(e)
+    for aud in sorted(by_aud, key=lambda a: (AUDIENCE_ORDER.index(a) if a in AUDIENCE_ORDER else 99, a)):
+        hid = f"audience-{aud}"
+        heading = tr("ui.site_audience", audience=tr(f"audience.{aud}"))
+        toc.append((hid, heading))
+        parts.append(f'<h2 id="{hid}">{esc(heading)}</h2>')
+        rows = sorted(by_aud[aud], key=lambda e: (e.title.casefold(), e.lang, e.slug))
+        parts.append(
+            f'<div class="table-scroll" role="region" tabindex="0" aria-label="{esc(heading)}">'
+            f'<table class="reports-table"><caption>{esc(heading)}</caption><thead><tr>'
+            f'<th scope="col">{esc(tr("ui.site_col_report"))}</th>'
+            f'<th scope="col">{esc(tr("ui.site_col_language"))}</th>'
+            f'<th scope="col">{esc(tr("ui.site_col_formats"))}</th></tr></thead><tbody>'
+        )
+        for e in rows:
+            links = [f'<a href="{esc(rel(e.html))}" lang="{e.lang}-CA">{esc(tr("ui.format_html"))}</a>']
+            if e.pdf is not None:
+                links.append(f'<a href="{esc(rel(e.pdf))}">{esc(tr("ui.format_pdf"))}</a>')
+            for k, c in enumerate(e.csvs, 1):
+                label = tr("ui.format_csv") + (f" {k}" if len(e.csvs) > 1 else "")
+                links.append(f'<a href="{esc(rel(c))}">{esc(label)}</a>')
+            parts.append(
+                f'<tr><th scope="row"><a href="{esc(rel(e.html))}" lang="{e.lang}-CA">{esc(e.title)}</a></th>'
+                f'<td>{esc(tr(f"ui.language_{e.lang}"))}</td><td>{" · ".join(links)}</td></tr>'
+            )
+        parts.append("</tbody></table></div>")
+    parts.append(f'<h2 id="methodology">{esc(tr("ui.methodology"))}</h2>')
+    parts.append(f'<p><a href="{esc(rel(mrendered.html))}">{esc(tr("ui.methodology_link"))}</a></p>')
+    page = _page(lang=lang, title=tr("ui.site_title"), body="".join(parts), toc=toc)
+    _assert_offline(page, "index")
+    index = root / ("index.html" if lang == "en" else f"index-{lang}.html")
+    index.write_text(page, encoding="utf-8")
+    return index

@@ -1,0 +1,290 @@
+"""A small document model that report notebooks fill, saved as JSON plus CSV downloads.
+
+A notebook builds a :class:`Report`, adds headings, catalogue text, tables and charts, and saves it;
+:func:`analysis.render.render_report` turns the saved JSON into HTML and a tagged PDF.
+
+Every piece of fixed text comes from the message catalogue (:mod:`analysis.i18n`): methods take a
+message id and values, never a sentence. Every number comes from a
+:class:`~analysis.disclosure.Protected` table, or is formatted for the report's language by
+:meth:`Report.pct` / :meth:`Report.num` / :meth:`Report.in_ten` from values the caller read out of
+one.
+
+Example
+-------
+>>> r = Report("board", "board", "fr", subject="Conseil scolaire Viamonde", slug="board-58-fr")
+>>> r.heading("heading.summary").text("text.about_subject", subject=r.subject)
+>>> r.table(results["graduation"], caption="caption.by_care",
+...         caption_values={"measure": r.t("measure.graduation"), "year": "2022-2023"})
+>>> r.save(out_dir)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from analysis.charts import ChartModel, build_chart
+from analysis.disclosure import Protected
+from analysis.i18n import Translator, check_lang, fmt_in_ten, fmt_number, fmt_percent
+from analysis.tables import csv_text, notes_text, require_protected, slugify, table_model
+
+DOC_FORMAT = "analysis-report/1"
+KINDS: tuple[str, ...] = ("ministry", "board", "society", "youth", "methodology")
+AUDIENCES: tuple[str, ...] = ("ministry", "board", "society", "youth", "public")
+
+
+class Report:
+    """A report document in one language.
+
+    Parameters
+    ----------
+    kind
+        ``"ministry"``, ``"board"``, ``"society"``, ``"youth"`` or ``"methodology"``.
+    audience
+        Who it is for (``"ministry"``, ``"board"``, ``"society"``, ``"youth"``, ``"public"``).
+    lang
+        ``"en"`` or ``"fr"``.
+    title
+        Message id of the title (default ``kind.<kind>``); ``subject`` is appended.
+    subject
+        Data value the report is about (a board's or society's name); not translated.
+    slug
+        File stem for the outputs (default ``<kind>[-<subject>]-<lang>``).
+    alternate
+        Slug of the same report in the other language (the page links to it).
+    meta
+        Extra JSON-serialisable facts recorded in the document (ids, school year, thresholds).
+    """
+
+    def __init__(
+        self,
+        kind: str,
+        audience: str,
+        lang: str,
+        title: str | None = None,
+        *,
+        subject: str | None = None,
+        slug: str | None = None,
+        alternate: str | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"report kind {kind!r} is not one of {', '.join(KINDS)}")
+        if audience not in AUDIENCES:
+            raise ValueError(f"audience {audience!r} is not one of {', '.join(AUDIENCES)}")
+        self.kind = kind
+        self.audience = audience
+        self.lang = check_lang(lang)
+        self.t = Translator(lang)
+        self.subject = subject
+        base = self.t(title or f"kind.{kind}")
+        self.title = self.t("ui.title_subject", title=base, subject=subject) if subject else base
+        self.slug = slug or slugify("-".join(x for x in (kind, subject, lang) if x))
+        self.alternate = alternate
+        self.meta: dict[str, Any] = dict(meta or {})
+        self.blocks: list[dict[str, Any]] = []
+        self._csvs: dict[str, tuple[str, str]] = {}
+        self._ids: set[str] = set()
+
+    # ------------------------------------------------------------ formatting helpers
+
+    def pct(self, value: float | None, decimals: int = 1, *, proportion: bool = False) -> str:
+        """Percentage for this report's language (value in percent unless ``proportion``)."""
+        return fmt_percent(value, self.lang, decimals, proportion=proportion)
+
+    def num(self, value: float | int | None, decimals: int = 0) -> str:
+        """Number for this report's language."""
+        return fmt_number(value, self.lang, decimals)
+
+    def in_ten(self, value: float, *, proportion: bool = False) -> str:
+        """Plain-language frequency: "about 6 in 10" / "environ 6 sur 10"."""
+        return fmt_in_ten(value, self.lang, proportion=proportion)
+
+    def _values(self, values: Mapping[str, Any]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for k, v in values.items():
+            if isinstance(v, bool):
+                raise TypeError(f"value {k!r} is a bool; pass text or a number")
+            if isinstance(v, int):
+                out[k] = self.num(v)
+            elif isinstance(v, float):
+                out[k] = self.num(v, 1)
+            else:
+                out[k] = str(v)
+        return out
+
+    def _unique_id(self, base: str) -> str:
+        slug = slugify(base)[:48]
+        cand, k = slug, 2
+        while cand in self._ids:
+            cand, k = f"{slug}-{k}", k + 1
+        self._ids.add(cand)
+        return cand
+
+    # ------------------------------------------------------------ content
+
+    def heading(self, msgid: str, level: int = 2, **values: Any) -> Report:
+        """A section heading (level 2 or 3; level 1 is the title)."""
+        if level not in (2, 3):
+            raise ValueError("heading level must be 2 or 3 (the title is level 1)")
+        text = self.t(msgid, **self._values(values))
+        self.blocks.append(
+            {"type": "heading", "msgid": msgid, "level": level, "text": text, "id": self._unique_id(msgid)}
+        )
+        return self
+
+    def text(self, msgid: str, **values: Any) -> Report:
+        """A paragraph of catalogue text with its placeholders filled."""
+        self.blocks.append(
+            {"type": "text", "msgid": msgid, "text": self.t(msgid, **self._values(values))}
+        )
+        return self
+
+    def items(self, msgids: Sequence[str], **values: Any) -> Report:
+        """A bulleted list, one catalogue message per item."""
+        vals = self._values(values)
+        self.blocks.append(
+            {
+                "type": "list",
+                "msgids": list(msgids),
+                "items": [self.t(m, **{k: v for k, v in vals.items()}) for m in msgids],
+            }
+        )
+        return self
+
+    def note(self, msgid: str, **values: Any) -> Report:
+        """A highlighted note (caveat, suppression explanation)."""
+        self.blocks.append(
+            {"type": "note", "msgid": msgid, "text": self.t(msgid, **self._values(values))}
+        )
+        return self
+
+    def table(
+        self,
+        protected: Protected,
+        caption: str,
+        *,
+        caption_values: Mapping[str, Any] | None = None,
+        columns: Sequence[str] | None = None,
+        labels: Mapping[str, str] | None = None,
+        formats: Mapping[str, str] | None = None,
+    ) -> Report:
+        """A published table (and its CSV download) from a ``Protected`` table.
+
+        ``caption`` is a message id; ``labels`` maps columns to message ids.
+        """
+        p = require_protected(protected, "Report.table")
+        cap = self.t(caption, **self._values(caption_values or {}))
+        model = table_model(p, lang=self.lang, caption=cap, columns=columns, labels=labels, formats=formats)
+        tid = self._unique_id("table-" + p.name)
+        csv_name = self._add_csv(p, columns)
+        self.blocks.append(
+            {"type": "table", "id": tid, "model": model.to_dict(), "csv": csv_name}
+        )
+        return self
+
+    def chart(
+        self,
+        protected: Protected,
+        *,
+        kind: str,
+        category: str,
+        value: str,
+        caption: str,
+        alt: str,
+        values: Mapping[str, Any] | None = None,
+        series: str | None = None,
+        lower: str | None = None,
+        upper: str | None = None,
+        labels: Mapping[str, str] | None = None,
+        formats: Mapping[str, str] | None = None,
+    ) -> Report:
+        """A chart through :func:`analysis.charts.build_chart`, with its data table and CSV.
+
+        ``caption`` and ``alt`` are message ids filled from ``values`` (alt text must state the
+        finding, e.g. ``alt.compare_two``).
+        """
+        p = require_protected(protected, "Report.chart")
+        vals = self._values(values or {})
+        model: ChartModel = build_chart(
+            p,
+            kind=kind,
+            category=category,
+            value=value,
+            series=series,
+            lower=lower,
+            upper=upper,
+            alt=self.t(alt, **vals),
+            caption=self.t(caption, **vals),
+            lang=self.lang,
+            labels=labels,
+            formats=formats,
+        )
+        cid = self._unique_id("chart-" + p.name)
+        csv_name = self._add_csv(p, None)
+        self.blocks.append({"type": "chart", "id": cid, "model": model.to_dict(), "csv": csv_name})
+        return self
+
+    def _add_csv(self, p: Protected, columns: Sequence[str] | None) -> str:
+        name = f"{self.slug}-{slugify(p.name)}.csv"
+        text = csv_text(p, columns=columns)
+        if name in self._csvs and self._csvs[name][0] != text:
+            name = f"{self.slug}-{slugify(p.name)}-{len(self._csvs) + 1}.csv"
+        self._csvs[name] = (text, notes_text(self.lang, name, p.notes))
+        return name
+
+    # ------------------------------------------------------------ output
+
+    def prose(self) -> list[str]:
+        """The report's running text (paragraphs, list items and notes), for readability checks."""
+        out: list[str] = []
+        for b in self.blocks:
+            if b["type"] in ("text", "note"):
+                out.append(b["text"])
+            elif b["type"] == "list":
+                out.extend(b["items"])
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document."""
+        return {
+            "format": DOC_FORMAT,
+            "kind": self.kind,
+            "audience": self.audience,
+            "lang": self.lang,
+            "title": self.title,
+            "subject": self.subject,
+            "slug": self.slug,
+            "alternate": self.alternate,
+            "meta": self.meta,
+            "blocks": self.blocks,
+            "csvs": sorted(self._csvs),
+        }
+
+    def save(self, out_dir: Path | str) -> Path:
+        """Write ``<out_dir>/<slug>.json`` and ``<out_dir>/data/<csv>`` (+ ``.notes.csv``).
+
+        Returns the path of the JSON document. Same content, same bytes.
+        """
+        out = Path(out_dir)
+        data = out / "data"
+        data.mkdir(parents=True, exist_ok=True)
+        for name, (text, notes) in sorted(self._csvs.items()):
+            (data / name).write_text(text, encoding="utf-8", newline="")
+            (data / name.replace(".csv", ".notes.csv")).write_text(notes, encoding="utf-8", newline="")
+        path = out / f"{self.slug}.json"
+        path.write_text(
+            json.dumps(self.to_dict(), indent=1, sort_keys=True, ensure_ascii=False) + "\n",
+            encoding="utf-8",
+        )
+        return path
+
+
+def load(path: Path | str) -> dict[str, Any]:
+    """Read a saved report document, checking its format tag."""
+    doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    if doc.get("format") != DOC_FORMAT:
+        raise ValueError(f"{path}: not a report document (format {doc.get('format')!r})")
+    return dict(doc)

@@ -1,0 +1,550 @@
+"""Adjusted gaps by care status: regression models fitted on aggregated counts.
+
+Every model is fitted on cells (one row per distinct covariate pattern) so the provincial scale
+stays fast, and its key contrasts get student-clustered (sandwich) standard errors computed from
+the rows in one pass, because the same student appears in several school years (attendance
+frailty, repeated EQAO assessments).
+
+Models (covariates documented in the codebook):
+
+- EQAO at standard: binomial GLM (logit) with ``assessment x year`` (Grade 9 stream before the
+  2021-22 break) + board + gender + care status + ``years_in_care x in_care`` + group care +
+  ``indigenous x child-welfare involved``: the generator's model, so correctly specified.
+- chronic absence, on track: binomial GLM (logit), ``grade x year`` + board + gender + care terms.
+- attendance: quasi-binomial GLM, identity link, on grouped days attended out of days enrolled
+  (the gap is in attendance-rate points, the scale of the generator's additive model).
+- credits (grades 9-12): Gaussian (WLS on cell means with the exact individual-level residual
+  variance), credits per year.
+
+Output tables are long: ``outcome``, ``term``, ``scale``, ``estimate``, ``se``, ``ci_low``,
+``ci_high``, and ``n`` (people the term describes) for the disclosure module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import statsmodels.api as sm
+
+from analysis.outcomes import Z95, eqao_with_care, student_year_outcomes
+
+Family = Literal["logit", "identity_binomial", "gaussian"]
+CARE_LEVELS: tuple[str, ...] = ("in_care", "kinship_service", "ccsyp", "vysa")
+CARE_TERMS: tuple[str, ...] = tuple(f"care_status[{c}]" for c in CARE_LEVELS)
+DOSE_TERM = "years_in_care:in_care"
+GROUP_TERM = "placement_group[group]"
+INDIGENOUS_TERM = "indigenous:cw_active"
+KEY_TERMS: tuple[str, ...] = (*CARE_TERMS, DOSE_TERM, GROUP_TERM, INDIGENOUS_TERM)
+EQUITY_DIMENSIONS: tuple[str, ...] = (
+    "race",
+    "indigenous",
+    "gender_identity",
+    "born_outside_canada",
+    "first_language",
+    "gender",
+)
+_MISSING = "__missing__"
+
+
+@dataclass
+class GroupedFit:
+    """A model fitted on cells, with student-clustered variances of its key terms."""
+
+    outcome: str
+    family: Family
+    names: list[str]
+    params: np.ndarray
+    bread: np.ndarray  # (X'WX)^-1 of the cell fit
+    key_terms: list[str]
+    robust_se: dict[str, float]
+    n_rows: int
+    n_cells: int
+    n_clusters: int
+    scale: float = 1.0
+    ame: dict[str, tuple[float, float]] = field(default_factory=dict)  # term -> (estimate, se)
+
+    def coef(self, term: str) -> float:
+        return float(self.params[self.names.index(term)])
+
+    def ci(self, term: str, z: float = Z95) -> tuple[float, float]:
+        b, s = self.coef(term), self.robust_se[term]
+        return b - z * s, b + z * s
+
+
+def _prepare(frame: pl.DataFrame, categorical: Sequence[str]) -> pl.DataFrame:
+    return frame.with_columns(
+        [pl.col(c).cast(pl.Utf8).fill_null(_MISSING).alias(c) for c in categorical]
+    )
+
+
+def _design(
+    cells: pl.DataFrame,
+    categorical: Mapping[str, str | None],
+    numeric: Sequence[str],
+    indicators: Mapping[str, tuple[str, str]],
+) -> tuple[np.ndarray, list[str]]:
+    """Treatment-coded design matrix: intercept, dummies (reference given or most frequent)."""
+    cols: list[np.ndarray] = [np.ones(cells.height)]
+    names = ["Intercept"]
+    for var, ref in categorical.items():
+        values = cells[var].to_numpy()
+        levels = sorted(set(values.tolist()))
+        if len(levels) < 2:
+            continue
+        if ref is None or ref not in levels:
+            counts = cells.group_by(var).agg(pl.col("_w").sum()).sort("_w", descending=True)
+            ref = str(counts[var][0])
+        for lev in levels:
+            if lev == ref:
+                continue
+            cols.append((values == lev).astype(float))
+            names.append(f"{var}[{lev}]")
+    for name, (var, level) in indicators.items():
+        col = (cells[var].to_numpy() == level).astype(float)
+        if col.any():
+            cols.append(col)
+            names.append(name)
+    for var in numeric:
+        col = cells[var].cast(pl.Float64).fill_null(0.0).to_numpy()
+        if np.any(col != 0):
+            cols.append(col)
+            names.append(var)
+    return np.column_stack(cols), names
+
+
+def fit_grouped(
+    rows: pl.DataFrame,
+    *,
+    outcome: str,
+    family: Family,
+    trials: str | None = None,
+    categorical: Mapping[str, str | None],
+    numeric: Sequence[str] = (),
+    indicators: Mapping[str, tuple[str, str]] | None = None,
+    key_terms: Sequence[str] = KEY_TERMS,
+    ame_groups: Mapping[str, tuple[str, str]] | None = None,
+    cluster: str = "study_id",
+) -> GroupedFit:
+    """Fit a GLM on the cells of ``rows`` and cluster-robust variances for ``key_terms``.
+
+    Parameters
+    ----------
+    rows
+        One row per observation (student-year or assessment).
+    outcome
+        Column: 0/1 (``logit``), successes out of ``trials`` (``identity_binomial``), or a value
+        (``gaussian``).
+    categorical
+        Column -> reference level (None: the most frequent).
+    numeric
+        Numeric covariates (already including any interaction, e.g. years x in care).
+    indicators
+        Term name -> (column, level): a single dummy for one level of a column.
+    key_terms
+        Terms whose student-clustered standard errors are computed (others: model-based).
+    ame_groups
+        Term name -> (column, level): an average adjusted difference (response scale) among the
+        rows with that level, comparing their fitted values with the same rows with every
+        care-related term set to zero (logit models only; others are already on that scale).
+    """
+    indicators = dict(indicators or {})
+    cat_cols = list(dict.fromkeys([*categorical, *(v for v, _ in indicators.values())]))
+    data = _prepare(rows.filter(pl.col(outcome).is_not_null()), cat_cols)
+    if trials is not None:
+        data = data.filter(pl.col(trials) > 0)
+    keys = [*cat_cols, *numeric]
+    y = pl.col(outcome).cast(pl.Float64)
+    if trials is None:
+        data = data.with_columns(pl.lit(1.0).alias("_one"))
+        trials_col = "_one"
+    else:
+        trials_col = trials
+    w = pl.col(trials_col).cast(pl.Float64)
+    cells = (
+        data.group_by(keys)
+        .agg(y.sum().alias("_y"), (y * y).sum().alias("_yy"), w.sum().alias("_w"), pl.len().alias("_rows"))
+        .sort(keys)
+        .with_row_index("_cell")
+    )
+    X, names = _design(cells, categorical, numeric, indicators)
+    ysum = cells["_y"].to_numpy()
+    wsum = cells["_w"].to_numpy()
+    if family == "gaussian":
+        ybar = ysum / wsum
+        model = sm.WLS(ybar, X, weights=wsum)
+        res = model.fit()
+        resid_between = float(np.sum(wsum * (ybar - res.fittedvalues) ** 2))
+        within = float(np.sum(cells["_yy"].to_numpy() - wsum * ybar**2))
+        scale = (within + resid_between) / max(wsum.sum() - X.shape[1], 1)
+        params = np.asarray(res.params)
+        bread = np.asarray(res.normalized_cov_params)
+        mu = X @ params
+    else:
+        endog = np.column_stack([ysum, wsum - ysum])
+        link = sm.families.links.Logit() if family == "logit" else sm.families.links.Identity()
+        fam = sm.families.Binomial(link=link)
+        start = None
+        if family == "identity_binomial":
+            start = np.asarray(sm.WLS(ysum / wsum, X, weights=wsum).fit().params)
+        res = sm.GLM(endog, X, family=fam).fit(start_params=start, scale="X2")
+        params = np.asarray(res.params)
+        bread = np.asarray(res.normalized_cov_params)
+        scale = float(res.scale)
+        mu = np.asarray(res.predict(X))
+    # per-row score residuals s_i, so that the score of the cell fit is sum_i x_c(i) * s_i
+    if family == "logit":
+        resid_scale = np.ones_like(mu)
+    elif family == "identity_binomial":
+        resid_scale = 1.0 / np.clip(mu * (1 - mu), 1e-9, None)
+    else:
+        resid_scale = np.ones_like(mu)
+    present = [t for t in key_terms if t in names]
+    contrasts: dict[str, np.ndarray] = {}
+    for t in present:
+        a = np.zeros(len(names))
+        a[names.index(t)] = 1.0
+        contrasts[t] = a
+    ame: dict[str, float] = {}
+    if family == "logit" and ame_groups:
+        care_idx = [i for i, n in enumerate(names) if n in KEY_TERMS]
+        for term, (var, level) in ame_groups.items():
+            sel = cells[var].to_numpy() == level
+            if not sel.any() or term not in names:
+                continue
+            X1 = X[sel]
+            X0 = X1.copy()
+            X0[:, care_idx] = 0.0
+            p1 = 1 / (1 + np.exp(-X1 @ params))
+            p0 = 1 / (1 + np.exp(-X0 @ params))
+            wt = wsum[sel] / wsum[sel].sum()
+            ame[term] = float(np.sum(wt * (p1 - p0)))
+            grad = (wt[:, None] * ((p1 * (1 - p1))[:, None] * X1 - (p0 * (1 - p0))[:, None] * X0)).sum(0)
+            contrasts[f"ame:{term}"] = grad
+    if contrasts:
+        A = np.column_stack(list(contrasts.values()))
+        H = X @ (bread @ A)  # cells x k: influence of a unit score residual in each cell
+        hdf = pl.DataFrame(
+            {
+                "_cell": cells["_cell"],
+                "_mu": mu,
+                "_rs": resid_scale,
+                **{f"_h{j}": H[:, j] for j in range(H.shape[1])},
+            }
+        ).with_columns(pl.col("_cell").cast(pl.UInt32))
+        # polars: join the cell index back to rows, one pass, sum per student, square, sum
+        r = data.select([*keys, cluster, y.alias("_yi"), w.alias("_wi")]).join(
+            cells.select([*keys, "_cell"]), on=keys, how="left", nulls_equal=True
+        )
+        r = r.join(hdf, on="_cell", how="left")
+        s = (pl.col("_yi") - pl.col("_wi") * pl.col("_mu")) * pl.col("_rs")
+        per = r.group_by(cluster).agg([(s * pl.col(f"_h{j}")).sum().alias(f"_u{j}") for j in range(H.shape[1])])
+        g = per.height
+        corr = g / max(g - 1, 1)
+        var = {
+            name: float(corr * (per[f"_u{j}"] ** 2).sum()) for j, name in enumerate(contrasts)
+        }
+        n_clusters = g
+    else:
+        var = {}
+        n_clusters = int(data[cluster].n_unique())
+    robust = {t: float(np.sqrt(var[t])) for t in present}
+    ame_out = {t: (ame[t], float(np.sqrt(var[f"ame:{t}"]))) for t in ame}
+    return GroupedFit(
+        outcome=outcome,
+        family=family,
+        names=names,
+        params=params,
+        bread=bread,
+        key_terms=present,
+        robust_se=robust,
+        n_rows=data.height,
+        n_cells=cells.height,
+        n_clusters=n_clusters,
+        scale=scale,
+        ame=ame_out,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# frames: the model covariates from analytic-shaped inputs
+
+
+def model_frame(student_years: pl.DataFrame) -> pl.DataFrame:
+    """Add the care-term covariates used by every model to ``student_years``-shaped rows.
+
+    ``years_in_care`` = cumulative days in care / 365.25; ``years_in_care:in_care`` the dose term;
+    ``indigenous`` from ``race == "indigenous"`` unless an ``indigenous`` column exists (the truth
+    frames of the tests carry it); ``cw_active`` = any child-welfare service that year.
+    """
+    sy = student_years
+    if "indigenous" not in sy.columns:
+        sy = sy.with_columns((pl.col("race") == "indigenous").fill_null(False).alias("indigenous"))
+    if "years_in_care" not in sy.columns:
+        sy = sy.with_columns((pl.col("cumulative_days_in_care").cast(pl.Float64).fill_null(0) / 365.25).alias("years_in_care"))
+    return sy.with_columns(
+        ((pl.col("care_status") == "in_care").cast(pl.Float64) * pl.col("years_in_care").fill_null(0)).alias(DOSE_TERM),
+        (pl.col("indigenous").fill_null(False) & (pl.col("care_status") != "none")).cast(pl.Utf8).alias("_ind_cw"),
+        pl.col("placement_group").cast(pl.Utf8).fill_null("none").alias("placement_group"),
+        pl.col("grade").cast(pl.Utf8).alias("grade"),
+    ).with_columns((pl.col("grade") + "|" + pl.col("school_year")).alias("grade_year"))
+
+
+def _care_terms() -> dict[str, tuple[str, str]]:
+    return {GROUP_TERM: ("placement_group", "group"), INDIGENOUS_TERM: ("_ind_cw", "true")}
+
+
+def _ame_groups() -> dict[str, tuple[str, str]]:
+    return {t: ("care_status", c) for t, c in zip(CARE_TERMS, CARE_LEVELS, strict=True)}
+
+
+def fit_outcome_models(
+    student_years: pl.DataFrame, eqao: pl.DataFrame, *, outcomes: Sequence[str] | None = None
+) -> dict[str, GroupedFit]:
+    """Fit the adjusted model of every outcome; keys: ``eqao_at_standard``, ``attendance``,
+    ``credits``, ``chronic_absence``, ``on_track``."""
+    sy = model_frame(student_year_outcomes(student_years))
+    wanted = set(outcomes or ("eqao_at_standard", "attendance", "credits", "chronic_absence", "on_track"))
+    base_cat: dict[str, str | None] = {"care_status": "none", "board_id": None, "gender": None}
+    fits: dict[str, GroupedFit] = {}
+    if "eqao_at_standard" in wanted:
+        eq = model_frame(eqao_with_care(eqao, student_years)).with_columns(
+            (pl.col("assessment_key") + "|" + pl.col("school_year")).alias("assessment_year")
+        )
+        fits["eqao_at_standard"] = fit_grouped(
+            eq,
+            outcome="at_standard",
+            family="logit",
+            categorical={**base_cat, "assessment_year": None},
+            numeric=[DOSE_TERM],
+            indicators=_care_terms(),
+            ame_groups=_ame_groups(),
+        )
+    if "attendance" in wanted:
+        att = sy.with_columns((pl.col("days_enrolled") - pl.col("days_absent")).alias("days_attended"))
+        fits["attendance"] = fit_grouped(
+            att,
+            outcome="days_attended",
+            trials="days_enrolled",
+            family="identity_binomial",
+            categorical={**base_cat, "grade_year": None},
+            numeric=[DOSE_TERM],
+            indicators=_care_terms(),
+        )
+    if "credits" in wanted:
+        cr = sy.filter(pl.col("grade").is_in(["9", "10", "11", "12"]))
+        fits["credits"] = fit_grouped(
+            cr,
+            outcome="credits_earned",
+            family="gaussian",
+            categorical={**base_cat, "grade_year": None},
+            numeric=[DOSE_TERM],
+            indicators=_care_terms(),
+        )
+    for name, col in (("chronic_absence", "chronic_absent"), ("on_track", "on_track")):
+        if name in wanted and sy[col].drop_nulls().len() > 0:
+            fits[name] = fit_grouped(
+                sy,
+                outcome=col,
+                family="logit",
+                categorical={**base_cat, "grade_year": None},
+                numeric=[DOSE_TERM],
+                indicators=_care_terms(),
+                ame_groups=_ame_groups(),
+            )
+    return fits
+
+
+_SCALES = {"logit": "log_odds", "identity_binomial": "attendance_rate_difference", "gaussian": "credits_difference"}
+
+
+def _people(sy: pl.DataFrame, term: str) -> int:
+    if term.startswith("care_status["):
+        lev = term[len("care_status[") : -1]
+        sel = sy.filter(pl.col("care_status") == lev)
+    elif term == DOSE_TERM:
+        sel = sy.filter(pl.col("care_status") == "in_care")
+    elif term == GROUP_TERM:
+        sel = sy.filter(pl.col("placement_group") == "group")
+    elif term == INDIGENOUS_TERM:
+        sel = sy.filter(pl.col("_ind_cw") == "true")
+    else:
+        return int(sy["study_id"].n_unique())
+    return int(sel["study_id"].n_unique())
+
+
+def coefficient_table(fits: Mapping[str, GroupedFit], student_years: pl.DataFrame, *, label: str | None = None) -> pl.DataFrame:
+    """Long table of the key terms (and average adjusted differences) of ``fits``.
+
+    Columns: ``outcome``, ``term``, ``scale``, ``estimate``, ``se``, ``ci_low``, ``ci_high``,
+    ``n`` (distinct people the term describes), and ``odds_ratio`` for log-odds rows.
+    """
+    sy = model_frame(student_years)
+    people = {t: _people(sy, t) for t in KEY_TERMS}
+    recs = []
+    for outcome, fit in fits.items():
+        for t in fit.key_terms:
+            b, s = fit.coef(t), fit.robust_se[t]
+            recs.append((outcome, t, _SCALES[fit.family], b, s, people[t]))
+        for t, (b, s) in fit.ame.items():
+            recs.append((outcome, f"average_difference:{t}", "probability_difference", b, s, people[t]))
+    df = pl.DataFrame(
+        recs, schema={"outcome": pl.Utf8, "term": pl.Utf8, "scale": pl.Utf8, "estimate": pl.Float64, "se": pl.Float64, "n": pl.Int64}, orient="row"
+    ).with_columns(
+        (pl.col("estimate") - Z95 * pl.col("se")).alias("ci_low"),
+        (pl.col("estimate") + Z95 * pl.col("se")).alias("ci_high"),
+    )
+    df = df.with_columns(
+        pl.when(pl.col("scale") == "log_odds").then(pl.col("estimate").exp()).otherwise(None).alias("odds_ratio")
+    )
+    if label is not None:
+        df = df.with_columns(pl.lit(label).alias("links"))
+    return df.select("outcome", "term", *(["links"] if label else []), "scale", "n", "estimate", "se", "ci_low", "ci_high", "odds_ratio")
+
+
+def adjusted_gaps(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFrame:
+    """Adjusted gaps by care status (and the dose, group-care and Indigenous terms), all outcomes."""
+    return coefficient_table(fit_outcome_models(student_years, eqao), student_years)
+
+
+YEARS_BANDS: tuple[tuple[str, float, float], ...] = (
+    ("under_1", 0.0, 1.0),
+    ("1_to_2", 1.0, 2.0),
+    ("2_to_4", 2.0, 4.0),
+    ("4_plus", 4.0, 1e9),
+)
+
+
+def dose_response(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFrame:
+    """EQAO and chronic-absence gaps of in-care students by band of cumulative years in care and by
+    placement group (vs no child-welfare involvement), log-odds with clustered 95% intervals.
+
+    Columns as :func:`coefficient_table` with ``dimension`` (``years_in_care`` or
+    ``placement_group``) and ``level``.
+    """
+    def banded(frame: pl.DataFrame) -> pl.DataFrame:
+        f = model_frame(frame)
+        band = pl.lit(None, dtype=pl.Utf8)
+        for name, lo, hi in reversed(YEARS_BANDS):
+            band = pl.when((pl.col("years_in_care") >= lo) & (pl.col("years_in_care") < hi)).then(pl.lit(name)).otherwise(band)
+        return f.with_columns(
+            pl.when(pl.col("care_status") == "in_care").then(band).otherwise(pl.col("care_status")).alias("care_band"),
+            pl.when(pl.col("care_status") == "in_care")
+            .then("in_care_" + pl.col("placement_group"))
+            .otherwise(pl.col("care_status"))
+            .alias("care_placement"),
+        )
+
+    sy = banded(student_year_outcomes(student_years))
+    eq = banded(eqao_with_care(eqao, student_years)).with_columns(
+        (pl.col("assessment_key") + "|" + pl.col("school_year")).alias("assessment_year")
+    )
+    recs = []
+    specs = [
+        ("eqao_at_standard", eq, "at_standard", "assessment_year"),
+        ("chronic_absence", sy, "chronic_absent", "grade_year"),
+    ]
+    for outcome, frame, col, stratum in specs:
+        for dim, var in (("years_in_care", "care_band"), ("placement_group", "care_placement")):
+            levels = [lv for lv in frame[var].unique().drop_nulls().to_list() if lv not in CARE_LEVELS and lv != "none"]
+            terms = [f"{var}[{lv}]" for lv in levels]
+            if not terms:
+                continue
+            fit = fit_grouped(
+                frame,
+                outcome=col,
+                family="logit",
+                categorical={var: "none", "board_id": None, "gender": None, stratum: None},
+                key_terms=terms,
+            )
+            for t in fit.key_terms:
+                lev = t[len(var) + 1 : -1]
+                n = int(frame.filter(pl.col(var) == lev)["study_id"].n_unique())
+                recs.append((outcome, dim, lev, "log_odds", fit.coef(t), fit.robust_se[t], n))
+    df = pl.DataFrame(
+        recs,
+        schema={"outcome": pl.Utf8, "dimension": pl.Utf8, "level": pl.Utf8, "scale": pl.Utf8, "estimate": pl.Float64, "se": pl.Float64, "n": pl.Int64},
+        orient="row",
+    )
+    return df.with_columns(
+        (pl.col("estimate") - Z95 * pl.col("se")).alias("ci_low"),
+        (pl.col("estimate") + Z95 * pl.col("se")).alias("ci_high"),
+        pl.col("estimate").exp().alias("odds_ratio"),
+    ).sort("outcome", "dimension", "level")
+
+
+def equity_views(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFrame:
+    """Adjusted EQAO differences by equity dimension among child-welfare-involved students.
+
+    For each dimension (race, Indigenous identity, gender identity, born outside Canada, first
+    language, ONSIS gender) a logit model among students with child-welfare involvement that year,
+    adjusting for care status, assessment x year, board and gender: the log-odds difference of each
+    level from the reference (the most frequent level; a missing value is its own level).
+    """
+    sy = student_years.filter(pl.col("cw_involved"))
+    if "indigenous" not in sy.columns:
+        sy = sy.with_columns((pl.col("race") == "indigenous").fill_null(False).alias("indigenous"))
+    eq = eqao_with_care(eqao, sy).with_columns(
+        (pl.col("assessment_key") + "|" + pl.col("school_year")).alias("assessment_year")
+    )
+    recs = []
+    for dim in EQUITY_DIMENSIONS:
+        if dim not in eq.columns:
+            continue
+        frame = _prepare(eq, [dim])
+        levels = frame[dim].unique().to_list()
+        if len(levels) < 2:
+            continue
+        ref = str(frame.group_by(dim).len().sort("len", descending=True)[dim][0])
+        var = f"eq_{dim}"
+        frame = frame.with_columns(pl.col(dim).alias(var))
+        cat: dict[str, str | None] = {var: ref, "care_status": "none", "board_id": None, "assessment_year": None}
+        if dim != "gender":
+            cat["gender"] = None
+        terms = [f"{var}[{lv}]" for lv in levels if lv != ref]
+        fit = fit_grouped(frame, outcome="at_standard", family="logit", categorical=cat, key_terms=terms)
+        for t in fit.key_terms:
+            lev = t[len(var) + 1 : -1]
+            n = int(frame.filter(pl.col(var) == lev)["study_id"].n_unique())
+            recs.append(("eqao_at_standard", dim, lev, ref, fit.coef(t), fit.robust_se[t], n))
+    df = pl.DataFrame(
+        recs,
+        schema={"outcome": pl.Utf8, "dimension": pl.Utf8, "level": pl.Utf8, "reference": pl.Utf8, "estimate": pl.Float64, "se": pl.Float64, "n": pl.Int64},
+        orient="row",
+    )
+    return df.with_columns(
+        (pl.col("estimate") - Z95 * pl.col("se")).alias("ci_low"),
+        (pl.col("estimate") + Z95 * pl.col("se")).alias("ci_high"),
+        pl.col("estimate").exp().alias("odds_ratio"),
+        pl.lit("log_odds").alias("scale"),
+    ).sort("dimension", "level")
+
+
+def linkage_sensitivity(student_years: pl.DataFrame, eqao: pl.DataFrame, high_confidence: float) -> pl.DataFrame:
+    """Adjusted gaps re-estimated using only links with ``link_probability >= high_confidence``.
+
+    Students linked with a lower probability are left out (not recoded as "none"), so the
+    comparison shows how much uncertain links dilute the child-welfare groups. Long table with a
+    ``links`` column: ``all`` and ``high_confidence``.
+    """
+    keep = student_years.filter(
+        pl.col("link_probability").is_null() | (pl.col("link_probability") >= high_confidence)
+    )
+    # a student linked with low confidence in any year is left out in every year
+    low = student_years.filter(pl.col("link_probability") < high_confidence).select("study_id").unique()
+    keep = keep.join(low, on="study_id", how="anti")
+    eq_keep = eqao.join(keep.select("study_id").unique(), on="study_id", how="semi")
+    wanted = ("eqao_at_standard", "attendance", "credits")
+    a = coefficient_table(fit_outcome_models(student_years, eqao, outcomes=wanted), student_years, label="all")
+    b = coefficient_table(fit_outcome_models(keep, eq_keep, outcomes=wanted), keep, label="high_confidence")
+    return pl.concat([a, b]).sort("outcome", "term", "links")
+
+
+def to_pandas_summary(fit: GroupedFit) -> pd.DataFrame:
+    """The key terms of ``fit`` as a small pandas frame (for notebooks)."""
+    rows = [(t, fit.coef(t), fit.robust_se[t], *fit.ci(t)) for t in fit.key_terms]
+    return pd.DataFrame(rows, columns=["term", "estimate", "se", "ci_low", "ci_high"])

@@ -1,0 +1,362 @@
+"""Education outcomes per student-year and their descriptive rates by care status.
+
+Reads frames shaped like the analytic dataset (``docs/data-contract.md``) and returns long tables,
+one row per published cell: the dimension columns, ``n`` (people in the cell), ``events`` (people
+with the outcome) and ``rate``/``ci_low``/``ci_high`` (Wilson 95% interval), ready for
+:meth:`analysis.disclosure.Release.protect`. Means (attendance rate, credits) carry ``mean`` and a
+t-based interval instead, with no numerator.
+
+Definitions (documented in the codebook):
+
+- attendance rate: ``1 - days_absent / days_enrolled`` (null when no days enrolled);
+- chronic absence: missed 10% or more of the days enrolled;
+- on track: 16 or more credits earned in grades 9 and 10, evaluated on the Grade 10 row of a
+  student whose Grade 9 year is in the panel (null otherwise);
+- OSSLT first-time pass: among first-time eligible students who participated;
+- graduation within 4 (5) years: of the students who started Grade 9 in a panel year, those who
+  had 30 credits and an OSSLT pass by the end of their 4th (5th) year; only cohorts whose 4th
+  (5th) year is in the panel. The extract has no diploma flag, so this is a proxy.
+
+EQAO trends: the years without testing (``cfg.no_eqao_years``) are rows with
+``assessment_status = "no_assessment"`` and null statistics, never zeros; ``series`` is
+``"before_break"`` or ``"new_baseline"`` from ``cfg.eqao_baseline_break`` so no trend line is drawn
+across the break.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+from scipy import stats
+
+Z95 = 1.959963984540054
+CHRONIC_ABSENCE_SHARE = 0.10
+ON_TRACK_CREDITS = 16.0
+GRADUATION_CREDITS = 30.0
+CARE_STATUSES: tuple[str, ...] = ("in_care", "vysa", "ccsyp", "kinship_service", "none")
+BINARY_OUTCOMES: tuple[str, ...] = ("chronic_absent", "on_track", "osslt_first_time_pass")
+MEAN_OUTCOMES: tuple[str, ...] = ("attendance_rate", "credits_earned")
+HIGH_SCHOOL_GRADES: tuple[str, ...] = ("9", "10", "11", "12")
+
+
+def wilson_ci(
+    events: np.ndarray | Sequence[float], n: np.ndarray | Sequence[float], z: float = Z95
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score interval for ``events / n``; NaN where ``n == 0``.
+
+    Parameters
+    ----------
+    events, n
+        Counts of people with the outcome and people in the cell.
+    z
+        Normal quantile (1.96 for 95%).
+
+    Returns
+    -------
+    (low, high)
+        Arrays of interval bounds on the proportion scale.
+    """
+    x = np.asarray(events, dtype=float)
+    m = np.asarray(n, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = x / m
+        denom = 1 + z**2 / m
+        centre = (p + z**2 / (2 * m)) / denom
+        half = z * np.sqrt(p * (1 - p) / m + z**2 / (4 * m**2)) / denom
+        low = np.where(m > 0, np.clip(centre - half, 0, 1), np.nan)
+        high = np.where(m > 0, np.clip(centre + half, 0, 1), np.nan)
+    return low, high
+
+
+def student_year_outcomes(student_years: pl.DataFrame, eqao: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Add the per student-year outcomes to ``student_years``.
+
+    Adds ``attendance_rate`` (f64), ``chronic_absent`` (bool), ``on_track`` (bool, Grade 10 rows
+    only), ``osslt_first_time_pass`` (bool, when ``eqao`` is given; null unless the student wrote
+    the OSSLT for the first time that year) and ``in_care`` (bool).
+    """
+    sy = student_years.with_columns(
+        pl.when(pl.col("days_enrolled") > 0)
+        .then(1.0 - pl.col("days_absent").cast(pl.Float64) / pl.col("days_enrolled"))
+        .otherwise(None)
+        .alias("attendance_rate"),
+        pl.when(pl.col("days_enrolled") > 0)
+        .then(pl.col("days_absent") >= CHRONIC_ABSENCE_SHARE * pl.col("days_enrolled"))
+        .otherwise(None)
+        .alias("chronic_absent"),
+        (pl.col("care_status") == "in_care").alias("in_care"),
+    )
+    g9 = (
+        sy.filter(pl.col("grade") == "9")
+        .group_by("study_id")
+        .agg(pl.col("credits_earned").sum().alias("_c9"), pl.col("school_year").min().alias("_y9"))
+    )
+    sy = (
+        sy.join(g9, on="study_id", how="left")
+        .with_columns(
+            pl.when(
+                (pl.col("grade") == "10")
+                & pl.col("_c9").is_not_null()
+                & pl.col("credits_earned").is_not_null()
+                & (pl.col("_y9") < pl.col("school_year"))
+            )
+            .then(pl.col("_c9") + pl.col("credits_earned") >= ON_TRACK_CREDITS)
+            .otherwise(None)
+            .alias("on_track")
+        )
+        .drop("_c9", "_y9")
+    )
+    if eqao is not None:
+        osslt = (
+            eqao.filter(
+                (pl.col("assessment") == "osslt")
+                & pl.col("first_time").fill_null(False)
+                & (pl.col("participation") == "participated")
+            )
+            .group_by("study_id", "school_year")
+            .agg(pl.col("at_standard").any().alias("osslt_first_time_pass"))
+        )
+        sy = sy.join(osslt, on=["study_id", "school_year"], how="left")
+    return sy
+
+
+def eqao_with_care(eqao: pl.DataFrame, student_years: pl.DataFrame) -> pl.DataFrame:
+    """EQAO results of participating students, with the student-year's care and equity columns.
+
+    Adds ``assessment_key`` (assessment, plus the Grade 9 stream before the baseline break) used as
+    the assessment-by-year stratum in models.
+    """
+    keep = [
+        c
+        for c in student_years.columns
+        if c not in {"board_id", "grade"} and c not in eqao.columns or c in {"study_id", "school_year"}
+    ]
+    out = eqao.filter(pl.col("participation") == "participated").join(
+        student_years.select(keep), on=["study_id", "school_year"], how="inner"
+    )
+    return out.with_columns(
+        pl.when((pl.col("assessment") == "g9_math") & pl.col("g9_stream").is_in(["academic", "applied"]))
+        .then(pl.col("assessment") + "_" + pl.col("g9_stream"))
+        .otherwise(pl.col("assessment"))
+        .alias("assessment_key")
+    )
+
+
+def graduation_cohorts(
+    student_years: pl.DataFrame, eqao: pl.DataFrame, school_years: Sequence[str]
+) -> pl.DataFrame:
+    """One row per student who started Grade 9 in the panel, with graduation proxies.
+
+    Columns: ``study_id``, ``cohort`` (school year of Grade 9), ``ever_in_care`` (at any point in
+    the panel up to the cohort's last observed year), ``care_status_g9``, ``graduated_4y``,
+    ``graduated_5y`` (null when the panel ends before that year).
+    """
+    order = {y: i for i, y in enumerate(school_years)}
+    sy = student_years.with_columns(
+        pl.col("school_year").replace_strict(order, return_dtype=pl.Int32).alias("_t")
+    )
+    start = (
+        sy.filter(pl.col("grade") == "9")
+        .sort("_t")
+        .group_by("study_id")
+        .agg(
+            pl.col("_t").first().alias("_t0"),
+            pl.col("school_year").first().alias("cohort"),
+            pl.col("care_status").first().alias("care_status_g9"),
+        )
+    )
+    # only students whose first high-school year in the panel is Grade 9 (not left-censored)
+    first_hs = (
+        sy.filter(pl.col("grade").is_in(HIGH_SCHOOL_GRADES)).group_by("study_id").agg(pl.col("_t").min().alias("_tf"))
+    )
+    start = start.join(first_hs, on="study_id").filter(pl.col("_t0") == pl.col("_tf")).drop("_tf")
+    passes = (
+        eqao.filter((pl.col("assessment") == "osslt") & pl.col("at_standard").fill_null(False))
+        .with_columns(pl.col("school_year").replace_strict(order, default=None, return_dtype=pl.Int32).alias("_t"))
+        .group_by("study_id")
+        .agg(pl.col("_t").min().alias("_t_pass"))
+    )
+    last_t = len(school_years) - 1
+    rows = sy.join(start.select("study_id", "_t0"), on="study_id").filter(pl.col("_t") >= pl.col("_t0"))
+    out = start
+    for k in (4, 5):
+        agg = (
+            rows.filter(pl.col("_t") <= pl.col("_t0") + k - 1)
+            .group_by("study_id")
+            .agg(
+                pl.col("credits_earned").fill_null(0).sum().alias(f"_cred{k}"),
+                pl.col("ever_in_care").any().alias(f"_eic{k}"),
+            )
+        )
+        out = out.join(agg, on="study_id", how="left")
+    out = out.join(passes, on="study_id", how="left")
+    exprs = []
+    for k in (4, 5):
+        ok = (pl.col(f"_cred{k}") >= GRADUATION_CREDITS) & (
+            pl.col("_t_pass").is_not_null() & (pl.col("_t_pass") <= pl.col("_t0") + k - 1)
+        )
+        exprs.append(
+            pl.when(pl.col("_t0") + k - 1 <= last_t).then(ok.fill_null(False)).otherwise(None).alias(f"graduated_{k}y")
+        )
+    return out.with_columns(
+        *exprs, pl.coalesce(pl.col("_eic5"), pl.col("_eic4")).fill_null(False).alias("ever_in_care")
+    ).select("study_id", "cohort", "care_status_g9", "ever_in_care", "graduated_4y", "graduated_5y")
+
+
+def rate_table(
+    frame: pl.DataFrame, outcome: str, by: Sequence[str], *, person: str = "study_id"
+) -> pl.DataFrame:
+    """Proportion of people with ``outcome`` per cell of ``by``, with Wilson 95% intervals.
+
+    A person counts once per cell (``any`` of their rows); rows with a null outcome are left out.
+
+    Returns
+    -------
+    pl.DataFrame
+        ``by`` columns, ``outcome`` (the name), ``n``, ``events``, ``rate``, ``ci_low``, ``ci_high``.
+    """
+    per_person = (
+        frame.filter(pl.col(outcome).is_not_null())
+        .group_by([*by, person])
+        .agg(pl.col(outcome).cast(pl.Boolean).any().alias("_y"))
+    )
+    cells = (
+        per_person.group_by(list(by))
+        .agg(pl.len().cast(pl.Int64).alias("n"), pl.col("_y").sum().cast(pl.Int64).alias("events"))
+        .sort(list(by), nulls_last=True)
+    )
+    low, high = wilson_ci(cells["events"].to_numpy(), cells["n"].to_numpy())
+    return cells.with_columns(
+        pl.lit(outcome).alias("outcome"),
+        (pl.col("events") / pl.col("n")).alias("rate"),
+        pl.Series("ci_low", low),
+        pl.Series("ci_high", high),
+    ).select("outcome", *by, "n", "events", "rate", "ci_low", "ci_high")
+
+
+def mean_table(
+    frame: pl.DataFrame, outcome: str, by: Sequence[str], *, person: str = "study_id"
+) -> pl.DataFrame:
+    """Mean of ``outcome`` per cell of ``by`` (a person's rows averaged first), t 95% interval."""
+    per_person = (
+        frame.filter(pl.col(outcome).is_not_null())
+        .group_by([*by, person])
+        .agg(pl.col(outcome).cast(pl.Float64).mean().alias("_y"))
+    )
+    cells = (
+        per_person.group_by(list(by))
+        .agg(
+            pl.len().cast(pl.Int64).alias("n"),
+            pl.col("_y").mean().alias("mean"),
+            pl.col("_y").std().alias("_sd"),
+        )
+        .sort(list(by), nulls_last=True)
+    )
+    n = cells["n"].to_numpy().astype(float)
+    sd = cells["_sd"].fill_null(np.nan).to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(n > 1, stats.t.ppf(0.975, np.maximum(n - 1, 1)), np.nan)
+        half = t * sd / np.sqrt(n)
+    mean = cells["mean"].to_numpy()
+    return cells.with_columns(
+        pl.lit(outcome).alias("outcome"),
+        pl.Series("ci_low", mean - half),
+        pl.Series("ci_high", mean + half),
+    ).select("outcome", *by, "n", "mean", "ci_low", "ci_high")
+
+
+def eqao_trend(
+    eqao_care: pl.DataFrame,
+    by: Sequence[str],
+    *,
+    school_years: Sequence[str],
+    no_eqao_years: Sequence[str],
+    baseline_break: str,
+) -> pl.DataFrame:
+    """EQAO % at standard per assessment, school year and ``by``, with the baseline break marked.
+
+    OSSLT rows count first-time eligible writers only. Years in ``no_eqao_years`` appear as rows
+    with ``assessment_status = "no_assessment"`` and null ``n``/statistics (never zero), one per
+    assessment and ``by`` level seen in other years.
+    """
+    frame = eqao_care.filter((pl.col("assessment") != "osslt") | pl.col("first_time").fill_null(False))
+    table = rate_table(frame, "at_standard", ["assessment", "school_year", *by]).drop("outcome")
+    levels = table.select("assessment", *by).unique()
+    gaps = pl.DataFrame({"school_year": [y for y in no_eqao_years if y in school_years]}, schema={"school_year": pl.Utf8})
+    filler = levels.join(gaps, how="cross").join(
+        table.select("assessment", "school_year", *by), on=["assessment", "school_year", *by], how="anti", nulls_equal=True
+    )
+    filler = filler.with_columns(
+        *[pl.lit(None, dtype=table.schema[c]).alias(c) for c in ("n", "events", "rate", "ci_low", "ci_high")]
+    ).select(table.columns)
+    table = table.with_columns(pl.lit("assessed").alias("assessment_status"))
+    filler = filler.with_columns(pl.lit("no_assessment").alias("assessment_status"))
+    out = pl.concat([table, filler])
+    return out.with_columns(
+        pl.when(pl.col("school_year") >= baseline_break)
+        .then(pl.lit("new_baseline"))
+        .otherwise(pl.lit("before_break"))
+        .alias("series"),
+        (pl.col("school_year") == baseline_break).alias("baseline_break"),
+    ).sort(["assessment", *by, "school_year"], nulls_last=True)
+
+
+def descriptive_tables(
+    student_years: pl.DataFrame,
+    eqao: pl.DataFrame,
+    *,
+    school_years: Sequence[str],
+    no_eqao_years: Sequence[str],
+    baseline_break: str,
+) -> dict[str, tuple[pl.DataFrame, list[str], str | None, tuple[str, ...]]]:
+    """All descriptive outcome tables, each with the arguments ``Release.protect`` needs.
+
+    Returns
+    -------
+    dict
+        ``name -> (table, dims, numerator column or None, stats)``; ``n`` is the count column.
+    """
+    sy = student_year_outcomes(student_years, eqao)
+    eq = eqao_with_care(eqao, student_years)
+    rate_stats = ("rate", "ci_low", "ci_high")
+    mean_stats = ("mean", "ci_low", "ci_high")
+    out: dict[str, tuple[pl.DataFrame, list[str], str | None, tuple[str, ...]]] = {}
+
+    def rates(by: list[str], frame: pl.DataFrame = sy) -> pl.DataFrame:
+        return pl.concat([rate_table(frame, o, by) for o in BINARY_OUTCOMES if o in frame.columns])
+
+    def means(by: list[str], frame: pl.DataFrame = sy) -> pl.DataFrame:
+        return pl.concat([mean_table(frame, o, by) for o in MEAN_OUTCOMES])
+
+    out["outcomes_by_care_status"] = (rates(["school_year", "care_status"]), ["outcome", "school_year", "care_status"], "events", rate_stats)
+    out["outcomes_by_ever_in_care"] = (rates(["school_year", "ever_in_care"]), ["outcome", "school_year", "ever_in_care"], "events", rate_stats)
+    out["outcomes_by_grade"] = (rates(["school_year", "grade", "care_status"]), ["outcome", "school_year", "grade", "care_status"], "events", rate_stats)
+    out["outcomes_by_board"] = (rates(["school_year", "board_id", "ever_in_care"]), ["outcome", "school_year", "board_id", "ever_in_care"], "events", rate_stats)
+    cw = sy.filter(pl.col("society_id").is_not_null())
+    out["outcomes_by_society"] = (rates(["school_year", "society_id", "care_status"], cw), ["outcome", "school_year", "society_id", "care_status"], "events", rate_stats)
+    out["means_by_care_status"] = (means(["school_year", "care_status"]), ["outcome", "school_year", "care_status"], None, mean_stats)
+    out["means_by_grade"] = (means(["school_year", "grade", "care_status"]), ["outcome", "school_year", "grade", "care_status"], None, mean_stats)
+    out["means_by_board"] = (means(["school_year", "board_id", "ever_in_care"]), ["outcome", "school_year", "board_id", "ever_in_care"], None, mean_stats)
+    out["means_by_society"] = (means(["school_year", "society_id", "care_status"], cw), ["outcome", "school_year", "society_id", "care_status"], None, mean_stats)
+    kw = {"school_years": school_years, "no_eqao_years": no_eqao_years, "baseline_break": baseline_break}
+    eq_dims = ["assessment", "school_year"]
+    out["eqao_by_care_status"] = (eqao_trend(eq, ["care_status"], **kw), [*eq_dims, "care_status"], "events", rate_stats)  # type: ignore[arg-type]
+    out["eqao_by_ever_in_care"] = (eqao_trend(eq, ["ever_in_care"], **kw), [*eq_dims, "ever_in_care"], "events", rate_stats)  # type: ignore[arg-type]
+    out["eqao_by_board"] = (eqao_trend(eq, ["board_id", "ever_in_care"], **kw), [*eq_dims, "board_id", "ever_in_care"], "events", rate_stats)  # type: ignore[arg-type]
+    out["eqao_by_society"] = (
+        eqao_trend(eq.filter(pl.col("society_id").is_not_null()), ["society_id", "care_status"], **kw),  # type: ignore[arg-type]
+        [*eq_dims, "society_id", "care_status"],
+        "events",
+        rate_stats,
+    )
+    grad = graduation_cohorts(student_years, eqao, school_years)
+    g = pl.concat(
+        [
+            rate_table(grad, f"graduated_{k}y", ["cohort", "ever_in_care"]).with_columns(pl.lit(k).alias("years"))
+            for k in (4, 5)
+        ]
+    ).drop("outcome").select("cohort", "years", "ever_in_care", "n", "events", "rate", "ci_low", "ci_high")
+    out["graduation_by_ever_in_care"] = (g, ["cohort", "years", "ever_in_care"], "events", rate_stats)
+    return out

@@ -1,0 +1,192 @@
+"""Adjusted models: recovery of planted effects (hand-made frames, then the project's generator)."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from analysis import models
+from analysis.models import CARE_TERMS, DOSE_TERM, GROUP_TERM, INDIGENOUS_TERM
+
+YEARS = ("2017-18", "2018-19", "2019-20", "2020-21", "2021-22", "2022-23")
+NO_EQAO = ("2019-20", "2020-21")
+EFFECTS = {
+    "eqao": {"in_care": -0.9, "kinship_service": -0.4, "ccsyp": -0.7, "vysa": -0.8},
+    "attendance": {"in_care": -0.035, "kinship_service": -0.015, "ccsyp": -0.03, "vysa": -0.05},
+    "credits": {"in_care": -1.2, "kinship_service": -0.5, "ccsyp": -1.0, "vysa": -1.3},
+    "dose": -0.15,
+    "group": -0.35,
+    "indigenous": -0.2,
+}
+GRADES = ("JK", "K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
+ASSESS = {"3": ("g3_reading", "g3_writing", "g3_math"), "6": ("g6_reading", "g6_writing", "g6_math"), "9": ("g9_math",), "10": ("osslt",)}
+
+
+def fake_analytic(seed: int, n_students: int = 6000, cw_share: float = 0.12) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Analytic-shaped student_years and eqao frames drawn from the contract's outcome model."""
+    rng = np.random.default_rng(seed)
+    n = n_students
+    g0 = rng.integers(-5, 14, n)  # grade index in 2017-18
+    board = rng.choice([f"B0{i}" for i in range(1, 6)], n)
+    board_eff = {f"B0{i}": e for i, e in zip(range(1, 6), (-0.2, -0.1, 0.0, 0.1, 0.2), strict=True)}
+    gender = rng.choice(["female", "male", "another"], n, p=[0.49, 0.49, 0.02])
+    gender_eff = {"female": 0.1, "male": -0.1, "another": 0.0}
+    cw = rng.random(n) < cw_share
+    indigenous = cw & (rng.random(n) < 0.25)
+    frailty = rng.normal(0, 0.02, n)
+    status_p = np.array([0.35, 0.15, 0.1, 0.1, 0.3])  # in_care, kinship, ccsyp, vysa, none (cw only)
+    statuses = np.array(["in_care", "kinship_service", "ccsyp", "vysa", "none"])
+    rows = []
+    cum = np.zeros(n)
+    for t, yr in enumerate(YEARS):
+        gi = g0 + t
+        active = (gi >= 0) & (gi < 14)
+        st = np.where(cw, rng.choice(statuses, n, p=status_p), "none")
+        days_in = np.where(st == "in_care", rng.integers(30, 366, n), 0)
+        cum = cum + days_in
+        pg = np.where(st == "in_care", np.where(rng.random(n) < 0.2, "group", "family"), None)
+        for i in np.flatnonzero(active):
+            rows.append((i, yr, t, GRADES[gi[i]], st[i], cum[i], pg[i]))
+    sy = pl.DataFrame(
+        rows,
+        schema={"i": pl.Int64, "school_year": pl.Utf8, "t": pl.Int64, "grade": pl.Utf8, "care_status": pl.Utf8, "cum": pl.Float64, "placement_group": pl.Utf8},
+        orient="row",
+    )
+    i = sy["i"].to_numpy()
+    st = sy["care_status"].to_numpy()
+    m = sy.height
+    ic = st == "in_care"
+    years_in_care = sy["cum"].to_numpy() / 365.25
+    enrolled = np.full(m, 185)
+    p_abs = np.clip(0.06 + 0.01 * sy["t"].to_numpy() % 3 + frailty[i] - np.vectorize(lambda s: EFFECTS["attendance"].get(s, 0.0))(st), 0, 1)
+    absent = rng.binomial(enrolled, p_abs)
+    hs = np.isin(sy["grade"].to_numpy(), ["9", "10", "11", "12"])
+    cred = np.round(np.clip(rng.normal(7.3 + np.vectorize(lambda s: EFFECTS["credits"].get(s, 0.0))(st), 1.0), 0, 9) * 2) / 2
+    sy = sy.with_columns(
+        pl.Series("study_id", [f"s{k:06d}" for k in i]),
+        pl.Series("board_id", board[i]),
+        pl.Series("gender", gender[i]),
+        pl.Series("days_enrolled", enrolled).cast(pl.Int16),
+        pl.Series("days_absent", absent).cast(pl.Int16),
+        pl.Series("credits_earned", np.where(hs, cred, np.nan)).fill_nan(None),
+        pl.Series("cumulative_days_in_care", sy["cum"].to_numpy().astype(np.int32)),
+        pl.Series("indigenous", indigenous[i]),
+        pl.Series("cw_involved", cw[i]),
+        pl.Series("race", np.where(cw[i], np.where(indigenous[i], "indigenous", rng.choice(["white", "black", "south_asian"], m)), None).tolist(), dtype=pl.Utf8),
+        pl.Series("society_id", np.where(cw[i], np.char.add("S0", (i % 3 + 1).astype(str)), None).tolist(), dtype=pl.Utf8),
+        pl.Series("link_probability", np.where(cw[i], np.where(i % 10 == 0, 0.95, 0.999), np.nan)).fill_nan(None),
+    )
+    sy = sy.with_columns(
+        (pl.col("cumulative_days_in_care") > 0).cum_max().over("study_id", order_by="t").alias("ever_in_care"),
+        pl.col("gender").alias("gender_identity"),
+        pl.lit(None, dtype=pl.Boolean).alias("born_outside_canada"),
+        pl.lit("english").alias("first_language"),
+    )
+    # EQAO
+    eq_rows = []
+    grades = sy["grade"].to_numpy()
+    years = sy["school_year"].to_numpy()
+    for k in np.flatnonzero(np.isin(grades, list(ASSESS)) & ~np.isin(years, NO_EQAO)):
+        for a in ASSESS[grades[k]]:
+            eq_rows.append((k, a))
+    ek = np.array([r[0] for r in eq_rows])
+    ea = np.array([r[1] for r in eq_rows])
+    base = {a: b for a, b in zip(("g3_reading", "g3_writing", "g3_math", "g6_reading", "g6_writing", "g6_math", "g9_math", "osslt"), (1.0, 0.8, 0.3, 1.4, 1.5, -0.1, 0.2, 1.4), strict=True)}
+    year_eff = {y: 0.05 * t for t, y in enumerate(YEARS)}
+    eta = (
+        np.vectorize(base.get)(ea)
+        + np.vectorize(year_eff.get)(years[ek])
+        + np.vectorize(board_eff.get)(board[i[ek]])
+        + np.vectorize(gender_eff.get)(gender[i[ek]])
+        + np.vectorize(lambda s: EFFECTS["eqao"].get(s, 0.0))(st[ek])
+        + EFFECTS["dose"] * years_in_care[ek] * ic[ek]
+        + EFFECTS["group"] * (sy["placement_group"].to_numpy()[ek] == "group")
+        + EFFECTS["indigenous"] * (indigenous[i[ek]] & (st[ek] != "none"))
+    )
+    at = rng.random(len(ek)) < 1 / (1 + np.exp(-eta))
+    eqao = pl.DataFrame(
+        {
+            "study_id": sy["study_id"].to_numpy()[ek],
+            "school_year": years[ek],
+            "board_id": board[i[ek]],
+            "grade": grades[ek].astype(str),
+            "assessment": ea,
+            "participation": "participated",
+            "at_standard": at,
+            "first_time": True,
+            "g9_stream": pl.Series([("destreamed" if a == "g9_math" else None) for a in ea], dtype=pl.Utf8),
+        }
+    ).with_columns(pl.col("grade").cast(pl.Int8))
+    return sy.drop("i", "t", "cum"), eqao
+
+
+def _inside(fit: models.GroupedFit, term: str, truth: float, z: float = 3.29) -> bool:
+    """Inside the 99.9% interval: a hand-made frame of one seed, 15 effects, must not flake."""
+    lo, hi = fit.ci(term, z)
+    return lo <= truth <= hi
+
+
+def test_fake_recovery_all_effects() -> None:
+    sy, eq = fake_analytic(1, n_students=8000, cw_share=0.15)
+    fits = models.fit_outcome_models(sy, eq)
+    e = fits["eqao_at_standard"]
+    for term, lev in zip(CARE_TERMS, ("in_care", "kinship_service", "ccsyp", "vysa"), strict=True):
+        assert _inside(e, term, EFFECTS["eqao"][lev]), (term, e.coef(term), e.ci(term))
+        assert _inside(fits["attendance"], term, EFFECTS["attendance"][lev]), (term, fits["attendance"].ci(term))
+        assert _inside(fits["credits"], term, EFFECTS["credits"][lev]), (term, fits["credits"].ci(term))
+    assert _inside(e, DOSE_TERM, EFFECTS["dose"])
+    assert _inside(e, GROUP_TERM, EFFECTS["group"])
+    assert _inside(e, INDIGENOUS_TERM, EFFECTS["indigenous"])
+    # the average adjusted difference of in-care students is negative and on the probability scale
+    b, s = e.ame["care_status[in_care]"]
+    assert -0.5 < b < 0 and 0 < s < 0.1
+
+
+def test_clustered_se_exceeds_naive_for_attendance() -> None:
+    """The same student's frailty recurs across years: clustered SEs must be wider than naive."""
+    sy, eq = fake_analytic(2, n_students=4000, cw_share=0.2)
+    fit = models.fit_outcome_models(sy, eq, outcomes=["attendance"])["attendance"]
+    t = "care_status[in_care]"
+    naive = float(np.sqrt(fit.scale * fit.bread[fit.names.index(t), fit.names.index(t)]))
+    assert fit.robust_se[t] > 1.2 * naive
+
+
+def test_grouped_logit_matches_individual_fit() -> None:
+    """Cell fit = individual-row fit (same MLE), and the clustered SE agrees with statsmodels."""
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    g = rng.choice(["a", "b", "c"], n)
+    x = rng.choice(["u", "v"], n)
+    y = rng.random(n) < 1 / (1 + np.exp(-(0.3 * (g == "b") - 0.5 * (x == "v"))))
+    sid = rng.integers(0, 800, n)
+    df = pl.DataFrame({"study_id": sid.astype(str), "g": g, "x": x, "y": y})
+    fit = models.fit_grouped(df, outcome="y", family="logit", categorical={"g": "a", "x": "u"}, key_terms=["g[b]", "x[v]"])
+    X = np.column_stack([np.ones(n), g == "b", g == "c", x == "v"]).astype(float)
+    ref = sm.GLM(y.astype(float), X, family=sm.families.Binomial()).fit(cov_type="cluster", cov_kwds={"groups": sid})
+    assert np.allclose(fit.params, ref.params, atol=1e-6)
+    assert fit.robust_se["x[v]"] == pytest.approx(ref.bse[3], rel=0.02)
+
+
+def test_tables_have_disclosure_columns() -> None:
+    sy, eq = fake_analytic(4, n_students=3000)
+    gaps = models.adjusted_gaps(sy, eq)
+    assert {"outcome", "term", "n", "estimate", "ci_low", "ci_high"} <= set(gaps.columns)
+    assert (gaps["ci_low"] <= gaps["estimate"]).all() and (gaps["estimate"] <= gaps["ci_high"]).all()
+    dr = models.dose_response(sy, eq)
+    assert set(dr["dimension"]) == {"years_in_care", "placement_group"}
+    eqv = models.equity_views(sy, eq)
+    assert "race" in set(eqv["dimension"])
+    sens = models.linkage_sensitivity(sy, eq, 0.99)
+    assert set(sens["links"]) == {"all", "high_confidence"}
+    n_all = sens.filter((pl.col("links") == "all") & (pl.col("term") == "care_status[in_care]"))["n"][0]
+    n_hi = sens.filter((pl.col("links") == "high_confidence") & (pl.col("term") == "care_status[in_care]"))["n"][0]
+    assert n_hi < n_all

@@ -301,6 +301,37 @@ def enforce_k(
             bad = bad & df[col].is_not_null()
         report["suppressed_values"][col] = int(bad.sum())
         df = df.with_columns(pl.when(bad).then(None).otherwise(pl.col(col)).alias(col))
+    # last resort: records blanked on every quasi-identifier form one class per partition; while
+    # that class is too small, merge the smallest remaining class into it
+    blank = pl.all_horizontal([pl.col(c).is_null() for c in qis])
+    merged = 0
+    for _ in range(df.height):
+        bad = _small_classes(df, keys, k, sensitive, involved, l_div)
+        if not bad.any():
+            break
+        cls = (
+            df.with_columns(bad.alias("_bad"), blank.alias("_blank"))
+            .group_by(keys)
+            .agg(pl.len().alias("n"), pl.col("_bad").any(), pl.col("_blank").all())
+            .filter(~pl.col("_blank"))
+            .sort(["_bad", "n"], descending=[True, False])
+        )
+        if cls.height == 0:
+            break
+        target = cls.head(1).select(keys)
+        rows = df.join(target, on=keys, how="semi", nulls_equal=True)
+        merged += rows.height
+        hit = (
+            df[entity].is_in(rows[entity].implode())
+            if entity
+            else df.select(
+                pl.struct(keys).is_in(rows.select(pl.struct(keys)).to_series().implode())
+            ).to_series()
+        )
+        df = df.with_columns(
+            [pl.when(hit).then(None).otherwise(pl.col(c)).alias(c) for c in qis if c not in by]
+        )
+    report["rows_merged_into_blank_class"] = merged
     bad = _small_classes(df, keys, k, sensitive, involved, l_div)
     report["rows_in_classes_below_threshold"] = int(bad.sum())
     report["holds"] = not bool(bad.any())
@@ -541,8 +572,11 @@ def build_analytic(
         "k_threshold": cfg.privacy.k_anonymity,
         "l_threshold": cfg.privacy.l_diversity,
     }
+    # l-diversity applies to classes holding any child-welfare service that year: a class of
+    # students none of whom had a service reveals nothing sensitive
+    student_years = student_years.with_columns((pl.col("care_status") != "none").alias("_service"))
     risk["student_years_before"] = measure_risk(
-        student_years, QI_STUDENT, ("school_year",), "care_status", "cw_involved"
+        student_years, QI_STUDENT, ("school_year",), "care_status", "_service"
     )
     student_years, rep = enforce_k(
         student_years,
@@ -550,7 +584,7 @@ def build_analytic(
         cfg.privacy.k_anonymity,
         by=("school_year",),
         sensitive="care_status",
-        involved="cw_involved",
+        involved="_service",
         l_div=cfg.privacy.l_diversity,
         entity="study_id",
     )
@@ -563,8 +597,9 @@ def build_analytic(
     )
     risk["student_years_generalisation"] = rep
     risk["student_years_after"] = measure_risk(
-        student_years, QI_STUDENT, ("school_year",), "care_status", "cw_involved"
+        student_years, QI_STUDENT, ("school_year",), "care_status", "_service"
     )
+    student_years = student_years.drop("_service")
 
     eq = f["eqao_results"]
     eqao = (

@@ -1,0 +1,185 @@
+"""De-identification: keys, derivations, k-anonymity, and the identifier scan."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from analysis import deidentify as d
+from analysis.config import Privacy, load_config
+
+EXPECTED = {
+    "student_years.parquet", "eqao.parquet", "cw_persons.parquet", "care_days.parquet",
+    "admissions.parquet", "cases.parquet", "onlac.parquet", "risk.json",
+}
+
+
+def test_missing_key_for_real_data_is_an_error_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.delenv("T_KEY", raising=False)
+    cfg = load_config(data_dir=tmp_path / "data").model_copy(
+        update={"privacy": Privacy(key_env="T_KEY", synthetic_dev_key=False)}
+    )
+    with pytest.raises(d.DeidentifyError, match="no study key.*T_KEY"):
+        d.run(cfg)
+    assert not cfg.paths.analytic.exists()
+
+
+def test_short_key_is_an_error_and_never_echoed(tmp_path, monkeypatch):
+    monkeypatch.setenv("T_KEY", "short-secret-value")
+    cfg = load_config(data_dir=tmp_path / "data").model_copy(
+        update={"privacy": Privacy(key_env="T_KEY", synthetic_dev_key=False)}
+    )
+    with pytest.raises(d.DeidentifyError, match="18 bytes; at least 32") as exc:
+        d.run(cfg)
+    assert "short-secret-value" not in str(exc.value)
+    assert not cfg.paths.analytic.exists()
+
+
+def test_key_file_and_fingerprint(tmp_path, monkeypatch):
+    monkeypatch.delenv("T_KEY", raising=False)
+    kf = tmp_path / "key"
+    kf.write_bytes(b"k" * 40 + b"\n")
+    key = d.load_key(Privacy(key_env="T_KEY", key_file=kf, synthetic_dev_key=False), 1)
+    assert key.source == "file" and len(key.fingerprint()) == 16
+    assert "k" * 40 not in repr(key)
+    dev = d.load_key(Privacy(key_env="T_KEY"), 7)
+    assert dev.is_development and dev.fingerprint() != d.load_key(Privacy(key_env="T_KEY"), 8).fingerprint()
+
+
+def test_pseudonym_is_keyed_not_plain_hash():
+    key = d.StudyKey(b"x" * 32, "test")
+    s = pl.Series(["123456782", None])
+    out = d.pseudonym(key, s, "oen")
+    assert out[1] is None and len(out[0]) == 32
+    assert out[0] not in hashlib.sha256(b"123456782").hexdigest()
+    assert out[0] != d.pseudonym(d.StudyKey(b"y" * 32, "test"), s, "oen")[0]
+
+
+def test_region_and_fiscal_year():
+    df = pl.DataFrame({"postal_code": ["M5V 2T6", "k1a 0b1", "X0A 1A0"],
+                       "d": [dt.date(2018, 3, 31), dt.date(2018, 4, 1), dt.date(2023, 1, 1)]})
+    out = df.select(d.region_of_postal(), d.fiscal_year("d").alias("fy"))
+    assert out["postal_code"].to_list() == ["Toronto", "East", None]
+    assert out["fy"].to_list() == ["2017-18", "2018-19", "2022-23"]
+
+
+def test_care_status_priority_days_and_placement_group():
+    persons = pl.DataFrame({"cw_person_id": ["p1", "p2"]})
+    end_x = d.EXTRACT_END + dt.timedelta(days=1)
+    services = pl.DataFrame({
+        "cw_person_id": ["p1", "p1", "p2"],
+        "service_type": ["kinship_service", "interim_society_care", "vysa"],
+        "society_id": ["S01", "S02", "S03"],
+        "start_date": [dt.date(2017, 1, 1), dt.date(2018, 6, 1), dt.date(2019, 1, 1)],
+        "end_x": [end_x, dt.date(2018, 6, 11), end_x],
+    })
+    placements = pl.DataFrame({
+        "cw_person_id": ["p1", "p1"], "placement_type": ["group_home", "foster_home"],
+        "start_date": [dt.date(2018, 6, 1), dt.date(2018, 6, 5)],
+        "end_x": [dt.date(2018, 6, 5), dt.date(2018, 6, 11)],
+    })
+    out = d._care_by_year(persons, services, placements, ("2017-18", "2018-19"))
+    row = {(r["cw_person_id"], r["school_year"]): r for r in out.iter_rows(named=True)}
+    assert row[("p1", "2017-18")]["care_status"] == "in_care"
+    assert row[("p1", "2017-18")]["cumulative_days_in_care"] == 10
+    assert row[("p1", "2017-18")]["placement_group"] == "family"  # 6 foster days vs 4 group
+    assert row[("p1", "2018-19")]["care_status"] == "kinship_service"
+    assert row[("p1", "2018-19")]["placement_group"] is None
+    assert row[("p2", "2018-19")]["care_status"] == "vysa"
+    assert row[("p2", "2017-18")]["care_status"] == "none"
+
+
+def test_enforce_k_blanks_until_it_holds():
+    df = pl.DataFrame({
+        "y": ["a"] * 30,
+        "by": [2010] * 25 + [2011, 2012, 2013, 2014, 2015],
+        "g": ["f"] * 30,
+    })
+    before = d.measure_risk(df, ("by", "g"), ("y",))
+    out, rep = d.enforce_k(df, ("by", "g"), 20, by=("y",), order=("by", "g"))
+    after = d.measure_risk(out, ("by", "g"), ("y",))
+    assert before["k"] == 1 and rep["holds"] and after["k"] >= 20
+
+
+def _fake_links(cfg):
+    pt = pl.read_parquet(cfg.paths.truth / "person_truth.parquet")
+    links = pt.select(
+        "cw_record_id",
+        pl.col("child_id").cast(pl.String).alias("cw_person_id"),
+        pl.col("true_oen").alias("oen"),
+        pl.lit(1.0).alias("match_probability"),
+        pl.when(pl.col("true_oen").is_not_null()).then(pl.lit("deterministic")).alias("link_pass"),
+    )
+    cfg.paths.linkage.mkdir(parents=True, exist_ok=True)
+    links.write_parquet(cfg.paths.linkage / "links.parquet")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    synthetic = pytest.importorskip("analysis.synthetic")
+    cfg = load_config(scale="tiny", data_dir=tmp_path_factory.mktemp("deid") / "data")
+    synthetic.generate(cfg)
+    _fake_links(cfg)
+    result = d.run(cfg)
+    return cfg, result
+
+
+def test_stage_writes_exactly_the_contract(built):
+    cfg, result = built
+    assert {p.name for p in cfg.paths.analytic.iterdir()} == EXPECTED
+    sy = pl.read_parquet(cfg.paths.analytic / "student_years.parquet")
+    for col in ("oen", "first_name", "last_name", "birth_date", "postal_code", "cw_record_id"):
+        assert col not in sy.columns
+    assert sy["study_id"].str.len_chars().max() == 32
+    assert result.metrics["development_key"] and len(result.metrics["key_fingerprint"]) == 16
+
+
+def test_analytic_meets_k(built):
+    cfg, _ = built
+    risk = json.loads((cfg.paths.analytic / "risk.json").read_text())
+    assert risk["student_years_after"]["k"] >= cfg.privacy.k_anonymity
+    assert risk["cw_persons_after"]["k"] >= cfg.privacy.k_anonymity
+    assert risk["student_years_after"]["l"] >= cfg.privacy.l_diversity
+    sy = pl.read_parquet(cfg.paths.analytic / "student_years.parquet")
+    m = d.measure_risk(sy.with_columns((pl.col("care_status") != "none").alias("s")),
+                       d.QI_STUDENT, ("school_year",), "care_status", "s")
+    assert m["k"] >= cfg.privacy.k_anonymity
+
+
+def test_care_status_matches_truth(built):
+    cfg, _ = built
+    # pseudonyms are recomputed from the same development key to join on the truth
+    key = d.load_key(cfg.privacy, cfg.seed)
+    truth = pl.read_parquet(cfg.paths.truth / "student_year_truth.parquet")
+    truth = truth.with_columns(d.pseudonym(key, truth["oen"], "oen").alias("study_id"))
+    sy = pl.read_parquet(cfg.paths.analytic / "student_years.parquet")
+    j = sy.join(truth, on=["study_id", "school_year"], suffix="_t")
+    assert j.height == sy.height
+    agree = (j["care_status"] == j["care_status_t"]).mean()
+    assert agree > 0.999
+    agree_days = (j["cumulative_days_in_care"] == j["cumulative_days_in_care_t"]).mean()
+    assert agree_days > 0.99
+
+
+def test_no_identifier_in_analytic(built):
+    cfg, _ = built
+    assert d.scan_for_identifiers([cfg.paths.analytic], cfg.paths.sources) == []
+
+
+def test_scan_finds_planted_identifiers(built, tmp_path):
+    cfg, _ = built
+    on = pl.read_parquet(cfg.paths.sources / "onsis_enrolment.parquet").head(1)
+    oen = on["oen"][0]
+    (tmp_path / "a.csv").write_text(f"x,{oen}\n")
+    (tmp_path / "b.html").write_text(f"<p>{on['first_name'][0]} {on['last_name'][0]}</p>")
+    (tmp_path / "c.json").write_text(json.dumps({"h": hashlib.md5(oen.encode()).hexdigest()}))
+    (tmp_path / "d.svg").write_text(f"<svg><desc>{on['postal_code'][0]}</desc></svg>")
+    (tmp_path / "e.csv").write_text(f"{on['birth_date'][0].isoformat()}\n")
+    kinds = {h.kind for h in d.scan_for_identifiers([tmp_path], cfg.paths.sources)}
+    assert kinds == {"oen", "name", "oen_md5", "postal_code", "birth_date"}
+    assert all(oen not in str(h) for h in d.scan_for_identifiers([tmp_path], cfg.paths.sources))

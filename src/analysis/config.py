@@ -38,6 +38,9 @@ class ScaleSpec(_Frozen):
 class Paths(_Frozen):
     data_dir: Path = Path("data/synthetic")
     reports_dir: Path = Path("reports")
+    # A user's own extract (CSV or parquet, documented schema). When set, the build validates it
+    # into ``sources`` instead of generating synthetic data.
+    incoming: Path | None = None
 
     @property
     def sources(self) -> Path:
@@ -213,6 +216,7 @@ def load_config(
     seed: int | None = None,
     data_dir: Path | str | None = None,
     reports_dir: Path | str | None = None,
+    incoming: Path | str | None = None,
 ) -> Config:
     """Load the defaults, overlay ``path`` and the explicit overrides, validate once.
 
@@ -238,6 +242,8 @@ def load_config(
         raw.setdefault("paths", {})["data_dir"] = str(data_dir)
     if reports_dir is not None:
         raw.setdefault("paths", {})["reports_dir"] = str(reports_dir)
+    if incoming is not None:
+        raw.setdefault("paths", {})["incoming"] = str(incoming)
     try:
         return Config.model_validate(raw)
     except Exception as exc:  # pydantic's message names the key and rule

@@ -1,0 +1,139 @@
+"""Command-line interface: one command per stage, and ``build`` for all of them in order.
+
+Every command takes ``--scale``, ``--seed`` and ``--config``. Bad input exits with status 2 and a
+message naming the file, column, rule and row count (never an identifier's value).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from analysis.config import Config, load_config
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Synthetic Ontario child-welfare + education linkage, analysis and reports.")
+console = Console(stderr=True)
+
+ScaleOpt = Annotated[str | None, typer.Option("--scale", help="tiny, small or province")]
+SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed (default from config)")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML file overriding config/default.yaml")]
+DataOpt = Annotated[Path | None, typer.Option("--data-dir", help="Where data lives (default data/synthetic)")]
+ReportsOpt = Annotated[Path | None, typer.Option("--reports-dir", help="Where reports go (default reports)")]
+SourcesOpt = Annotated[Path | None, typer.Option("--sources", help="Your own extract (CSV or parquet) instead of synthetic data")]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Re-run even if inputs are unchanged")]
+
+
+def _cfg(config: Path | None, scale: str | None, seed: int | None, data_dir: Path | None = None,
+         reports_dir: Path | None = None, sources: Path | None = None) -> Config:
+    if scale is not None and scale not in ("tiny", "small", "province"):
+        _fail(f"--scale: '{scale}' is not one of tiny, small, province")
+    try:
+        return load_config(config, scale=scale, seed=seed, data_dir=data_dir, reports_dir=reports_dir,
+                           incoming=sources)
+    except ValueError as exc:
+        _fail(str(exc))
+        raise  # unreachable
+
+
+def _fail(message: str, code: int = 2) -> None:
+    console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    raise typer.Exit(code)
+
+
+def _run(cfg: Config, stages: tuple[str, ...], force: bool) -> None:
+    from analysis.pipeline import build
+    from analysis.schemas import SourceValidationError
+
+    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} stages"), TimeElapsedColumn(),
+                  console=console, transient=False) as progress:
+        task = progress.add_task(f"{stages[0]}", total=len(stages))
+
+        def on_stage(name: str, result, seconds: float) -> None:
+            state = "unchanged, skipped" if result.skipped else f"{seconds:.1f} s"
+            progress.console.print(f"  [green]✓[/] {name}: {state}")
+            progress.advance(task)
+            nxt = stages.index(name) + 1
+            if nxt < len(stages):
+                progress.update(task, description=stages[nxt])
+
+        try:
+            build(cfg, stages=stages, force=force, on_stage=on_stage)
+        except SourceValidationError as exc:
+            progress.stop()
+            _fail(str(exc))
+        except FileNotFoundError as exc:
+            progress.stop()
+            _fail(f"{exc.filename or exc}: not found (run the earlier stages first, or `analysis build`)")
+
+
+def _stage_command(name: str, doc: str):
+    def command(scale: ScaleOpt = None, seed: SeedOpt = None, config: ConfigOpt = None,
+                data_dir: DataOpt = None, reports_dir: ReportsOpt = None, sources: SourcesOpt = None) -> None:
+        cfg = _cfg(config, scale, seed, data_dir, reports_dir, sources)
+        _run(cfg, (name,), force=True)  # a stage asked for by name always runs
+
+    command.__doc__ = doc
+    return command
+
+
+app.command("generate")(_stage_command("generate", "Generate the synthetic sources, truth and codebook."))
+app.command("validate")(_stage_command("validate", "Validate the sources; quarantine bad rows."))
+app.command("link")(_stage_command("link", "Link child-welfare records to students (splink)."))
+app.command("deidentify")(_stage_command("deidentify", "Build the de-identified analytic dataset."))
+app.command("analyse")(_stage_command("analyse", "Outcomes, models and the five performance indicators."))
+app.command("render")(_stage_command("render", "Run the report notebooks and render HTML, PDF and CSV."))
+
+
+@app.command("build")
+def build_command(scale: ScaleOpt = None, seed: SeedOpt = None, config: ConfigOpt = None,
+                  data_dir: DataOpt = None, reports_dir: ReportsOpt = None, sources: SourcesOpt = None,
+                  force: ForceOpt = False) -> None:
+    """Run every stage in order (unchanged stages are skipped) and say where the reports are."""
+    from analysis.pipeline import stages_for
+
+    cfg = _cfg(config, scale, seed, data_dir, reports_dir, sources)
+    t0 = time.perf_counter()
+    _run(cfg, stages_for(cfg), force)
+    index = (cfg.paths.reports_dir / "index.html").resolve()
+    console.print(f"\n[bold green]Build complete[/] in {time.perf_counter() - t0:.0f} s. "
+                  f"Open [bold]{index}[/] in a browser.", highlight=False)
+
+
+@app.command("bench")
+def bench_command(scale: ScaleOpt = None, seed: SeedOpt = None, config: ConfigOpt = None,
+                  data_dir: DataOpt = None, reports_dir: ReportsOpt = None,
+                  naive: Annotated[int, typer.Option(help="Reports to render the naive way for the ratio (0 = skip)")] = 6) -> None:
+    """Time every stage (wall, CPU, peak memory) and write reports/bench/<scale>.json."""
+    from analysis.bench import run_bench
+
+    cfg = _cfg(config, scale, seed, data_dir, reports_dir)
+    res = run_bench(cfg, naive_reports=naive)
+    table = Table(title=f"analysis bench --scale {cfg.scale}")
+    for col in ("stage", "wall s", "cpu s", "peak MiB"):
+        table.add_column(col, justify="right" if col != "stage" else "left")
+    for row in res["stages"]:
+        table.add_row(row["stage"], f"{row['wall_s']:.1f}", f"{row['cpu_s']:.1f}", f"{row['peak_mib']:.0f}")
+    t = res["total"]
+    table.add_row("[bold]total", f"{t['wall_s']:.1f}", f"{t['cpu_s']:.1f}", f"{t['peak_mib']:.0f}")
+    Console().print(table)
+    Console().print_json(json.dumps({k: v for k, v in res.items() if k not in ("stages",)}))
+
+
+def main() -> None:  # pragma: no cover
+    logging.basicConfig(level=logging.WARNING)
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""The annual build, as a sequence of named stages.
+
+Read top to bottom, this is the method: generate (or bring) the three sources, validate them,
+link child-welfare records to students, de-identify, analyse, and render the reports. Every stage
+is a function ``run(cfg) -> StageResult``; this module only orders them, skips the ones whose
+inputs have not changed, and records what happened for the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from analysis.config import Config
+from analysis.io import clean_stale_staging, hash_tree, write_json
+from analysis.stages import StageResult
+
+log = logging.getLogger(__name__)
+
+STAGES: tuple[str, ...] = ("generate", "validate", "link", "deidentify", "analyse", "render")
+
+
+def stages_for(cfg: Config) -> tuple[str, ...]:
+    """All stages in order; with a user's own extract there is nothing to generate."""
+    return STAGES[1:] if cfg.paths.incoming is not None else STAGES
+
+
+def _stage_fn(name: str) -> Callable[[Config], StageResult]:
+    """The public function of each stage (imported lazily: each stage imports its own libraries)."""
+    if name == "generate":
+        from analysis.synthetic import generate
+
+        return generate
+    if name == "validate":
+        from analysis.validate import run as validate
+
+        return validate
+    if name == "link":
+        from analysis.linkage import run as link
+
+        return link
+    if name == "deidentify":
+        from analysis.deidentify import run as deidentify
+
+        return deidentify
+    if name == "analyse":
+        from analysis.analyse import run as analyse
+
+        return analyse
+    if name == "render":
+        from analysis.build_reports import run as render
+
+        return render
+    raise KeyError(name)
+
+
+def stage_inputs(cfg: Config, name: str) -> list[Path]:
+    """Folders a stage reads: a change in any of them (or in the configuration) re-runs it."""
+    p = cfg.paths
+    return {
+        "generate": [],
+        "validate": [p.incoming if p.incoming is not None else p.sources],
+        "link": [p.sources],
+        "deidentify": [p.sources, p.linkage],
+        "analyse": [p.analytic],
+        "render": [p.results, p.analytic, p.linkage / "quality.json"],
+    }[name]
+
+
+def stage_outputs(cfg: Config, name: str) -> list[Path]:
+    p = cfg.paths
+    return {
+        "generate": [p.sources, p.truth, p.reference],
+        "validate": [p.incoming if p.incoming is not None else p.sources],
+        "link": [p.linkage],
+        "deidentify": [p.analytic],
+        "analyse": [p.results],
+        "render": [p.reports_dir],
+    }[name]
+
+
+def _digest(paths: Iterable[Path]) -> str:
+    h = hashlib.sha256()
+    for root in paths:
+        if root.is_file():
+            from analysis.io import sha256_file
+
+            h.update(f"{root}:{sha256_file(root)}".encode())
+            continue
+        for rel, digest in hash_tree(root).items():
+            h.update(f"{root}/{rel}:{digest}\n".encode())
+    return h.hexdigest()
+
+
+def _code_version() -> str:
+    import subprocess
+
+    from analysis.config import REPO_ROOT
+
+    try:
+        out = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"],
+                             capture_output=True, text=True, timeout=5, check=False)
+        rev = out.stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no",
+                                "src"], capture_output=True, text=True, timeout=5, check=False).stdout.strip()
+        return (rev or "unknown") + ("-modified" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+@dataclass
+class BuildRecord:
+    """What a build did: stage by stage, for the manifest and the methodology page."""
+
+    config: dict[str, Any]
+    config_sha256: str
+    seed: int
+    scale: str
+    code_version: str
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _state_file(cfg: Config, name: str) -> Path:
+    return cfg.paths.data_dir / ".state" / f"{name}.json"
+
+
+def _fingerprint(cfg: Config, name: str) -> str:
+    # generate depends on the whole configuration (the seed and sizes); later stages on the
+    # configuration and on the content of their inputs.
+    return hashlib.sha256((cfg.fingerprint() + name + _digest(stage_inputs(cfg, name))).encode()).hexdigest()
+
+
+def is_up_to_date(cfg: Config, name: str) -> bool:
+    """True when the stage ran before with the same inputs and its outputs are unchanged."""
+    f = _state_file(cfg, name)
+    if not f.exists():
+        return False
+    state = json.loads(f.read_text())
+    if state.get("fingerprint") != _fingerprint(cfg, name):
+        return False
+    return state.get("outputs") == _digest(stage_outputs(cfg, name))
+
+
+def run_stage(cfg: Config, name: str, *, force: bool = False) -> StageResult:
+    """Run one stage unless it is up to date; record its fingerprint when it completes."""
+    for out in stage_outputs(cfg, name):
+        clean_stale_staging(out.parent)
+    if not force and is_up_to_date(cfg, name):
+        state = json.loads(_state_file(cfg, name).read_text())
+        return StageResult(stage=name, rows=state.get("rows", {}), metrics=state.get("metrics", {}),
+                           skipped=True)
+    result = _stage_fn(name)(cfg)
+    # Taken after the run: validation may rewrite its own input folder (quarantined rows removed).
+    fingerprint = _fingerprint(cfg, name)
+    write_json({"fingerprint": fingerprint, "outputs": _digest(stage_outputs(cfg, name)),
+                "rows": result.rows, "metrics": result.metrics}, _state_file(cfg, name))
+    return result
+
+
+def build(
+    cfg: Config,
+    *,
+    stages: tuple[str, ...] = STAGES,
+    force: bool = False,
+    on_stage: Callable[[str, StageResult, float], None] | None = None,
+) -> BuildRecord:
+    """Run ``stages`` in order; each is skipped when its inputs and outputs are unchanged."""
+    record = BuildRecord(config=json.loads(cfg.to_json()), config_sha256=cfg.fingerprint(),
+                         seed=cfg.seed, scale=cfg.scale, code_version=_code_version())
+    for name in stages:
+        t0 = time.perf_counter()
+        result = run_stage(cfg, name, force=force)
+        dt = time.perf_counter() - t0
+        record.stages[name] = {"rows": result.rows, "metrics": result.metrics, "skipped": result.skipped,
+                               "seconds": round(dt, 3)}
+        write_json(asdict(record), cfg.paths.data_dir / ".state" / "build.json")
+        if on_stage is not None:
+            on_stage(name, result, dt)
+    return record

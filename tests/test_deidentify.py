@@ -14,8 +14,14 @@ from analysis import deidentify as d
 from analysis.config import Privacy, load_config
 
 EXPECTED = {
-    "student_years.parquet", "eqao.parquet", "cw_persons.parquet", "care_days.parquet",
-    "admissions.parquet", "cases.parquet", "onlac.parquet", "risk.json",
+    "student_years.parquet",
+    "eqao.parquet",
+    "cw_persons.parquet",
+    "care_days.parquet",
+    "admissions.parquet",
+    "cases.parquet",
+    "onlac.parquet",
+    "risk.json",
 }
 
 
@@ -48,7 +54,10 @@ def test_key_file_and_fingerprint(tmp_path, monkeypatch):
     assert key.source == "file" and len(key.fingerprint()) == 16
     assert "k" * 40 not in repr(key)
     dev = d.load_key(Privacy(key_env="T_KEY"), 7)
-    assert dev.is_development and dev.fingerprint() != d.load_key(Privacy(key_env="T_KEY"), 8).fingerprint()
+    assert (
+        dev.is_development
+        and dev.fingerprint() != d.load_key(Privacy(key_env="T_KEY"), 8).fingerprint()
+    )
 
 
 def test_pseudonym_is_keyed_not_plain_hash():
@@ -61,8 +70,12 @@ def test_pseudonym_is_keyed_not_plain_hash():
 
 
 def test_region_and_fiscal_year():
-    df = pl.DataFrame({"postal_code": ["M5V 2T6", "k1a 0b1", "X0A 1A0"],
-                       "d": [dt.date(2018, 3, 31), dt.date(2018, 4, 1), dt.date(2023, 1, 1)]})
+    df = pl.DataFrame(
+        {
+            "postal_code": ["M5V 2T6", "k1a 0b1", "X0A 1A0"],
+            "d": [dt.date(2018, 3, 31), dt.date(2018, 4, 1), dt.date(2023, 1, 1)],
+        }
+    )
     out = df.select(d.region_of_postal(), d.fiscal_year("d").alias("fy"))
     assert out["postal_code"].to_list() == ["Toronto", "East", None]
     assert out["fy"].to_list() == ["2017-18", "2018-19", "2022-23"]
@@ -71,18 +84,23 @@ def test_region_and_fiscal_year():
 def test_care_status_priority_days_and_placement_group():
     persons = pl.DataFrame({"cw_person_id": ["p1", "p2"]})
     end_x = d.EXTRACT_END + dt.timedelta(days=1)
-    services = pl.DataFrame({
-        "cw_person_id": ["p1", "p1", "p2"],
-        "service_type": ["kinship_service", "interim_society_care", "vysa"],
-        "society_id": ["S01", "S02", "S03"],
-        "start_date": [dt.date(2017, 1, 1), dt.date(2018, 6, 1), dt.date(2019, 1, 1)],
-        "end_x": [end_x, dt.date(2018, 6, 11), end_x],
-    })
-    placements = pl.DataFrame({
-        "cw_person_id": ["p1", "p1"], "placement_type": ["group_home", "foster_home"],
-        "start_date": [dt.date(2018, 6, 1), dt.date(2018, 6, 5)],
-        "end_x": [dt.date(2018, 6, 5), dt.date(2018, 6, 11)],
-    })
+    services = pl.DataFrame(
+        {
+            "cw_person_id": ["p1", "p1", "p2"],
+            "service_type": ["kinship_service", "interim_society_care", "vysa"],
+            "society_id": ["S01", "S02", "S03"],
+            "start_date": [dt.date(2017, 1, 1), dt.date(2018, 6, 1), dt.date(2019, 1, 1)],
+            "end_x": [end_x, dt.date(2018, 6, 11), end_x],
+        }
+    )
+    placements = pl.DataFrame(
+        {
+            "cw_person_id": ["p1", "p1"],
+            "placement_type": ["group_home", "foster_home"],
+            "start_date": [dt.date(2018, 6, 1), dt.date(2018, 6, 5)],
+            "end_x": [dt.date(2018, 6, 5), dt.date(2018, 6, 11)],
+        }
+    )
     out = d._care_by_year(persons, services, placements, ("2017-18", "2018-19"))
     row = {(r["cw_person_id"], r["school_year"]): r for r in out.iter_rows(named=True)}
     assert row[("p1", "2017-18")]["care_status"] == "in_care"
@@ -95,11 +113,13 @@ def test_care_status_priority_days_and_placement_group():
 
 
 def test_enforce_k_blanks_until_it_holds():
-    df = pl.DataFrame({
-        "y": ["a"] * 30,
-        "by": [2010] * 25 + [2011, 2012, 2013, 2014, 2015],
-        "g": ["f"] * 30,
-    })
+    df = pl.DataFrame(
+        {
+            "y": ["a"] * 30,
+            "by": [2010] * 25 + [2011, 2012, 2013, 2014, 2015],
+            "g": ["f"] * 30,
+        }
+    )
     before = d.measure_risk(df, ("by", "g"), ("y",))
     out, rep = d.enforce_k(df, ("by", "g"), 20, by=("y",), order=("by", "g"))
     after = d.measure_risk(out, ("by", "g"), ("y",))
@@ -146,8 +166,13 @@ def test_analytic_meets_k(built):
     assert risk["cw_persons_after"]["k"] >= cfg.privacy.k_anonymity
     assert risk["student_years_after"]["l"] >= cfg.privacy.l_diversity
     sy = pl.read_parquet(cfg.paths.analytic / "student_years.parquet")
-    m = d.measure_risk(sy.with_columns((pl.col("care_status") != "none").alias("s")),
-                       d.QI_STUDENT, ("school_year",), "care_status", "s")
+    m = d.measure_risk(
+        sy.with_columns((pl.col("care_status") != "none").alias("s")),
+        d.QI_STUDENT,
+        ("school_year",),
+        "care_status",
+        "s",
+    )
     assert m["k"] >= cfg.privacy.k_anonymity
 
 

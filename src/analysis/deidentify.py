@@ -388,8 +388,10 @@ def _person_placements(f: dict[str, pl.DataFrame]) -> pl.DataFrame:
 def _person_attributes(f: dict[str, pl.DataFrame]) -> pl.DataFrame:
     """One row per resolved person: first non-null attribute over its records (by record id)."""
     p = (
+        # the link's OEN, never the record's own (possibly missing or wrong) one
         f["cpin_persons"]
-        .join(f["links"], on="cw_record_id", how="inner")
+        .drop("oen", "society_id_right", strict=False)
+        .join(f["links"].drop("society_id", strict=False), on="cw_record_id", how="inner")
         .sort("cw_person_id", "cw_record_id")
     )
     return p.group_by("cw_person_id", maintain_order=True).agg(

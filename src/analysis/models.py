@@ -313,13 +313,15 @@ def fit_outcome_models(
     fits: dict[str, GroupedFit] = {}
     if "eqao_at_standard" in wanted:
         eq = model_frame(eqao_with_care(eqao, student_years)).with_columns(
-            (pl.col("assessment_key") + "|" + pl.col("school_year")).alias("assessment_year")
+            (pl.col("assessment_key") + "|" + pl.col("school_year")).alias("assessment_year"),
+            (pl.col("gender").cast(pl.Utf8).fill_null(_MISSING) + "|" + pl.col("assessment")).alias("gender_assessment"),
         )
+        # gender differences differ by subject (reading/writing vs math): gender x assessment
         fits["eqao_at_standard"] = fit_grouped(
             eq,
             outcome="at_standard",
             family="logit",
-            categorical={**base_cat, "assessment_year": None},
+            categorical={"care_status": "none", "board_id": None, "gender_assessment": None, "assessment_year": None},
             numeric=[DOSE_TERM],
             indicators=_care_terms(),
             ame_groups=_ame_groups(),

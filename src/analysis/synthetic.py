@@ -738,6 +738,9 @@ def _cw_records(cfg: Config, s: _Streams, child: pl.DataFrame, oen_of_sid: np.nd
                 new_bd[i] = bd[i] + 365 * int(sign[i])
         else:
             new_bd[i] = bd[i] + int(sign[i])
+    # A shifted date never lands after the extract end (a record cannot predate the birth).
+    late = new_bd > _days(EXTRACT_END)
+    new_bd[late] = bd[late] - (new_bd[late] - bd[late])
     mark(swap & has_student, "dob_day_month_swap")
     mark(off & has_student, "dob_off_by_one")
     # Postal code out of date (a different address, usually in the same region).

@@ -240,7 +240,7 @@ def measure_risk_pycanon(df: pl.DataFrame, qis: tuple[str, ...], sensitive: str)
     ImportError
         When pyCANON is not installed.
     """
-    from pycanon import anonymity  # type: ignore[import-not-found]
+    from pycanon import anonymity
 
     pdf = df.select([*qis, sensitive]).fill_null("<null>").to_pandas()
     return {

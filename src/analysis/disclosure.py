@@ -399,7 +399,7 @@ class Release:
             totals_label=totals_label,
             universe=universe,
         )
-        rec = self._protect(**args)
+        rec = self._protect(**args)  # type: ignore[arg-type]
         self._records[name] = rec
         return rec.protected
 
@@ -492,10 +492,10 @@ class Release:
                 f"could not be protected to width {width} (rule: protection_width)"
             )
 
-        for i in np.flatnonzero(count_supp):
-            self._suppressed.add((universe, keys[i]))
-        for i in np.flatnonzero(num_supp):
-            self._num_suppressed.add((universe, numerator or "", keys[i]))
+        for j in np.flatnonzero(count_supp).tolist():
+            self._suppressed.add((universe, keys[j]))
+        for j in np.flatnonzero(num_supp).tolist():
+            self._num_suppressed.add((universe, numerator or "", keys[j]))
 
         df = _publish(
             table, count, numerator, stats, counts, nums, count_supp, num_supp, p.round_base
@@ -781,8 +781,8 @@ def _complement(
                         nxt.append(o)
         frontier = nxt
     if not cand_set:
-        rest = np.flatnonzero(published)
-        return int(min(rest, key=score)) if rest.size else None
+        rest = np.flatnonzero(published).tolist()
+        return int(min(rest, key=score)) if rest else None
     ranked = sorted(cand_set, key=score)[:12]
     best, best_w = ranked[0], -1.0
     for o in ranked:

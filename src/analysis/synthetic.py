@@ -651,7 +651,7 @@ def _typo(rng: np.random.Generator, name: str) -> str:
 
 
 def _cw_records(cfg: Config, s: _Streams, child: pl.DataFrame, oen_of_sid: np.ndarray,
-                fsas: dict) -> tuple[pl.DataFrame, pl.DataFrame]:
+                fsas: dict, enrolled: np.ndarray) -> tuple[pl.DataFrame, pl.DataFrame]:
     rng = s.noise
     nz = cfg.noise
     n = child.height
@@ -683,7 +683,10 @@ def _cw_records(cfg: Config, s: _Streams, child: pl.DataFrame, oen_of_sid: np.nd
     oen = true_oen.copy()
     missing = rng.random(m) < nz.oen_missing
     wrong = (~missing) & (rng.random(m) < nz.oen_wrong / max(1e-9, 1 - nz.oen_missing)) & has_student
-    oen[wrong] = oen_of_sid[rng.integers(0, len(oen_of_sid), size=int(wrong.sum()))]
+    # A wrong OEN belongs to another enrolled student (never the child's own).
+    other = enrolled[rng.integers(0, len(enrolled), size=m)]
+    other = np.where(other == sid, enrolled[(np.searchsorted(enrolled, other) + 1) % len(enrolled)], other)
+    oen[wrong] = oen_of_sid[other[wrong]]
     # Children with no student record: mostly no OEN; some carry a valid OEN unknown to OnSIS.
     ns = ~has_student
     ns_oen = rng.random(m) < 0.15
@@ -847,7 +850,7 @@ def generate_frames(cfg: Config) -> dict[str, pl.DataFrame]:
     board_eff = s.outcome.normal(0, 0.25, size=boards.height)
     days_absent, credits = _outcomes(cfg, s, panel, truth, boards, people)
     eq, _ = _eqao(cfg, s, panel, truth, board_eff, people)
-    records, child = _cw_records(cfg, s, child, oen_of_sid, fsas)
+    records, child = _cw_records(cfg, s, child, oen_of_sid, fsas, np.unique(panel["sid"]))
 
     sid, yi = panel["sid"], panel["yi"]
     board_ids = boards["board_id"].to_numpy()

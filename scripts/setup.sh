@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Set up everything the project needs on a fresh Debian machine: system packages (Chromium for the
+# browser tests, a Java runtime for the Spark engine, poppler for PDF checks) and the Python
+# environment pinned by uv.lock. Safe to re-run: it does nothing that is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(chromium openjdk-17-jre-headless poppler-utils fonts-dejavu-core)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  echo "setup: installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if ! command -v uv >/dev/null 2>&1; then
+  echo "setup: installing uv"
+  "$PY" -m pip install --quiet --disable-pip-version-check uv
+fi
+UV=$(command -v uv || echo "$PY -m uv")
+# --locked: fail rather than silently drift from uv.lock.
+$UV sync --locked --all-extras --quiet
+echo "setup: environment ready (.venv)"

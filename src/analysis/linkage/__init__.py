@@ -85,6 +85,9 @@ def link(cfg: Config) -> dict[str, Any]:
         scored = model.score(
             cw, students, api, seed=cfg.seed, max_pairs_em=cfg.linkage.max_pairs_em
         )
+    scored.pairs = resolve.record_posterior(
+        scored.pairs, students.height, model.prior_weight(scored.model)
+    )
     t2 = time.perf_counter()
     links, unlinked = resolve.resolve(
         cw["unique_id"],

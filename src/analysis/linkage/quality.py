@@ -171,7 +171,10 @@ def threshold_report(
     pairs: pl.DataFrame, links: pl.DataFrame, threshold: float, high_confidence: float, margin: float
 ) -> dict[str, Any]:
     """The threshold, why, and what the model itself expects it to cost (no truth used)."""
-    best = pairs.sort("match_probability", descending=True).group_by("cw_id").first()
+    col = "posterior" if "posterior" in pairs.columns else "match_probability"
+    best = pairs.sort(col, descending=True).group_by("cw_id").first().with_columns(
+        pl.col(col).alias("match_probability")
+    )
     made = links.filter(pl.col("link_pass") == "probabilistic")["match_probability"]
     below = best.filter(pl.col("match_probability") < threshold)["match_probability"]
     return {
@@ -179,7 +182,9 @@ def threshold_report(
         "high_confidence": high_confidence,
         "ambiguity_margin_bits": margin,
         "why": (
-            "Linkage.match_threshold: a probabilistic link needs posterior probability >= "
+            "Linkage.match_threshold: a probabilistic link needs a record-level posterior "
+            "(splink's Bayes factor normalised over the record's candidates, one student at "
+            "most per record) >= "
             f"{threshold} (odds {threshold / (1 - threshold):.0f}:1), i.e. at most one false link "
             f"in {1 / (1 - threshold):.0f} at the margin; the one-to-one resolution and the "
             f"{margin}-bit ambiguity margin then remove most of the residual risk (twins). Records "

@@ -24,6 +24,52 @@ from __future__ import annotations
 import polars as pl
 
 AMBIGUITY_MARGIN = 2.0  # bits of match weight (a Bayes factor of 4)
+UNBLOCKED_MASS = 0.01  # share of true pairs no blocking rule finds (m-mass outside the blocks)
+
+
+def record_posterior(
+    pairs: pl.DataFrame,
+    n_students: int,
+    prior_weight: float,
+    *,
+    unblocked_mass: float = UNBLOCKED_MASS,
+    iterations: int = 30,
+) -> pl.DataFrame:
+    """Posterior that a student is *the* match of a record, given all its candidates.
+
+    splink's pairwise probability treats each pair alone, as if any of the N students could also
+    match. A child-welfare record matches at most one student, so with ``pi`` = P(the record has
+    a student record) and Bayes factors ``BF`` from the trained model::
+
+        P(s | record) = pi BF_s / (N (1 - pi) + pi (sum of BF over scored candidates + N eps))
+
+    where ``N eps`` stands for the students no blocking rule paired with the record (``eps`` =
+    the m-mass outside the blocks, :data:`UNBLOCKED_MASS`; their u-weighted Bayes factors sum to
+    it). ``pi`` is estimated from the data by fixed-point iteration (the mean over records of
+    their summed posteriors), starting from splink's prior. Adds column ``posterior``.
+    """
+    n = float(max(n_students, 1))
+    lam = 2.0**prior_weight / (1 + 2.0**prior_weight)
+    pi = min(0.99, max(0.01, lam * n))
+    bf = pairs.select("cw_id", (2.0 ** (pl.col("match_weight") - prior_weight)).alias("bf"))
+    tot = bf.group_by("cw_id").agg(pl.col("bf").sum().alias("bf_sum"))
+    n_records = max(tot.height, 1)
+    for _ in range(iterations):
+        post_sum = tot.select(
+            (pi * pl.col("bf_sum") / (n * (1 - pi) + pi * (pl.col("bf_sum") + n * unblocked_mass))).sum()
+        ).item()
+        pi = min(0.99, max(0.01, float(post_sum) / n_records))
+    return (
+        pairs.join(tot, on="cw_id", how="left")
+        .with_columns(
+            (
+                pi
+                * (2.0 ** (pl.col("match_weight") - prior_weight))
+                / (n * (1 - pi) + pi * (pl.col("bf_sum") + n * unblocked_mass))
+            ).alias("posterior")
+        )
+        .drop("bf_sum")
+    )
 
 UNLINKED_REASONS = {
     "no_candidate": "no student record shared a blocking key",
@@ -80,7 +126,8 @@ def resolve(
     cw_ids
         Every ``cw_record_id``.
     pairs
-        Scored child-welfare x student pairs (:class:`analysis.linkage.model.Scored.pairs`).
+        Scored child-welfare x student pairs (:class:`analysis.linkage.model.Scored.pairs`); when
+        a ``posterior`` column is present (:func:`record_posterior`) it is the probability used.
     cw_pairs
         Scored child-welfare x child-welfare pairs (``cw_id_1``, ``cw_id_2``, ``match_probability``).
     threshold, high_confidence
@@ -95,6 +142,8 @@ def resolve(
         (one row per record). ``unlinked``: ``cw_record_id``, ``reason``.
     """
     ids = sorted(cw_ids.to_list())
+    if "posterior" in pairs.columns:  # record-level posterior (record_posterior) when available
+        pairs = pairs.with_columns(pl.col("posterior").alias("match_probability"))
     pairs = pairs.with_columns(deterministic_mask().alias("deterministic"))
 
     # 2. persons

@@ -115,7 +115,9 @@ def test_reflow_at_320_css_px(browser, pages: list[Path]) -> None:  # type: igno
 def test_keyboard_skip_link_is_first_tab_stop(browser, pages: list[Path]) -> None:  # type: ignore[no-untyped-def]
     page = open_page(browser, pages[0])
     page.keyboard.press("Tab")
-    first = page.evaluate("document.activeElement.className + '|' + document.activeElement.getAttribute('href')")
+    first = page.evaluate(
+        "document.activeElement.className + '|' + document.activeElement.getAttribute('href')"
+    )
     assert first == "skip-link|#main"
     page.keyboard.press("Enter")
     assert page.evaluate("location.hash") == "#main"

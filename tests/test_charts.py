@@ -33,19 +33,37 @@ def table() -> Protected:
 
 
 def chart(lang: str = "en", **kw):  # type: ignore[no-untyped-def]
-    args = dict(kind="bar", category="group", value="pct", alt=FINDING, caption="Graduation", lang=lang)
+    args = dict(
+        kind="bar", category="group", value="pct", alt=FINDING, caption="Graduation", lang=lang
+    )
     args.update(kw)
     return build_chart(table(), **args)
 
 
 def test_only_protected_tables() -> None:
     with pytest.raises(TypeError, match="Protected"):
-        build_chart(table().df, kind="bar", category="group", value="pct", alt=FINDING, caption="c", lang="en")  # type: ignore[arg-type]
+        build_chart(
+            table().df,
+            kind="bar",
+            category="group",
+            value="pct",
+            alt=FINDING,
+            caption="c",
+            lang="en",
+        )  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
     "bad",
-    ["", "   ", "a bar chart", "Bar chart of the data.", "A line graph showing data", "un graphique à barres", "Graduation"],
+    [
+        "",
+        "   ",
+        "a bar chart",
+        "Bar chart of the data.",
+        "A line graph showing data",
+        "un graphique à barres",
+        "Graduation",
+    ],
 )
 def test_generic_or_empty_alt_text_is_refused(bad: str) -> None:
     with pytest.raises(AltTextError):
@@ -67,7 +85,9 @@ def test_palette_marks_have_3_to_1_contrast_on_white() -> None:
 
 def test_suppressed_value_is_a_c_annotation_not_zero() -> None:
     m = chart()
-    rows = [layer["data"]["values"] for layer in [m.spec] if "data" in layer] or [m.spec["datasets"][k] for k in m.spec["datasets"]]
+    rows = [layer["data"]["values"] for layer in [m.spec] if "data" in layer] or [
+        m.spec["datasets"][k] for k in m.spec["datasets"]
+    ]
     values = rows[0]
     black = next(r for r in values if r["cat"] == "Black")
     assert black["value"] is None and black["label"] == "c"
@@ -99,11 +119,34 @@ def test_french_labels_and_series_direct_labels() -> None:
         }
     )
     p = Protected(name="t", df=df, dims=("year", "care"), count="n")
-    m = build_chart(p, kind="line", category="year", series="care", value="pct", lang="fr",
-                    alt="Les jeunes pris en charge sont passés de 50 % à 55,5 %", caption="Tendance")
+    m = build_chart(
+        p,
+        kind="line",
+        category="year",
+        series="care",
+        value="pct",
+        lang="fr",
+        alt="Les jeunes pris en charge sont passés de 50 % à 55,5 %",
+        caption="Tendance",
+    )
     svg = svg_html(m, "c2")
     assert "55,5\u00a0%" in svg and "Pris en charge" in svg and "Non pris en charge" in svg
-    too_many = pl.DataFrame({"year": ["y"] * 7, "care": [f"s{i}" for i in range(7)], "pct": [1.0] * 7, "pct__symbol": [""] * 7})
+    too_many = pl.DataFrame(
+        {
+            "year": ["y"] * 7,
+            "care": [f"s{i}" for i in range(7)],
+            "pct": [1.0] * 7,
+            "pct__symbol": [""] * 7,
+        }
+    )
     with pytest.raises(ValueError, match="series"):
-        build_chart(Protected(name="x", df=too_many, dims=("year", "care"), count="n"), kind="line",
-                    category="year", series="care", value="pct", lang="en", alt=FINDING, caption="x")
+        build_chart(
+            Protected(name="x", df=too_many, dims=("year", "care"), count="n"),
+            kind="line",
+            category="year",
+            series="care",
+            value="pct",
+            lang="en",
+            alt=FINDING,
+            caption="x",
+        )

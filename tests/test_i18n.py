@@ -73,7 +73,9 @@ def visible_text(page: str) -> str:
 def test_french_reports_contain_no_fixed_english_sentence(tmp_path: Path) -> None:
     frags = english_fragments()
     assert len(frags) > 50
-    rendered = [render_report(build_sample("fr", tmp_path, youth=y), tmp_path) for y in (False, True)]
+    rendered = [
+        render_report(build_sample("fr", tmp_path, youth=y), tmp_path) for y in (False, True)
+    ]
     index = render_site(tmp_path, rendered, lang="fr")
     for path in [*(r.html for r in rendered), index]:
         text = visible_text(path.read_text(encoding="utf-8"))

@@ -49,7 +49,9 @@ def trend_table() -> Protected:
 def wide_table() -> Protected:
     cols = {f"pct_{y}": [50.0 + i, 60.0 + i] for i, y in enumerate(range(2017, 2023))}
     syms = {f"pct_{y}__symbol": ["", ""] for y in range(2017, 2023)}
-    df = pl.DataFrame({"board": ["Conseil scolaire catholique Providence", "Toronto DSB"], **cols, **syms})
+    df = pl.DataFrame(
+        {"board": ["Conseil scolaire catholique Providence", "Toronto DSB"], **cols, **syms}
+    )
     return Protected(name="wide", df=df, dims=("board",), count="n")
 
 
@@ -57,37 +59,87 @@ def build_sample(lang: str, out: Path, *, youth: bool = False) -> Path:
     """A report using every block type, saved under ``out/_docs``; returns the document path."""
     other = "fr" if lang == "en" else "en"
     if youth:
-        r = Report("youth", "youth", lang, title="youth.title", slug=f"youth-{lang}", alternate=f"youth-{other}")
+        r = Report(
+            "youth",
+            "youth",
+            lang,
+            title="youth.title",
+            slug=f"youth-{lang}",
+            alternate=f"youth-{other}",
+        )
         r.text("youth.intro").text("youth.why")
         r.heading("heading.summary")
         r.text("youth.finished_school", in_care=r.in_ten(54.2).capitalize())
         r.text("youth.finished_school_all", all=r.in_ten(86.1))
         r.text("youth.groups").text("youth.privacy")
-        r.heading("heading.words").items(["youth.word_care", "youth.word_cas", "youth.word_eqao", "youth.word_credit"])
-        r.heading("heading.help").text("youth.help_phone").text("youth.help_adult").text("youth.help_rights")
+        r.heading("heading.words").items(
+            ["youth.word_care", "youth.word_cas", "youth.word_eqao", "youth.word_credit"]
+        )
+        r.heading("heading.help").text("youth.help_phone").text("youth.help_adult").text(
+            "youth.help_rights"
+        )
         return r.save(out / "_docs")
-    r = Report("board", "board", lang, subject="Conseil scolaire Viamonde", slug=f"board-58-{lang}", alternate=f"board-58-{other}")
+    r = Report(
+        "board",
+        "board",
+        lang,
+        subject="Conseil scolaire Viamonde",
+        slug=f"board-58-{lang}",
+        alternate=f"board-58-{other}",
+    )
     r.heading("heading.summary").text("text.about_subject", subject=r.subject)
     r.note("text.small_subject", subject=r.subject)
     r.text("text.privacy", threshold=10).text("text.secondary_suppression")
     r.heading("heading.credits")
-    r.table(grad_table(), "caption.by_group", caption_values={"measure": r.t("measure.graduation"), "year": "2022-23"})
+    r.table(
+        grad_table(),
+        "caption.by_group",
+        caption_values={"measure": r.t("measure.graduation"), "year": "2022-23"},
+    )
     r.chart(
-        grad_table(), kind="bar", category="group", value="pct",
-        caption="caption.by_care", alt="alt.compare_two",
-        values={"measure": r.t("measure.graduation"), "year": "2022-23",
-                "a_label": r.t("value.in care"), "a_value": r.pct(54.2),
-                "b_label": r.t("value.not in care"), "b_value": r.pct(86.1)},
+        grad_table(),
+        kind="bar",
+        category="group",
+        value="pct",
+        caption="caption.by_care",
+        alt="alt.compare_two",
+        values={
+            "measure": r.t("measure.graduation"),
+            "year": "2022-23",
+            "a_label": r.t("value.in care"),
+            "a_value": r.pct(54.2),
+            "b_label": r.t("value.not in care"),
+            "b_value": r.pct(86.1),
+        },
     )
     r.heading("heading.trends")
     r.chart(
-        trend_table(), kind="line", category="school_year", series="care", value="pct",
-        caption="caption.trend", alt="alt.trend",
-        values={"measure": r.t("measure.graduation"), "series": r.t("value.in care"),
-                "start": r.pct(50.0), "end": r.pct(55.0), "first": "2017-18", "last": "2020-21"},
+        trend_table(),
+        kind="line",
+        category="school_year",
+        series="care",
+        value="pct",
+        caption="caption.trend",
+        alt="alt.trend",
+        values={
+            "measure": r.t("measure.graduation"),
+            "series": r.t("value.in care"),
+            "start": r.pct(50.0),
+            "end": r.pct(55.0),
+            "first": "2017-18",
+            "last": "2020-21",
+        },
     )
     r.text("text.no_testing")
-    r.table(wide_table(), "caption.trend", caption_values={"measure": r.t("measure.eqao_reading"), "first": "2017-18", "last": "2022-23"})
+    r.table(
+        wide_table(),
+        "caption.trend",
+        caption_values={
+            "measure": r.t("measure.eqao_reading"),
+            "first": "2017-18",
+            "last": "2022-23",
+        },
+    )
     return r.save(out / "_docs")
 
 
@@ -154,7 +206,9 @@ def csv_rows(text: str) -> list[list[str]]:
 
 
 def test_table_typst_compiles_as_tagged_pdf() -> None:
-    src = '#set document(title: "t")\n#set text(lang: "fr")\n' + table_typst(grad_table(), lang="fr", caption='Tableau "1" #[x]')
+    src = '#set document(title: "t")\n#set text(lang: "fr")\n' + table_typst(
+        grad_table(), lang="fr", caption='Tableau "1" #[x]'
+    )
     pdf = typst.compile(src.encode(), format="pdf", pdf_standards=["ua-1"])
     assert pdf[:4] == b"%PDF"
 
@@ -169,8 +223,15 @@ def test_report_text_comes_from_catalogue(tmp_path: Path) -> None:
     r.text("text.privacy", threshold=10)
     assert r.blocks[-1]["text"].startswith("Les noms")
     with pytest.raises(ValueError, match="generic"):
-        r.chart(grad_table(), kind="bar", category="group", value="pct", caption="caption.by_group",
-                alt="ui.chart_label", values={"measure": "x", "year": "y"})
+        r.chart(
+            grad_table(),
+            kind="bar",
+            category="group",
+            value="pct",
+            caption="caption.by_group",
+            alt="ui.chart_label",
+            values={"measure": "x", "year": "y"},
+        )
 
 
 def test_save_is_deterministic(tmp_path: Path) -> None:

@@ -28,7 +28,12 @@ from typing import Any
 import altair as alt
 import vl_convert as vlc
 
-from analysis.disclosure import SYMBOL_NOT_APPLICABLE, SYMBOL_NOT_AVAILABLE, SYMBOL_SUPPRESSED, Protected
+from analysis.disclosure import (
+    SYMBOL_NOT_APPLICABLE,
+    SYMBOL_NOT_AVAILABLE,
+    SYMBOL_SUPPRESSED,
+    Protected,
+)
 from analysis.i18n import Translator
 from analysis.tables import (
     SYMBOL_SUFFIX,
@@ -51,12 +56,60 @@ KINDS: tuple[str, ...] = ("bar", "line")
 
 _GENERIC_WORDS = {
     # English
-    "a", "an", "the", "this", "is", "of", "chart", "graph", "plot", "figure", "image", "diagram",
-    "bar", "bars", "line", "lines", "pie", "dot", "column", "columns", "scatter", "showing",
-    "shows", "show", "visualisation", "visualization", "data", "picture", "for", "with", "and",
+    "a",
+    "an",
+    "the",
+    "this",
+    "is",
+    "of",
+    "chart",
+    "graph",
+    "plot",
+    "figure",
+    "image",
+    "diagram",
+    "bar",
+    "bars",
+    "line",
+    "lines",
+    "pie",
+    "dot",
+    "column",
+    "columns",
+    "scatter",
+    "showing",
+    "shows",
+    "show",
+    "visualisation",
+    "visualization",
+    "data",
+    "picture",
+    "for",
+    "with",
+    "and",
     # French
-    "un", "une", "le", "la", "les", "de", "des", "du", "graphique", "diagramme", "à", "barres",
-    "linéaire", "courbe", "montrant", "montre", "données", "ceci", "est", "pour", "avec", "et",
+    "un",
+    "une",
+    "le",
+    "la",
+    "les",
+    "de",
+    "des",
+    "du",
+    "graphique",
+    "diagramme",
+    "à",
+    "barres",
+    "linéaire",
+    "courbe",
+    "montrant",
+    "montre",
+    "données",
+    "ceci",
+    "est",
+    "pour",
+    "avec",
+    "et",
 }
 MIN_FINDING_WORDS = 4
 
@@ -262,7 +315,9 @@ def _chart_rows(
     for rec in p.df.iter_rows(named=True):
         v = rec[value]
         sym = rec.get(value + SYMBOL_SUFFIX) or ""
-        hidden = sym in (SYMBOL_SUPPRESSED, SYMBOL_NOT_APPLICABLE, SYMBOL_NOT_AVAILABLE) or v is None
+        hidden = (
+            sym in (SYMBOL_SUPPRESSED, SYMBOL_NOT_APPLICABLE, SYMBOL_NOT_AVAILABLE) or v is None
+        )
         text, _ = cell_text(v, sym, vfmt, lang)
         cat = str(rec[category])
         ser = str(rec[series]) if series else ""
@@ -292,7 +347,7 @@ def _bar(
     val_title: str,
     series_names: list[str],
     interval: bool,
-) -> alt.LayerChart:
+) -> Any:
     data = alt.Data(values=rows)
     order = list(dict.fromkeys(r["cat"] for r in rows))
     n_bars = len(rows)
@@ -331,7 +386,7 @@ def _line(
     cat_title: str,
     val_title: str,
     series_names: list[str],
-) -> alt.LayerChart:
+) -> Any:
     order = list(dict.fromkeys(r["cat"] for r in rows))
     plotted = [r["value"] for r in rows if r["value"] is not None]
     floor = min(plotted) if plotted else 0.0
@@ -345,6 +400,7 @@ def _line(
         r["cpos"] = floor
         r["hidden"] = r["value"] is None
     data = alt.Data(values=rows)
+    single: dict[str, Any] = {} if series_names else {"color": PALETTE[0]}
     x = alt.X("cat:O", title=cat_title, sort=order, axis=alt.Axis(labelAngle=0))
     y = alt.Y("value:Q", title=val_title, scale=alt.Scale(zero=False, nice=True))
     enc: dict[str, Any] = {"x": x, "y": y}
@@ -362,12 +418,18 @@ def _line(
             scale=alt.Scale(domain=series_names, range=list(SHAPES[: len(series_names)])),
             legend=None,
         )
-    line = alt.Chart(data).mark_line(
-        strokeWidth=2.5, invalid="break-paths-show-domains", **({} if series_names else {"color": PALETTE[0]})
-    ).encode(**enc)
+    line = (
+        alt.Chart(data)
+        .mark_line(
+            strokeWidth=2.5,
+            invalid="break-paths-show-domains",
+            **single,
+        )
+        .encode(**enc)
+    )
     points = (
         alt.Chart(data)
-        .mark_point(filled=True, size=70, opacity=1, **({} if series_names else {"color": PALETTE[0]}))
+        .mark_point(filled=True, size=70, opacity=1, **single)
         .transform_filter("datum.value != null")
         .encode(**point_enc)
     )

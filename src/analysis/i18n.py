@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import string
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ def check_lang(lang: str) -> str:
     return lang
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalogue(lang: str) -> dict[str, str]:
     """The compiled catalogue for ``lang``: ``{msgid: translated text}`` (empty strings dropped)."""
     check_lang(lang)
@@ -117,7 +117,9 @@ def fmt_number(value: float | int | None, lang: str, decimals: int = 0) -> str:
     return format_decimal(value, format=_pattern(decimals), locale=_locale(lang))
 
 
-def fmt_percent(value: float | None, lang: str, decimals: int = 1, *, proportion: bool = False) -> str:
+def fmt_percent(
+    value: float | None, lang: str, decimals: int = 1, *, proportion: bool = False
+) -> str:
     """Locale percentage of a value already in percent (0-100), or of a proportion (0-1).
 
     ``fmt_percent(12.5, "fr") == "12,5\u00a0%"`` (CLDR fr-CA puts a no-break space before the

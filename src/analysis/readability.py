@@ -86,7 +86,9 @@ def measure(texts: str | Iterable[str], lang: str = "en") -> Readability:
     return Readability(lang, grade, ease, words, sentences, method)
 
 
-def check_grade(texts: str | Iterable[str], lang: str = "en", max_grade: float = YOUTH_MAX_GRADE) -> Readability:
+def check_grade(
+    texts: str | Iterable[str], lang: str = "en", max_grade: float = YOUTH_MAX_GRADE
+) -> Readability:
     """Measure and raise ``AssertionError`` if the grade is above ``max_grade``.
 
     A test helper: ``check_grade(report.prose(), report.lang)`` for a youth summary.

@@ -82,7 +82,9 @@ def _assert_offline(page: str, where: str) -> None:
     m = _URL.search(page)
     if m:
         start = max(0, m.start() - 40)
-        raise RenderError(f"{where}: page contains a network URL near {page[start:m.end() + 30]!r}")
+        raise RenderError(
+            f"{where}: page contains a network URL near {page[start : m.end() + 30]!r}"
+        )
 
 
 # ---------------------------------------------------------------- HTML
@@ -127,28 +129,36 @@ def _page(
     audience_label: str | None = None,
 ) -> str:
     tr = Translator(lang)
-    page = _env().get_template("page.html.j2").render(
-        _=tr,
-        lang=lang,
-        title=title,
-        css=_css(),
-        body=jinja2.utils.markupsafe.Markup(body),
-        toc=list(toc),
-        downloads=list(downloads),
-        alternate=alternate,
-        home_href=home_href,
-        audience_label=audience_label,
-        symbols=[tr(f"symbol.{s}") for s in SYMBOLS],
+    page = (
+        _env()
+        .get_template("page.html.j2")
+        .render(
+            _=tr,
+            lang=lang,
+            title=title,
+            css=jinja2.utils.markupsafe.Markup(_css()),
+            body=jinja2.utils.markupsafe.Markup(body),
+            toc=list(toc),
+            downloads=list(downloads),
+            alternate=alternate,
+            home_href=home_href,
+            audience_label=audience_label,
+            symbols=[tr(f"symbol.{s}") for s in SYMBOLS],
+        )
     )
     return page
 
 
-def report_html(doc: Mapping[str, Any], *, pdf_name: str | None, home_href: str | None = None) -> str:
+def report_html(
+    doc: Mapping[str, Any], *, pdf_name: str | None, home_href: str | None = None
+) -> str:
     """The self-contained HTML page of a report document."""
     lang = doc["lang"]
     tr = Translator(lang)
     body = "".join(_block_html(b, lang) for b in doc["blocks"])
-    toc = [(b["id"], b["text"]) for b in doc["blocks"] if b["type"] == "heading" and b["level"] == 2]
+    toc = [
+        (b["id"], b["text"]) for b in doc["blocks"] if b["type"] == "heading" and b["level"] == 2
+    ]
     downloads: list[tuple[str, str]] = []
     if pdf_name:
         downloads.append((pdf_name, tr("ui.download_pdf")))
@@ -158,7 +168,9 @@ def report_html(doc: Mapping[str, Any], *, pdf_name: str | None, home_href: str 
             downloads.append((f"data/{b['csv']}", tr("ui.download_csv", caption=cap)))
     if downloads[1 if pdf_name else 0 :]:
         first_csv = next(b["csv"] for b in doc["blocks"] if b.get("csv"))
-        downloads.append((f"data/{first_csv.replace('.csv', '.notes.csv')}", tr("ui.download_notes")))
+        downloads.append(
+            (f"data/{first_csv.replace('.csv', '.notes.csv')}", tr("ui.download_notes"))
+        )
     alternate = f"{doc['alternate']}.html" if doc.get("alternate") else None
     page = _page(
         lang=lang,
@@ -320,12 +332,16 @@ def render_site(
         return p.resolve().relative_to(root.resolve()).as_posix()
 
     parts = [f"<p>{esc(tr('ui.site_intro'))}</p>"]
-    parts.append(f'<p><a href="{esc(rel(mrendered.html))}">{esc(tr("ui.methodology_link"))}</a></p>')
+    parts.append(
+        f'<p><a href="{esc(rel(mrendered.html))}">{esc(tr("ui.methodology_link"))}</a></p>'
+    )
     toc: list[tuple[str, str]] = [("methodology", tr("ui.methodology"))]
     by_aud: dict[str, list[RenderedReport]] = {}
     for e in entries:
         by_aud.setdefault(e.audience, []).append(e)
-    for aud in sorted(by_aud, key=lambda a: (AUDIENCE_ORDER.index(a) if a in AUDIENCE_ORDER else 99, a)):
+    for aud in sorted(
+        by_aud, key=lambda a: (AUDIENCE_ORDER.index(a) if a in AUDIENCE_ORDER else 99, a)
+    ):
         hid = f"audience-{aud}"
         heading = tr("ui.site_audience", audience=tr(f"audience.{aud}"))
         toc.append((hid, heading))
@@ -339,7 +355,9 @@ def render_site(
             f'<th scope="col">{esc(tr("ui.site_col_formats"))}</th></tr></thead><tbody>'
         )
         for e in rows:
-            links = [f'<a href="{esc(rel(e.html))}" lang="{e.lang}-CA">{esc(tr("ui.format_html"))}</a>']
+            links = [
+                f'<a href="{esc(rel(e.html))}" lang="{e.lang}-CA">{esc(tr("ui.format_html"))}</a>'
+            ]
             if e.pdf is not None:
                 links.append(f'<a href="{esc(rel(e.pdf))}">{esc(tr("ui.format_pdf"))}</a>')
             for k, c in enumerate(e.csvs, 1):
@@ -347,11 +365,13 @@ def render_site(
                 links.append(f'<a href="{esc(rel(c))}">{esc(label)}</a>')
             parts.append(
                 f'<tr><th scope="row"><a href="{esc(rel(e.html))}" lang="{e.lang}-CA">{esc(e.title)}</a></th>'
-                f'<td>{esc(tr(f"ui.language_{e.lang}"))}</td><td>{" · ".join(links)}</td></tr>'
+                f"<td>{esc(tr(f'ui.language_{e.lang}'))}</td><td>{' · '.join(links)}</td></tr>"
             )
         parts.append("</tbody></table></div>")
     parts.append(f'<h2 id="methodology">{esc(tr("ui.methodology"))}</h2>')
-    parts.append(f'<p><a href="{esc(rel(mrendered.html))}">{esc(tr("ui.methodology_link"))}</a></p>')
+    parts.append(
+        f'<p><a href="{esc(rel(mrendered.html))}">{esc(tr("ui.methodology_link"))}</a></p>'
+    )
     page = _page(lang=lang, title=tr("ui.site_title"), body="".join(parts), toc=toc)
     _assert_offline(page, "index")
     index = root / ("index.html" if lang == "en" else f"index-{lang}.html")

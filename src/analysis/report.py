@@ -131,7 +131,13 @@ class Report:
             raise ValueError("heading level must be 2 or 3 (the title is level 1)")
         text = self.t(msgid, **self._values(values))
         self.blocks.append(
-            {"type": "heading", "msgid": msgid, "level": level, "text": text, "id": self._unique_id(msgid)}
+            {
+                "type": "heading",
+                "msgid": msgid,
+                "level": level,
+                "text": text,
+                "id": self._unique_id(msgid),
+            }
         )
         return self
 
@@ -177,12 +183,12 @@ class Report:
         """
         p = require_protected(protected, "Report.table")
         cap = self.t(caption, **self._values(caption_values or {}))
-        model = table_model(p, lang=self.lang, caption=cap, columns=columns, labels=labels, formats=formats)
+        model = table_model(
+            p, lang=self.lang, caption=cap, columns=columns, labels=labels, formats=formats
+        )
         tid = self._unique_id("table-" + p.name)
         csv_name = self._add_csv(p, columns)
-        self.blocks.append(
-            {"type": "table", "id": tid, "model": model.to_dict(), "csv": csv_name}
-        )
+        self.blocks.append({"type": "table", "id": tid, "model": model.to_dict(), "csv": csv_name})
         return self
 
     def chart(
@@ -273,7 +279,9 @@ class Report:
         data.mkdir(parents=True, exist_ok=True)
         for name, (text, notes) in sorted(self._csvs.items()):
             (data / name).write_text(text, encoding="utf-8", newline="")
-            (data / name.replace(".csv", ".notes.csv")).write_text(notes, encoding="utf-8", newline="")
+            (data / name.replace(".csv", ".notes.csv")).write_text(
+                notes, encoding="utf-8", newline=""
+            )
         path = out / f"{self.slug}.json"
         path.write_text(
             json.dumps(self.to_dict(), indent=1, sort_keys=True, ensure_ascii=False) + "\n",

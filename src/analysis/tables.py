@@ -22,8 +22,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from analysis.disclosure import (
     SYMBOL_LOW_RELIABILITY,
     SYMBOL_NOT_APPLICABLE,
@@ -278,7 +276,9 @@ def table_html(
 ) -> str:
     """Accessible HTML for a ``Protected`` table (see :func:`table_model` for the parameters)."""
     p = require_protected(protected, "table_html")
-    model = table_model(p, lang=lang, caption=caption, columns=columns, labels=labels, formats=formats)
+    model = table_model(
+        p, lang=lang, caption=caption, columns=columns, labels=labels, formats=formats
+    )
     return model_html(model, table_id=table_id)
 
 

@@ -190,3 +190,118 @@ def test_tables_have_disclosure_columns() -> None:
     n_all = sens.filter((pl.col("links") == "all") & (pl.col("term") == "care_status[in_care]"))["n"][0]
     n_hi = sens.filter((pl.col("links") == "high_confidence") & (pl.col("term") == "care_status[in_care]"))["n"][0]
     assert n_hi < n_all
+
+
+# --------------------------------------------------------------------------------------------
+# known truth: the project's generator (sources joined with the latent truth = perfect linkage)
+
+
+def analytic_from_truth(frames: dict[str, pl.DataFrame]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Analytic-shaped student_years and eqao from generated sources and the latent truth.
+
+    ``study_id`` is the OEN (no pseudonymisation needed in a test), the care columns are the
+    truth's, so the models see exactly the terms the outcomes were drawn from.
+    """
+    truth = frames["truth/student_year_truth"]
+    onsis = frames["sources/onsis_enrolment"]
+    sy = (
+        onsis.join(truth, on=["oen", "school_year"], how="left")
+        .rename({"oen": "study_id"})
+        .with_columns(
+            pl.col("child_id").is_not_null().alias("cw_involved"),
+            pl.when(pl.col("indigenous")).then(pl.lit("indigenous")).otherwise(None).alias("race"),
+            pl.lit(None, dtype=pl.Utf8).alias("society_id"),
+            pl.lit(None, dtype=pl.Float64).alias("link_probability"),
+        )
+        .sort("study_id", "school_year")
+        .with_columns((pl.col("cumulative_days_in_care") > 0).cum_max().over("study_id").alias("ever_in_care"))
+    )
+    eq = (
+        frames["sources/eqao_results"]
+        .rename({"oen": "study_id"})
+        .with_columns(
+            pl.when(pl.col("participation") != "participated")
+            .then(None)
+            .when(pl.col("assessment") == "osslt")
+            .then(pl.col("osslt_result") == "pass")
+            .otherwise(pl.col("level") >= 3)
+            .alias("at_standard")
+        )
+    )
+    return sy, eq
+
+
+def _generate(scale: str, seed: int) -> tuple[dict, dict[str, pl.DataFrame]]:
+    synthetic = pytest.importorskip("analysis.synthetic")
+    from analysis.config import load_config
+
+    cfg = load_config(scale=scale, seed=seed)
+    return synthetic.planted_effects(cfg), synthetic.generate_frames(cfg)
+
+
+def _planted(effects: dict) -> dict[str, dict[str, float]]:
+    e = effects["effects"]
+    short = {"in_care": "in_care", "kinship_service": "kinship", "ccsyp": "ccsyp", "vysa": "vysa"}
+    out: dict[str, dict[str, float]] = {"eqao_at_standard": {}, "attendance": {}, "credits": {}}
+    for lev, s in short.items():
+        out["eqao_at_standard"][f"care_status[{lev}]"] = e[f"eqao_logodds_{s}"]
+        out["attendance"][f"care_status[{lev}]"] = e[f"attendance_gap_{s}"]
+        out["credits"][f"care_status[{lev}]"] = e[f"credits_gap_{s}"]
+    out["eqao_at_standard"][DOSE_TERM] = e["dose_per_year_in_care"]
+    out["eqao_at_standard"][GROUP_TERM] = e["group_care_extra_logodds"]
+    out["eqao_at_standard"][INDIGENOUS_TERM] = e["indigenous_extra_logodds"]
+    return out
+
+
+@pytest.mark.slow
+def test_planted_effects_inside_95_intervals_small() -> None:
+    """Each planted effect lies inside its estimated 95% interval (small scale, the default seed)."""
+    from analysis.config import load_config
+
+    effects, frames = _generate("small", load_config().seed)
+    sy, eq = analytic_from_truth(frames)
+    fits = models.fit_outcome_models(sy, eq, outcomes=["eqao_at_standard", "attendance", "credits"])
+    misses = []
+    for outcome, terms in _planted(effects).items():
+        fit = fits[outcome]
+        for term, truth in terms.items():
+            if term not in fit.names:  # a care status absent at this scale
+                continue
+            lo, hi = fit.ci(term)
+            if not lo <= truth <= hi:
+                misses.append((outcome, term, truth, round(fit.coef(term), 4), round(lo, 4), round(hi, 4)))
+    assert not misses, misses
+
+
+@pytest.mark.slow
+def test_in_care_gap_interval_coverage_tiny() -> None:
+    """Over 60 seeds at tiny scale, the 95% interval of the in-care EQAO gap covers the truth
+    90-98% of the time (EQAO model only, fitted on aggregated counts)."""
+    term = "care_status[in_care]"
+    hits = 0
+    seeds = range(1000, 1060)
+    truth = None
+    for seed in seeds:
+        effects, frames = _generate("tiny", seed)
+        truth = effects["effects"]["eqao_logodds_in_care"]
+        sy, eq = analytic_from_truth(frames)
+        fit = models.fit_outcome_models(sy, eq, outcomes=["eqao_at_standard"])["eqao_at_standard"]
+        lo, hi = fit.ci(term)
+        hits += lo <= truth <= hi
+    coverage = hits / len(seeds)
+    print(f"coverage of the in-care EQAO gap ({truth}): {coverage:.3f} over {len(seeds)} seeds")
+    assert 0.90 <= coverage <= 0.98
+
+
+@pytest.mark.bench
+@pytest.mark.parametrize("scale", ["tiny", "small"])
+def test_bench_models(scale: str) -> None:
+    """Prints the model fitting time and peak memory (no assertion on time)."""
+    _, frames = _generate(scale, 7)
+    sy, eq = analytic_from_truth(frames)
+    t0 = time.perf_counter()
+    fits = models.fit_outcome_models(sy, eq)
+    dt = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\n[bench] models {scale}: {sy.height} student-years, {eq.height} EQAO rows, {dt:.2f} s, peak RSS {peak:.0f} MiB")
+    assert set(fits) >= {"eqao_at_standard", "attendance", "credits"}

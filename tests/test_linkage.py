@@ -32,7 +32,12 @@ def test_luhn_matches_the_generator_rule() -> None:
 
 
 def test_names_are_folded_and_split() -> None:
-    df = pl.DataFrame({"f": ["Léa", "Ji-woo", " ", "Émile"], "l": ["Smith-Jones", "O'Brien", "Côté", "van  der Berg"]})
+    df = pl.DataFrame(
+        {
+            "f": ["Léa", "Ji-woo", " ", "Émile"],
+            "l": ["Smith-Jones", "O'Brien", "Côté", "van  der Berg"],
+        }
+    )
     out = df.select(
         standardise.clean_first_name(pl.col("f")).alias("f"),
         standardise.surname_tokens(pl.col("l")).alias("t"),
@@ -96,31 +101,60 @@ def test_settings_levels_match_documented_gamma_names() -> None:
 
 
 # ----------------------------------------------------------------------------- resolution
-def _pair(cw: str, oen: str, p: float, *, same_oen: bool = False, first: int = 4, last: int = 4,
-          dob: int = 4, postal: int = 2, weight: float | None = None) -> dict:
+def _pair(
+    cw: str,
+    oen: str,
+    p: float,
+    *,
+    same_oen: bool = False,
+    first: int = 4,
+    last: int = 4,
+    dob: int = 4,
+    postal: int = 2,
+    weight: float | None = None,
+) -> dict:
     import math
 
     w = weight if weight is not None else math.log2(p / (1 - p)) if 0 < p < 1 else 30.0
-    return {"cw_id": cw, "oen": oen, "match_weight": w, "match_probability": p, "match_key": 1,
-            "same_oen": same_oen, "gamma_first_name": first, "gamma_last_name": last,
-            "gamma_dob": dob, "gamma_postal": postal, "gamma_gender": 1}
+    return {
+        "cw_id": cw,
+        "oen": oen,
+        "match_weight": w,
+        "match_probability": p,
+        "match_key": 1,
+        "same_oen": same_oen,
+        "gamma_first_name": first,
+        "gamma_last_name": last,
+        "gamma_dob": dob,
+        "gamma_postal": postal,
+        "gamma_gender": 1,
+    }
 
 
 def _resolve(pairs: list[dict], ids: list[str], cw_pairs: list[tuple[str, str, float]] = ()):
-    cp = pl.DataFrame(list(cw_pairs), schema={"cw_id_1": pl.String, "cw_id_2": pl.String,
-                                              "match_probability": pl.Float64}, orient="row")
-    return resolve.resolve(pl.Series(ids), pl.DataFrame(pairs), cp, threshold=0.9, high_confidence=0.99)
+    cp = pl.DataFrame(
+        list(cw_pairs),
+        schema={"cw_id_1": pl.String, "cw_id_2": pl.String, "match_probability": pl.Float64},
+        orient="row",
+    )
+    return resolve.resolve(
+        pl.Series(ids), pl.DataFrame(pairs), cp, threshold=0.9, high_confidence=0.99
+    )
 
 
 def test_wrong_oen_does_not_force_a_link() -> None:
     # OEN agrees but birth date and both names disagree: not confirmed, and too weak to link
-    links, unl = _resolve([_pair("c1", "s1", 0.01, same_oen=True, first=0, last=0, dob=0, postal=0)], ["c1"])
+    links, unl = _resolve(
+        [_pair("c1", "s1", 0.01, same_oen=True, first=0, last=0, dob=0, postal=0)], ["c1"]
+    )
     assert links["oen"].to_list() == [None]
     assert unl["reason"].to_list() == ["below_threshold"]
 
 
 def test_confirmed_oen_links_deterministically_even_when_model_is_unsure() -> None:
-    links, _ = _resolve([_pair("c1", "s1", 0.5, same_oen=True, first=0, last=4, dob=4, postal=0)], ["c1"])
+    links, _ = _resolve(
+        [_pair("c1", "s1", 0.5, same_oen=True, first=0, last=4, dob=4, postal=0)], ["c1"]
+    )
     assert links.row(0, named=True)["oen"] == "s1"
     assert links.row(0, named=True)["link_pass"] == "deterministic"
 
@@ -184,8 +218,15 @@ def test_tiny_quality_meets_target(tiny_run) -> None:
     gap = q["recall_parity"]["max_gap_within_dimension"]
     assert gap is None or gap <= 0.02
     assert result.metrics["f1"] == q["f1"]
-    for dim in ("race", "gender_identity", "age_group", "society_id", "service_type",
-                "born_outside_canada", "first_language"):
+    for dim in (
+        "race",
+        "gender_identity",
+        "age_group",
+        "society_id",
+        "service_type",
+        "born_outside_canada",
+        "first_language",
+    ):
         assert any(r["dimension"] == dim for r in q["by_subgroup"]), dim
     assert q["comparisons_scored"] == sum(q["comparisons_by_blocking_rule"].values()) > 0
 
@@ -195,7 +236,13 @@ def test_tiny_outputs_follow_the_contract(tiny_run) -> None:
     d = cfg.paths.linkage
     links = pl.read_parquet(d / "links.parquet")
     persons = pl.read_parquet(cfg.paths.sources / "cpin_persons.parquet")
-    assert links.columns == ["cw_record_id", "cw_person_id", "oen", "match_probability", "link_pass"]
+    assert links.columns == [
+        "cw_record_id",
+        "cw_person_id",
+        "oen",
+        "match_probability",
+        "link_pass",
+    ]
     assert links["cw_record_id"].is_unique().all()
     assert sorted(links["cw_record_id"]) == sorted(persons["cw_record_id"])
     # one student per person, one person per student
@@ -203,7 +250,9 @@ def test_tiny_outputs_follow_the_contract(tiny_run) -> None:
     assert linked.group_by("cw_person_id").agg(pl.col("oen").n_unique())["oen"].max() == 1
     assert linked.group_by("oen").agg(pl.col("cw_person_id").n_unique())["cw_person_id"].max() == 1
     assert set(linked["link_pass"]) <= {"deterministic", "probabilistic"}
-    assert links.filter(pl.col("oen").is_null())["link_pass"].null_count() == links["oen"].null_count()
+    assert (
+        links.filter(pl.col("oen").is_null())["link_pass"].null_count() == links["oen"].null_count()
+    )
     unl = pl.read_parquet(d / "unlinked.parquet")
     assert unl.height == links["oen"].null_count()
     assert set(unl["reason"]) <= set(resolve.UNLINKED_REASONS)
@@ -266,3 +315,19 @@ def test_doubled_noise_degrades_gracefully_and_is_reported(tmp_path: Path) -> No
     assert q["precision"] >= 0.98
     assert 0.9 <= q["recall"] < 1.0
     assert q["f1"] >= 0.95
+
+
+@pytest.mark.bench
+@pytest.mark.parametrize("scale", ["tiny", "small"])
+def test_bench_linkage(scale: str, tmp_path: Path) -> None:
+    """Prints link time, comparisons scored and peak memory (province: run the CLI by hand)."""
+    from analysis import linkage
+    from analysis.io import write_parquet
+    from analysis.synthetic import generate_frames
+
+    cfg = load_config(scale=scale, data_dir=tmp_path)
+    for key, df in generate_frames(cfg).items():
+        write_parquet(df, tmp_path / f"{key}.parquet")
+    r = linkage.run(cfg)
+    print(f"\n{scale}: {r.metrics}")
+    assert r.metrics["comparisons_scored"] > 0

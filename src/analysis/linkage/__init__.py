@@ -127,7 +127,8 @@ def _quality(cfg: Config, out: dict[str, Any]) -> dict[str, Any]:
             if k is not None
         },
         "unlinked_by_reason": {
-            str(k): int(v) for k, v in out["unlinked"].group_by("reason").len().sort("reason").iter_rows()
+            str(k): int(v)
+            for k, v in out["unlinked"].group_by("reason").len().sort("reason").iter_rows()
         },
         "unlinked_reasons": resolve.UNLINKED_REASONS,
         "comparisons_by_blocking_rule": scored.comparisons_by_rule,
@@ -174,7 +175,12 @@ def run(cfg: Config) -> StageResult:
         write_json(out["scored"].model, tmp / "model.json")
         write_json(q, tmp / "quality.json")
     links: pl.DataFrame = out["links"]
-    n_onsis = pl.scan_parquet(cfg.paths.sources / "onsis_enrolment.parquet").select(pl.len()).collect().item()
+    n_onsis = (
+        pl.scan_parquet(cfg.paths.sources / "onsis_enrolment.parquet")
+        .select(pl.len())
+        .collect()
+        .item()
+    )
     metrics = {
         k: q.get(k)
         for k in ("precision", "recall", "f1", "link_rate", "comparisons_scored", "peak_rss_mib")

@@ -79,7 +79,7 @@ BLOCKING_RULE_NAMES = (
 DETERMINISTIC_RECALL = 0.8
 
 
-def _null(*cols: str) -> cll.CustomLevel:
+def _null(*cols: str) -> Any:
     cond = " OR ".join(f"{c}_l IS NULL OR {c}_r IS NULL" for c in cols)
     return cll.CustomLevel(cond, label_for_charts="null").configure(is_null_level=True)
 
@@ -239,9 +239,7 @@ def score(
     tr.estimate_u_using_random_sampling(max_pairs=float(max_pairs_em), seed=seed)
     sessions = []
     for rule in (block_on("dob"), block_on("first_name", "last_name")):
-        s = tr.estimate_parameters_using_expectation_maximisation(
-            rule, max_pairs=float(max_pairs_em)
-        )
+        tr.estimate_parameters_using_expectation_maximisation(rule, max_pairs=float(max_pairs_em))
         sessions.append({"blocking_rule": str(rule.get_blocking_rule("duckdb").blocking_rule_sql)})
 
     predictions = linker.inference.predict(warning_mode="never")
@@ -295,13 +293,27 @@ def _orient(raw: pl.DataFrame) -> pl.DataFrame:
     cw_left = pl.col("source_dataset_l") == CW_TABLE
     return (
         raw.with_columns(
-            pl.when(cw_left).then(pl.col("unique_id_l")).otherwise(pl.col("unique_id_r")).alias("cw_id"),
-            pl.when(cw_left).then(pl.col("unique_id_r")).otherwise(pl.col("unique_id_l")).alias("oen"),
+            pl.when(cw_left)
+            .then(pl.col("unique_id_l"))
+            .otherwise(pl.col("unique_id_r"))
+            .alias("cw_id"),
+            pl.when(cw_left)
+            .then(pl.col("unique_id_r"))
+            .otherwise(pl.col("unique_id_l"))
+            .alias("oen"),
             (pl.col("oen_l") == pl.col("oen_r")).fill_null(False).alias("same_oen"),
             pl.col("match_key").cast(pl.Int64),
             *[pl.col(c).cast(pl.Int64) for c in _GAMMA_COLS],
         )
-        .select("cw_id", "oen", "match_weight", "match_probability", "match_key", "same_oen", *_GAMMA_COLS)
+        .select(
+            "cw_id",
+            "oen",
+            "match_weight",
+            "match_probability",
+            "match_key",
+            "same_oen",
+            *_GAMMA_COLS,
+        )
         .sort("cw_id", "oen")
     )
 

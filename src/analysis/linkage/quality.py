@@ -39,7 +39,9 @@ def link_metrics(links: pl.DataFrame, truth: pl.DataFrame) -> dict[str, Any]:
     recall = right / records that have a student. Duplicate resolution is scored on pairs of
     records: pairs sharing a ``cw_person_id`` against pairs sharing a true ``child_id``.
     """
-    j = links.join(truth.select("cw_record_id", "child_id", "true_oen"), on="cw_record_id", how="left")
+    j = links.join(
+        truth.select("cw_record_id", "child_id", "true_oen"), on="cw_record_id", how="left"
+    )
     linked = pl.col("oen").is_not_null()
     right = linked & (pl.col("oen") == pl.col("true_oen")).fill_null(False)
     c = j.select(
@@ -101,7 +103,9 @@ def subgroups(persons: pl.DataFrame, services: pl.DataFrame | None) -> pl.DataFr
         pl.col("first_language").cast(pl.String),
     )
     dims = [d for d in SUBGROUP_DIMENSIONS if d != "service_type"]
-    long = base.unpivot(index="cw_record_id", on=dims, variable_name="dimension", value_name="group")
+    long = base.unpivot(
+        index="cw_record_id", on=dims, variable_name="dimension", value_name="group"
+    )
     if services is not None:
         svc = (
             services.select("cw_record_id", pl.col("service_type").alias("group"))
@@ -111,13 +115,20 @@ def subgroups(persons: pl.DataFrame, services: pl.DataFrame | None) -> pl.DataFr
         none = (
             persons.select("cw_record_id")
             .join(svc, on="cw_record_id", how="anti")
-            .with_columns(pl.lit("service_type").alias("dimension"), pl.lit(None, dtype=pl.String).alias("group"))
+            .with_columns(
+                pl.lit("service_type").alias("dimension"),
+                pl.lit(None, dtype=pl.String).alias("group"),
+            )
         )
         long = pl.concat([long, svc.select(long.columns), none.select(long.columns)])
-    return long.with_columns(pl.col("group").fill_null("missing")).sort("dimension", "group", "cw_record_id")
+    return long.with_columns(pl.col("group").fill_null("missing")).sort(
+        "dimension", "group", "cw_record_id"
+    )
 
 
-def link_rates(links: pl.DataFrame, groups: pl.DataFrame, truth: pl.DataFrame | None) -> pl.DataFrame:
+def link_rates(
+    links: pl.DataFrame, groups: pl.DataFrame, truth: pl.DataFrame | None
+) -> pl.DataFrame:
     """Link rate (and recall, when the truth is given) by subgroup.
 
     Columns: ``dimension, group, records, linked, link_rate`` and with truth ``with_student,
@@ -134,8 +145,10 @@ def link_rates(links: pl.DataFrame, groups: pl.DataFrame, truth: pl.DataFrame | 
             pl.col("true_oen").is_not_null().sum().alias("with_student"),
             (pl.col("oen") == pl.col("true_oen")).fill_null(False).sum().alias("linked_right"),
         ]
-    out = j.group_by("dimension", "group").agg(aggs).with_columns(
-        (pl.col("linked") / pl.col("records")).alias("link_rate")
+    out = (
+        j.group_by("dimension", "group")
+        .agg(aggs)
+        .with_columns((pl.col("linked") / pl.col("records")).alias("link_rate"))
     )
     if truth is not None:
         out = out.with_columns(
@@ -155,25 +168,32 @@ def recall_parity(rates: pl.DataFrame, min_group: int = MIN_GROUP) -> dict[str, 
     for (dim,), g in big.group_by("dimension"):
         if g.height >= 2:
             by_dim[str(dim)] = {
-                "gap": float(g["recall"].max() - g["recall"].min()),  # type: ignore[operator]
+                "gap": float(g["recall"].max() - g["recall"].min()),  # type: ignore[operator, arg-type]
                 "groups": g.height,
             }
     overall = big["recall"].max() - big["recall"].min() if big.height >= 2 else None  # type: ignore[operator]
     return {
         "max_gap_within_dimension": max((v["gap"] for v in by_dim.values()), default=None),
-        "max_gap_any_two_groups": float(overall) if overall is not None else None,
+        "max_gap_any_two_groups": float(overall) if overall is not None else None,  # type: ignore[arg-type]
         "min_group": min_group,
         "by_dimension": dict(sorted(by_dim.items())),
     }
 
 
 def threshold_report(
-    pairs: pl.DataFrame, links: pl.DataFrame, threshold: float, high_confidence: float, margin: float
+    pairs: pl.DataFrame,
+    links: pl.DataFrame,
+    threshold: float,
+    high_confidence: float,
+    margin: float,
 ) -> dict[str, Any]:
     """The threshold, why, and what the model itself expects it to cost (no truth used)."""
     col = "posterior" if "posterior" in pairs.columns else "match_probability"
-    best = pairs.sort(col, descending=True).group_by("cw_id").first().with_columns(
-        pl.col(col).alias("match_probability")
+    best = (
+        pairs.sort(col, descending=True)
+        .group_by("cw_id")
+        .first()
+        .with_columns(pl.col(col).alias("match_probability"))
     )
     made = links.filter(pl.col("link_pass") == "probabilistic")["match_probability"]
     below = best.filter(pl.col("match_probability") < threshold)["match_probability"]
@@ -217,7 +237,9 @@ def link_rate_by_subgroup(linkage_dir: Path) -> pl.DataFrame:
     return pl.DataFrame(q["by_subgroup"], infer_schema_length=None)
 
 
-def borderline_pairs(linkage_dir: Path, n: int = 50, seed: int = 0, width: float = 4.0) -> pl.DataFrame:
+def borderline_pairs(
+    linkage_dir: Path, n: int = 50, seed: int = 0, width: float = 4.0
+) -> pl.DataFrame:
     """A sample of pairs near the threshold for clerical review, identifiers pseudonymised.
 
     Pairs whose match weight is within ``width`` bits of the threshold's weight are sampled
@@ -244,8 +266,12 @@ def borderline_pairs(linkage_dir: Path, n: int = 50, seed: int = 0, width: float
         near = near[idx.tolist()]
     cw_ids = near["cw_id"].unique().sort().to_list()
     st_ids = near["oen"].unique().sort().to_list()
-    cw_map = {k: f"R{i + 1:04d}" for i, k in enumerate(rng.permutation(np.array(cw_ids, dtype=object)))}
-    st_map = {k: f"S{i + 1:04d}" for i, k in enumerate(rng.permutation(np.array(st_ids, dtype=object)))}
+    cw_map = {
+        k: f"R{i + 1:04d}" for i, k in enumerate(rng.permutation(np.array(cw_ids, dtype=object)))
+    }
+    st_map = {
+        k: f"S{i + 1:04d}" for i, k in enumerate(rng.permutation(np.array(st_ids, dtype=object)))
+    }
     out = near.select(
         pl.col("cw_id").replace_strict(cw_map, return_dtype=pl.String).alias("cw_pseudonym"),
         pl.col("oen").replace_strict(st_map, return_dtype=pl.String).alias("student_pseudonym"),
@@ -253,7 +279,9 @@ def borderline_pairs(linkage_dir: Path, n: int = 50, seed: int = 0, width: float
         "match_probability",
         *[
             pl.col(f"gamma_{c}")
-            .replace_strict({i: lab for i, lab in enumerate(levels)} | {-1: "null"}, return_dtype=pl.String)
+            .replace_strict(
+                {i: lab for i, lab in enumerate(levels)} | {-1: "null"}, return_dtype=pl.String
+            )
             .alias(c)
             for c, levels in LEVEL_NAMES.items()
         ],

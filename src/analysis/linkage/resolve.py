@@ -56,7 +56,11 @@ def record_posterior(
     n_records = max(tot.height, 1)
     for _ in range(iterations):
         post_sum = tot.select(
-            (pi * pl.col("bf_sum") / (n * (1 - pi) + pi * (pl.col("bf_sum") + n * unblocked_mass))).sum()
+            (
+                pi
+                * pl.col("bf_sum")
+                / (n * (1 - pi) + pi * (pl.col("bf_sum") + n * unblocked_mass))
+            ).sum()
         ).item()
         pi = min(0.99, max(0.01, float(post_sum) / n_records))
     return (
@@ -70,6 +74,7 @@ def record_posterior(
         )
         .drop("bf_sum")
     )
+
 
 UNLINKED_REASONS = {
     "no_candidate": "no student record shared a blocking key",
@@ -202,9 +207,7 @@ def resolve(
             if prob < threshold:
                 continue
             # the next candidate of this person still available
-            rivals = [
-                rw for (ro, rd, rp, rw) in by_person[p] if ro != o and ro not in taken_oen
-            ]
+            rivals = [rw for (ro, rd, rp, rw) in by_person[p] if ro != o and ro not in taken_oen]
             if rivals and max(rivals) > w - margin:
                 reason[p] = "ambiguous"
                 continue
@@ -224,7 +227,10 @@ def resolve(
 
     # 4. record-level rows
     own = pairs.select(
-        "cw_id", "oen", pl.col("match_probability").alias("own_p"), pl.col("deterministic").alias("own_det")
+        "cw_id",
+        "oen",
+        pl.col("match_probability").alias("own_p"),
+        pl.col("deterministic").alias("own_det"),
     )
     link_rows = pl.DataFrame(
         {

@@ -31,7 +31,9 @@ def spark_db_api(checkpoint_dir: Path | None = None, cores: int = 2) -> Iterator
 
     with contextlib.ExitStack() as stack:
         if checkpoint_dir is None:
-            checkpoint_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="spark-ckpt-")))
+            checkpoint_dir = Path(
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="spark-ckpt-"))
+            )
         spark = (
             SparkSession.builder.master(f"local[{cores}]")
             .appName("analysis-linkage")

@@ -72,7 +72,9 @@ def clean_first_name(expr: pl.Expr) -> pl.Expr:
 def surname_tokens(expr: pl.Expr) -> pl.Expr:
     """The parts of a surname (split at hyphens and spaces; apostrophes and dots dropped)."""
     folded = _fold(expr).str.replace_all(r"['’`.]", "").str.replace_all(r"[^a-z]+", " ")
-    return folded.str.strip_chars().str.split(" ").list.eval(pl.element().filter(pl.element() != ""))
+    return (
+        folded.str.strip_chars().str.split(" ").list.eval(pl.element().filter(pl.element() != ""))
+    )
 
 
 def clean_postal(expr: pl.Expr) -> pl.Expr:
@@ -148,10 +150,16 @@ def _common(df: pl.DataFrame) -> pl.DataFrame:
         bd.dt.month().cast(pl.Int32).alias("dob_month"),
         bd.dt.day().cast(pl.Int32).alias("dob_day"),
         bd.cast(pl.Int32).alias("dob_days"),
-        pl.col("postal_codes").list.eval(pl.element().str.slice(0, 3)).list.unique().list.sort()
+        pl.col("postal_codes")
+        .list.eval(pl.element().str.slice(0, 3))
+        .list.unique()
+        .list.sort()
         .alias("postal_fsas"),
     ).with_columns(
-        pl.when(pl.col("last_name") == "").then(None).otherwise(pl.col("last_name")).alias("last_name"),
+        pl.when(pl.col("last_name") == "")
+        .then(None)
+        .otherwise(pl.col("last_name"))
+        .alias("last_name"),
         pl.when(pl.col("last_name_tokens").list.len() == 0)
         .then(None)
         .otherwise(pl.col("last_name_tokens"))
@@ -174,7 +182,9 @@ def _check_columns(schema: pl.Schema, needed: tuple[str, ...], source: str) -> N
         raise ValueError(f"{source}: missing required column(s) {missing} (rule: data contract)")
 
 
-def standardise_students(onsis: pl.DataFrame | pl.LazyFrame, source: str = "onsis_enrolment") -> pl.DataFrame:
+def standardise_students(
+    onsis: pl.DataFrame | pl.LazyFrame, source: str = "onsis_enrolment"
+) -> pl.DataFrame:
     """Collapse OnSIS student-years to one standardised row per OEN.
 
     Parameters
@@ -191,8 +201,13 @@ def standardise_students(onsis: pl.DataFrame | pl.LazyFrame, source: str = "onsi
     """
     lf = onsis.lazy()
     _check_columns(lf.collect_schema(), ONSIS_COLUMNS, source)
-    lf = lf.select(ONSIS_COLUMNS).with_columns(clean_postal(pl.col("postal_code")).alias("postal_code"))
-    latest = [pl.col(c).sort_by("school_year").last() for c in ("first_name", "last_name", "birth_date", "gender")]
+    lf = lf.select(ONSIS_COLUMNS).with_columns(
+        clean_postal(pl.col("postal_code")).alias("postal_code")
+    )
+    latest = [
+        pl.col(c).sort_by("school_year").last()
+        for c in ("first_name", "last_name", "birth_date", "gender")
+    ]
     collapsed = (
         lf.group_by("oen")
         .agg(*latest, pl.col("postal_code").drop_nulls().unique().sort().alias("postal_codes"))
@@ -200,7 +215,9 @@ def standardise_students(onsis: pl.DataFrame | pl.LazyFrame, source: str = "onsi
             pl.col("oen").alias("unique_id"),
             clean_first_name(pl.col("first_name")).alias("first_name"),
             surname_tokens(pl.col("last_name")).alias("last_name_tokens"),
-            pl.when(pl.col("gender").is_in(["female", "male"])).then(pl.col("gender")).alias("gender"),
+            pl.when(pl.col("gender").is_in(["female", "male"]))
+            .then(pl.col("gender"))
+            .alias("gender"),
         )
         .sort("oen")
         .collect()
@@ -219,7 +236,9 @@ def standardise_cw(cpin: pl.DataFrame | pl.LazyFrame, source: str = "cpin_person
     schema = lf.collect_schema()
     _check_columns(schema, CPIN_COLUMNS, source)
     gender = (
-        pl.col("gender_identity").replace_strict(_GENDER_FROM_IDENTITY, default=None, return_dtype=pl.String)
+        pl.col("gender_identity").replace_strict(
+            _GENDER_FROM_IDENTITY, default=None, return_dtype=pl.String
+        )
         if "gender_identity" in schema.names()
         else pl.lit(None, dtype=pl.String)
     )
@@ -230,7 +249,9 @@ def standardise_cw(cpin: pl.DataFrame | pl.LazyFrame, source: str = "cpin_person
             clean_first_name(pl.col("first_name")).alias("first_name"),
             surname_tokens(pl.col("last_name")).alias("last_name_tokens"),
             gender.alias("gender"),
-            pl.concat_list(clean_postal(pl.col("postal_code"))).list.drop_nulls().alias("postal_codes"),
+            pl.concat_list(clean_postal(pl.col("postal_code")))
+            .list.drop_nulls()
+            .alias("postal_codes"),
         )
         .sort("unique_id")
         .collect()

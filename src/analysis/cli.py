@@ -31,15 +31,24 @@ DataOpt = Annotated[Path | None, typer.Option("--data-dir", help="Where data liv
 ReportsOpt = Annotated[Path | None, typer.Option("--reports-dir", help="Where reports go (default reports)")]
 SourcesOpt = Annotated[Path | None, typer.Option("--sources", help="Your own extract (CSV or parquet) instead of synthetic data")]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Re-run even if inputs are unchanged")]
+EngineOpt = Annotated[str | None, typer.Option("--engine", help="Linkage engine: duckdb (default) or spark")]
+
+
+def _abs(p: Path | None) -> Path | None:
+    return None if p is None else p.resolve()  # command-line paths are relative to the cwd
 
 
 def _cfg(config: Path | None, scale: str | None, seed: int | None, data_dir: Path | None = None,
-         reports_dir: Path | None = None, sources: Path | None = None) -> Config:
+         reports_dir: Path | None = None, sources: Path | None = None, engine: str | None = None) -> Config:
     if scale is not None and scale not in ("tiny", "small", "province"):
         _fail(f"--scale: '{scale}' is not one of tiny, small, province")
+    if engine is not None and engine not in ("duckdb", "spark"):
+        _fail(f"--engine: '{engine}' is not one of duckdb, spark")
+    if sources is not None and not sources.is_dir():
+        _fail(f"{sources}: --sources must be a folder holding the source files")
     try:
-        return load_config(config, scale=scale, seed=seed, data_dir=data_dir, reports_dir=reports_dir,
-                           incoming=sources)
+        return load_config(config, scale=scale, seed=seed, data_dir=_abs(data_dir),
+                           reports_dir=_abs(reports_dir), incoming=_abs(sources), engine=engine)
     except ValueError as exc:
         _fail(str(exc))
         raise  # unreachable
@@ -79,8 +88,9 @@ def _run(cfg: Config, stages: tuple[str, ...], force: bool) -> None:
 
 def _stage_command(name: str, doc: str):
     def command(scale: ScaleOpt = None, seed: SeedOpt = None, config: ConfigOpt = None,
-                data_dir: DataOpt = None, reports_dir: ReportsOpt = None, sources: SourcesOpt = None) -> None:
-        cfg = _cfg(config, scale, seed, data_dir, reports_dir, sources)
+                data_dir: DataOpt = None, reports_dir: ReportsOpt = None, sources: SourcesOpt = None,
+                engine: EngineOpt = None) -> None:
+        cfg = _cfg(config, scale, seed, data_dir, reports_dir, sources, engine)
         _run(cfg, (name,), force=True)  # a stage asked for by name always runs
 
     command.__doc__ = doc
@@ -98,11 +108,11 @@ app.command("render")(_stage_command("render", "Run the report notebooks and ren
 @app.command("build")
 def build_command(scale: ScaleOpt = None, seed: SeedOpt = None, config: ConfigOpt = None,
                   data_dir: DataOpt = None, reports_dir: ReportsOpt = None, sources: SourcesOpt = None,
-                  force: ForceOpt = False) -> None:
+                  engine: EngineOpt = None, force: ForceOpt = False) -> None:
     """Run every stage in order (unchanged stages are skipped) and say where the reports are."""
     from analysis.pipeline import stages_for
 
-    cfg = _cfg(config, scale, seed, data_dir, reports_dir, sources)
+    cfg = _cfg(config, scale, seed, data_dir, reports_dir, sources, engine)
     t0 = time.perf_counter()
     _run(cfg, stages_for(cfg), force)
     index = (cfg.paths.reports_dir / "index.html").resolve()

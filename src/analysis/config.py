@@ -217,6 +217,7 @@ def load_config(
     data_dir: Path | str | None = None,
     reports_dir: Path | str | None = None,
     incoming: Path | str | None = None,
+    engine: str | None = None,
 ) -> Config:
     """Load the defaults, overlay ``path`` and the explicit overrides, validate once.
 
@@ -244,6 +245,14 @@ def load_config(
         raw.setdefault("paths", {})["reports_dir"] = str(reports_dir)
     if incoming is not None:
         raw.setdefault("paths", {})["incoming"] = str(incoming)
+    if engine is not None:
+        raw.setdefault("linkage", {})["engine"] = engine
+    # Relative paths in configuration files are relative to the repository, so notebooks (run
+    # from notebooks/) and the CLI (run from anywhere) find the same data.
+    paths = raw.setdefault("paths", {})
+    for key in ("data_dir", "reports_dir", "incoming"):
+        if paths.get(key) is not None and not Path(paths[key]).is_absolute():
+            paths[key] = str(REPO_ROOT / paths[key])
     try:
         return Config.model_validate(raw)
     except Exception as exc:  # pydantic's message names the key and rule

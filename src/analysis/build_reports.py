@@ -1,0 +1,265 @@
+"""The render stage: run every report notebook with papermill and render HTML, PDF and CSV.
+
+Each report is one papermill run of a parameterised notebook (``notebooks/<kind>.ipynb``). The
+notebook reads the de-identified results, fills a :class:`~analysis.report.Report` and saves it;
+this module renders the saved document (HTML + tagged PDF + CSV), keeps the executed notebook as
+the run's audit record, and writes the site index, the methodology page and the manifest.
+
+Speed without losing the papermill record: the notebooks run on two worker processes, each with
+one long-lived Jupyter kernel that papermill re-uses (``km=``) for every report it runs, so kernel
+start-up and library imports are paid twice per build rather than once per report. Each finished
+report is cached under ``data/.../.render-cache`` by the hash of everything it depends on; a re-run
+after an interruption renders only what is missing or changed.
+
+The whole ``reports/`` folder is built in a staging folder and swapped in at the end, so a build
+killed while rendering leaves the previous reports intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from analysis.config import REPO_ROOT, Config
+from analysis.io import atomic_dir, hash_tree, sha256_file, write_json
+from analysis.stages import StageResult
+
+log = logging.getLogger(__name__)
+
+NOTEBOOKS = REPO_ROOT / "notebooks"
+REPORT_NOTEBOOKS = ("ministry", "board", "society", "youth")
+KERNEL = "python3"
+
+
+@dataclass(frozen=True)
+class Job:
+    """One report: which notebook, with which parameters, written under which file stem."""
+
+    kind: str
+    slug: str
+    params: dict[str, Any]
+
+    @property
+    def notebook(self) -> Path:
+        return NOTEBOOKS / f"{self.kind}.ipynb"
+
+
+def _reference(cfg: Config, name: str) -> pl.DataFrame:
+    # Reference tables are not identifying; de-identification copies them into analytic/.
+    for folder in (cfg.paths.analytic, cfg.paths.reference):
+        p = folder / f"{name}.parquet"
+        if p.exists():
+            return pl.read_parquet(p)
+    raise FileNotFoundError(cfg.paths.analytic / f"{name}.parquet")
+
+
+def report_jobs(cfg: Config, *, kinds: Sequence[str] = REPORT_NOTEBOOKS) -> list[Job]:
+    """Every report of a build: ministry and youth in each language, one per board (in the
+    board's language) and one per society (in the society's language)."""
+    common = {"scale": cfg.scale, "seed": cfg.seed, "data_dir": str(cfg.paths.data_dir),
+              "school_year": cfg.school_years[-1]}
+    jobs: list[Job] = []
+    langs = list(cfg.reports.languages)
+    if "ministry" in kinds:
+        jobs += [Job("ministry", f"ministry-{lang}", {**common, "lang": lang}) for lang in langs]
+    if "youth" in kinds:
+        jobs += [Job("youth", f"youth-{lang}", {**common, "lang": lang}) for lang in langs]
+    if "board" in kinds:
+        boards = _reference(cfg, "boards").sort("board_id")
+        for bid, lang in zip(boards["board_id"], boards["language"], strict=True):
+            lang = lang if lang in langs else langs[0]
+            jobs.append(Job("board", f"board-{bid.lower()}-{lang}", {**common, "lang": lang, "board_id": bid}))
+    if "society" in kinds:
+        socs = _reference(cfg, "societies").sort("society_id")
+        for sid, lang in zip(socs["society_id"], socs["language"], strict=True):
+            lang = lang if lang in langs else langs[0]
+            jobs.append(Job("society", f"society-{sid.lower()}-{lang}", {**common, "lang": lang, "society_id": sid}))
+    return jobs
+
+
+def _inputs_digest(cfg: Config) -> str:
+    """Hash of what every report depends on: results, analytic data, linkage quality, code."""
+    h = hashlib.sha256()
+    for root in (cfg.paths.results, cfg.paths.analytic):
+        for rel, d in hash_tree(root).items():
+            h.update(f"{root.name}/{rel}:{d}\n".encode())
+    q = cfg.paths.linkage / "quality.json"
+    if q.exists():
+        h.update(sha256_file(q).encode())
+    pkg = Path(__file__).parent
+    for sub in ("templates", "locales"):
+        for rel, d in hash_tree(pkg / sub).items():
+            h.update(f"{sub}/{rel}:{d}\n".encode())
+    for mod in ("report.py", "render.py", "charts.py", "tables.py", "i18n.py", "build_reports.py"):
+        h.update(sha256_file(pkg / mod).encode())
+    h.update(cfg.fingerprint().encode())
+    return h.hexdigest()
+
+
+def job_key(job: Job, inputs_digest: str) -> str:
+    h = hashlib.sha256()
+    h.update(sha256_file(job.notebook).encode())
+    h.update(json.dumps(job.params, sort_keys=True).encode())
+    h.update(inputs_digest.encode())
+    return h.hexdigest()[:32]
+
+
+# ---------------------------------------------------------------- execution (worker processes)
+_KM: Any = None
+
+
+def _kernel() -> Any:
+    """This worker's long-lived kernel (started on first use)."""
+    global _KM
+    if _KM is None:
+        from jupyter_client.manager import KernelManager
+
+        _KM = KernelManager(kernel_name=KERNEL)
+        _KM.start_kernel(cwd=str(REPO_ROOT), extra_env={"PYDEVD_DISABLE_FILE_VALIDATION": "1"})
+        import atexit
+
+        atexit.register(_KM.shutdown_kernel, now=True)
+    return _KM
+
+
+def execute_notebook(job: Job, out_nb: Path, docs_dir: Path, *, shared_kernel: bool = True) -> Path:
+    """Run ``job``'s notebook with papermill; return the saved report document (JSON)."""
+    import papermill as pm
+
+    params = {**job.params, "out_dir": str(docs_dir), "slug": job.slug}
+    kwargs: dict[str, Any] = {}
+    if shared_kernel:
+        km = _kernel()
+        # A clean namespace for every report: state never leaks from one report to the next.
+        kc = km.client()
+        kc.start_channels()
+        kc.execute_interactive("%reset -f", timeout=60)
+        kc.stop_channels()
+        kwargs["km"] = km
+    out_nb.parent.mkdir(parents=True, exist_ok=True)
+    pm.execute_notebook(str(job.notebook), str(out_nb), parameters=params, kernel_name=KERNEL,
+                        progress_bar=False, cwd=str(REPO_ROOT), log_output=False, **kwargs)
+    doc = docs_dir / f"{job.slug}.json"
+    if not doc.exists():
+        raise RuntimeError(f"{job.notebook.name} ({job.slug}): the notebook did not save its report")
+    return doc
+
+
+def _strip_volatile(nb_path: Path) -> None:
+    """Executed notebooks are build products: drop timings so identical runs give identical bytes."""
+    import nbformat
+
+    nb = nbformat.read(nb_path, as_version=4)
+    nb.metadata.pop("papermill", None)
+    nb.metadata.get("papermill", {})
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        if cell.cell_type == "code":
+            for out in cell.get("outputs", []):
+                out.pop("execution_count", None)
+    nbformat.write(nb, nb_path)
+
+
+def run_job(job: Job, cache_dir: Path, key: str, shared_kernel: bool = True) -> dict[str, Any]:
+    """Execute and render one report into ``cache_dir/<key>/`` (atomically); return its entry."""
+    from analysis.render import render_report
+
+    target = cache_dir / key
+    if not (target / "entry.json").exists():
+        with atomic_dir(target) as tmp:
+            doc = execute_notebook(job, tmp / "notebooks" / f"{job.slug}.ipynb", tmp / "_docs",
+                                   shared_kernel=shared_kernel)
+            _strip_volatile(tmp / "notebooks" / f"{job.slug}.ipynb")
+            rendered = render_report(doc, tmp, pdf=True, home_href="index.html")
+            entry = {
+                "slug": rendered.slug, "kind": rendered.kind, "audience": rendered.audience,
+                "lang": rendered.lang, "title": rendered.title,
+                "html": rendered.html.name, "pdf": rendered.pdf.name if rendered.pdf else None,
+                "csvs": [f"data/{c.name}" for c in rendered.csvs],
+                "params": job.params,
+            }
+            write_json(entry, tmp / "entry.json")
+    return json.loads((target / "entry.json").read_text())
+
+
+def _run_job_star(args: tuple[Job, Path, str, bool]) -> dict[str, Any]:
+    return run_job(*args)
+
+
+def run_jobs(jobs: Sequence[Job], cache_dir: Path, keys: Sequence[str], *, workers: int = 2,
+             shared_kernel: bool = True) -> Iterator[dict[str, Any]]:
+    """Run ``jobs`` on ``workers`` processes; yield each entry as it completes (in job order)."""
+    todo = [(j, cache_dir, k, shared_kernel) for j, k in zip(jobs, keys, strict=True)]
+    if workers <= 1:
+        for t in todo:
+            yield _run_job_star(t)
+        return
+    import multiprocessing as mp
+
+    # forkserver: workers must not inherit the parent's threads (polars, zmq).
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("forkserver")) as ex:
+        yield from ex.map(_run_job_star, todo, chunksize=1)
+
+
+# ---------------------------------------------------------------- the stage
+def _copy_report(src: Path, dst: Path) -> None:
+    for p in src.rglob("*"):
+        if p.is_file() and p.name != "entry.json" and "_docs" not in p.parts:
+            out = dst / p.relative_to(src)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(p, out)
+
+
+def run(cfg: Config, *, workers: int | None = None, kinds: Sequence[str] = REPORT_NOTEBOOKS,
+        progress: Any = None) -> StageResult:
+    """Render every report, the methodology page, the site index and the manifest."""
+    from analysis import manifest, site
+    from analysis.render import RenderedReport, render_site
+
+    jobs = report_jobs(cfg, kinds=kinds)
+    digest = _inputs_digest(cfg)
+    keys = [job_key(j, digest) for j in jobs]
+    cache = cfg.paths.data_dir / ".render-cache"
+    cache.mkdir(parents=True, exist_ok=True)
+    n_workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    cached = sum((cache / k / "entry.json").exists() for k in keys)
+    result = StageResult(stage="render")
+    entries: list[dict[str, Any]] = []
+    for entry in run_jobs(jobs, cache, keys, workers=n_workers):
+        entries.append(entry)
+        if progress is not None:
+            progress(len(entries), len(jobs))
+    with atomic_dir(cfg.paths.reports_dir) as tmp:
+        rendered = []
+        for key, entry in zip(keys, entries, strict=True):
+            _copy_report(cache / key, tmp)
+            rendered.append(RenderedReport(  # paths inside the staging folder
+                slug=entry["slug"], kind=entry["kind"], audience=entry["audience"], lang=entry["lang"],
+                title=entry["title"], html=tmp / entry["html"],
+                pdf=tmp / entry["pdf"] if entry["pdf"] else None,
+                csvs=[tmp / c for c in entry["csvs"]],
+            ))
+        for lang in cfg.reports.languages:
+            meth = site.methodology(cfg, lang)
+            render_site(tmp, rendered, meth, lang=lang)
+        manifest.write(cfg, tmp, entries)
+    # Keep the cache small: only what this build used.
+    for d in cache.iterdir():
+        if d.is_dir() and d.name not in set(keys):
+            shutil.rmtree(d, ignore_errors=True)
+    result.outputs = [cfg.paths.reports_dir]
+    result.rows["reports"] = len(jobs)
+    result.metrics.update({"reports": len(jobs), "rendered_now": len(jobs) - cached, "from_cache": cached,
+                           "workers": n_workers})
+    return result

@@ -1,0 +1,220 @@
+"""The ``analyse`` stage: outcomes, adjusted gaps and the five indicators, through disclosure.
+
+Reads only ``cfg.paths.analytic`` and writes ``cfg.paths.results`` atomically: one
+``<name>.parquet`` per published table (already protected: numeric columns null where suppressed,
+``<col>__symbol`` columns), a ``<name>.json`` with its disclosure metadata, ``index.json`` listing
+the tables and ``disclosure_audit.json``. :func:`load_results` reads them back as
+:class:`analysis.disclosure.Protected` for the report notebooks.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from analysis import indicators as ind
+from analysis import models, outcomes
+from analysis.config import Config
+from analysis.disclosure import SYMBOL_NOT_AVAILABLE, Protected
+from analysis.io import atomic_dir, write_json, write_parquet
+from analysis.stages import StageResult
+
+log = logging.getLogger(__name__)
+
+Spec = tuple[pl.DataFrame, list[str], str | None, tuple[str, ...]]
+INDEX_FILE = "index.json"
+
+NOTES: dict[str, tuple[str, ...]] = {
+    "eqao": (
+        "No EQAO assessments in 2019-20 and 2020-21 (pandemic): shown as 'no assessment', not zero.",
+        "2021-22 starts a new baseline (digital tests, de-streamed Grade 9 math): do not draw one trend line across it.",
+    ),
+    "models": (
+        "Estimates from regression models fitted on aggregated counts; 95% intervals use standard errors clustered by student.",
+    ),
+}
+
+
+def _read(cfg: Config, name: str) -> pl.DataFrame:
+    path = cfg.paths.analytic / f"{name}.parquet"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: analytic table not found (run `analysis deidentify` first)")
+    return pl.read_parquet(path)
+
+
+def build_tables(
+    student_years: pl.DataFrame,
+    eqao: pl.DataFrame,
+    cases: pl.DataFrame,
+    care_days: pl.DataFrame,
+    admissions: pl.DataFrame,
+    onlac: pl.DataFrame,
+    cfg: Config,
+) -> dict[str, Spec]:
+    """Every publishable table, unprotected: ``name -> (table, dims, numerator, stats)``."""
+    specs: dict[str, Spec] = {}
+    specs.update(
+        outcomes.descriptive_tables(
+            student_years,
+            eqao,
+            school_years=cfg.school_years,
+            no_eqao_years=cfg.no_eqao_years,
+            baseline_break=cfg.eqao_baseline_break,
+        )
+    )
+    coef_stats = ("estimate", "ci_low", "ci_high", "odds_ratio")
+    gaps = models.adjusted_gaps(student_years, eqao).drop("se")
+    specs["adjusted_gaps"] = (gaps, ["outcome", "term"], None, coef_stats)
+    dose = models.dose_response(student_years, eqao).drop("se")
+    specs["dose_response"] = (dose, ["outcome", "dimension", "level"], None, coef_stats)
+    equity = models.equity_views(student_years, eqao).drop("se")
+    specs["equity_adjusted"] = (equity, ["outcome", "dimension", "level"], None, coef_stats)
+    sens = models.linkage_sensitivity(student_years, eqao, cfg.linkage.high_confidence).drop("se")
+    specs["linkage_sensitivity"] = (sens, ["outcome", "term", "links"], None, coef_stats)
+    # equity views, descriptive: EQAO % at standard by dimension among child-welfare-involved students
+    cw = outcomes.eqao_with_care(eqao, student_years.filter(pl.col("cw_involved")))
+    cw = cw.filter((pl.col("assessment") != "osslt") | pl.col("first_time").fill_null(False))
+    if "indigenous" not in cw.columns:
+        cw = cw.with_columns((pl.col("race") == "indigenous").fill_null(False).alias("indigenous"))
+    eq_tables = []
+    for dim in models.EQUITY_DIMENSIONS:
+        if dim not in cw.columns:
+            continue
+        f = cw.with_columns(pl.col(dim).cast(pl.Utf8).fill_null("not_stated").alias("level"), pl.lit(dim).alias("dimension"))
+        eq_tables.append(outcomes.rate_table(f, "at_standard", ["dimension", "level", "ever_in_care"]))
+    if eq_tables:
+        specs["equity_rates"] = (
+            pl.concat(eq_tables).drop("outcome"),
+            ["dimension", "level", "ever_in_care"],
+            "events",
+            ("rate", "ci_low", "ci_high"),
+        )
+    i = cfg.indicators
+    specs.update(
+        ind.all_indicators(
+            cases,
+            care_days,
+            admissions,
+            onlac,
+            recurrence_definition=i.recurrence_definition,
+            recurrence_window_days=i.recurrence_window_days,
+            onlac_ages=i.onlac_ages,
+            onlac_min_days_in_care=i.onlac_min_days_in_care,
+        )
+    )
+    return specs
+
+
+def _universe(name: str) -> str:
+    """Population counted in a table: cells of the same universe are the same people."""
+    if name.startswith("eqao_"):
+        return "eqao_students"
+    if name.startswith(("outcomes_", "means_")):
+        return "students_" + name.split("_")[0]
+    return name
+
+
+def _split_no_assessment(table: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    if "assessment_status" not in table.columns:
+        return table, None
+    return (
+        table.filter(pl.col("assessment_status") == "assessed"),
+        table.filter(pl.col("assessment_status") == "no_assessment"),
+    )
+
+
+def _restore_no_assessment(p: Protected, filler: pl.DataFrame | None) -> Protected:
+    """Append the 'no assessment' years: null values, symbol ``x`` (not available), never zero."""
+    if filler is None or filler.height == 0:
+        return p
+    add = filler.with_columns(
+        [pl.lit(SYMBOL_NOT_AVAILABLE).alias(c) for c in p.df.columns if c.endswith("__symbol")]
+    )
+    add = add.select([pl.col(c).cast(p.df.schema[c]) if c in add.columns else pl.lit(None, dtype=p.df.schema[c]).alias(c) for c in p.df.columns])
+    df = pl.concat([p.df, add]).sort([d for d in p.dims if d != "school_year"] + ["school_year"], nulls_last=True)
+    return Protected(
+        name=p.name, df=df, dims=p.dims, count=p.count, numerator=p.numerator, stats=p.stats, notes=p.notes
+    )
+
+
+def protect_all(specs: dict[str, Spec], cfg: Config) -> tuple[dict[str, Protected], Any]:
+    """Pass every table through one :class:`analysis.disclosure.Release`, consistently."""
+    from analysis.disclosure import Release
+
+    release = Release(cfg.privacy)
+    fillers: dict[str, pl.DataFrame | None] = {}
+    for name, (table, dims, numerator, stats) in specs.items():
+        published, filler = _split_no_assessment(table)
+        fillers[name] = filler
+        release.protect(name, published, dims=dims, count="n", numerator=numerator, stats=stats, universe=_universe(name))
+    final = release.finalise()
+    out = {}
+    for name, p in final.items():
+        notes: Sequence[str] = NOTES["eqao"] if name.startswith("eqao_") else ()
+        if name in {"adjusted_gaps", "dose_response", "equity_adjusted", "linkage_sensitivity"}:
+            notes = NOTES["models"]
+        p = Protected(name=p.name, df=p.df, dims=p.dims, count=p.count, numerator=p.numerator, stats=p.stats, notes=tuple(p.notes) + tuple(notes))
+        out[name] = _restore_no_assessment(p, fillers.get(name))
+    return out, release
+
+
+def write_results(tables: dict[str, Protected], folder: Path) -> list[Path]:
+    """Write protected tables and their metadata into ``folder`` (a staging directory)."""
+    paths = []
+    index = []
+    for name, p in sorted(tables.items()):
+        paths.append(write_parquet(p.df, folder / f"{name}.parquet"))
+        meta = {"name": name, "dims": list(p.dims), "count": p.count, "numerator": p.numerator, "stats": list(p.stats), "notes": list(p.notes), "rows": p.df.height}
+        paths.append(write_json(meta, folder / f"{name}.json"))
+        index.append(meta)
+    paths.append(write_json({"tables": index}, folder / INDEX_FILE))
+    return paths
+
+
+def load_results(cfg: Config) -> dict[str, Protected]:
+    """The published tables of the last ``analyse`` run, by name."""
+    folder = cfg.paths.results
+    idx = folder / INDEX_FILE
+    if not idx.is_file():
+        raise FileNotFoundError(f"{idx}: results index not found (run `analysis analyse` first)")
+    out = {}
+    for meta in json.loads(idx.read_text(encoding="utf-8"))["tables"]:
+        name = meta["name"]
+        out[name] = Protected(
+            name=name,
+            df=pl.read_parquet(folder / f"{name}.parquet"),
+            dims=tuple(meta["dims"]),
+            count=meta["count"],
+            numerator=meta["numerator"],
+            stats=tuple(meta["stats"]),
+            notes=tuple(meta["notes"]),
+        )
+    return out
+
+
+def run(cfg: Config) -> StageResult:
+    """Analyse the de-identified dataset and publish protected tables to ``cfg.paths.results``."""
+    t0 = time.perf_counter()
+    sy = _read(cfg, "student_years")
+    eqao = _read(cfg, "eqao")
+    frames = {n: _read(cfg, n) for n in ("cases", "care_days", "admissions", "onlac")}
+    specs = build_tables(sy, eqao, frames["cases"], frames["care_days"], frames["admissions"], frames["onlac"], cfg)
+    t_build = time.perf_counter() - t0
+    tables, release = protect_all(specs, cfg)
+    result = StageResult(stage="analyse")
+    with atomic_dir(cfg.paths.results) as tmp:
+        write_results(tables, tmp)
+        release.write_audit(tmp / "disclosure_audit.json")
+        write_json(json.loads(cfg.to_json()), tmp / "config.json")
+    result.outputs = sorted(cfg.paths.results.glob("*"))
+    result.rows = {"student_years in": sy.height, "eqao in": eqao.height, **{f"{k} in": v.height for k, v in frames.items()}}
+    result.rows.update({f"{k} out": p.df.height for k, p in tables.items()})
+    result.metrics = {"tables": len(tables), "seconds_models_and_tables": round(t_build, 2), "seconds_total": round(time.perf_counter() - t0, 2)}
+    log.info("analyse: %d tables in %.1f s", len(tables), time.perf_counter() - t0)
+    return result

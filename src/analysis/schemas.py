@@ -20,6 +20,10 @@ GRADES = ("JK", "K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "1
 POSTAL_RE = r"^[KLMNP]\d[ABCEGHJKLMNPRSTVWXYZ] \d[ABCEGHJKLMNPRSTVWXYZ]\d$"
 EXTRACT_END = dt.date(2023, 8, 31)
 EARLIEST_BIRTH = dt.date(1995, 1, 1)
+EARLIEST_EVENT = dt.date(2000, 1, 1)
+# Age on 1 September of the school year: JK starts at 3 (born that calendar year at the latest);
+# OnSIS keeps students to 21.
+MIN_AGE_SEPT1, MAX_AGE_SEPT1 = 2, 22
 SERVICE_TYPES = ("extended_society_care", "interim_society_care", "customary_care",
                  "kinship_service", "ccsyp", "vysa")
 PLACEMENT_TYPES = ("foster_home", "kin_in_care_home", "customary_care_home", "group_home",
@@ -29,40 +33,64 @@ RACES = ("black", "east_asian", "indigenous", "latino", "middle_eastern", "south
 GENDER_IDENTITIES = ("girl_woman", "boy_man", "non_binary_two_spirit", "another_identity", "not_stated")
 
 
-def _oen_check(nullable: bool) -> pa.Check:
+def _oen_check() -> pa.Check:
+    # A missing OEN is the ``missing_value`` rule's business (or allowed), not this one's.
     def fn(data: pa.PolarsData) -> pl.LazyFrame:
         c = pl.col(data.key)
-        ok = oen_is_valid(c)
-        return data.lazyframe.select((c.is_null() | ok) if nullable else ok.fill_null(False))
+        return data.lazyframe.select(c.is_null() | oen_is_valid(c).fill_null(False))
 
-    return pa.Check(fn, name="oen_check_digit", error="OEN must be 9 digits with a valid check digit")
+    return pa.Check(fn, name="oen_check_digit", error="oen_check_digit")
 
 
 def _date_between(lo: dt.date, hi: dt.date, rule: str) -> pa.Check:
     return pa.Check(
         lambda d: d.lazyframe.select(pl.col(d.key).is_null() | pl.col(d.key).is_between(lo, hi)),
-        name=rule, error=f"date must lie between {lo} and {hi}",
+        name=rule, error=rule,
     )
 
 
 def _end_after_start(start: str, end: str) -> pa.Check:
     return pa.Check(
         lambda d: d.lazyframe.select(pl.col(end).is_null() | (pl.col(end) >= pl.col(start))),
-        name=f"{end}_not_before_{start}", error=f"{end} must not be before {start}",
+        name=f"{end}_not_before_{start}", error=f"{end}_not_before_{start}",
     )
+
+
+def _unique(*key: str) -> pa.Check:
+    """Every row whose complete key occurs more than once fails (all copies: none can be preferred).
+
+    Rows with a missing key part are left to ``missing_value``.
+    """
+    complete = pl.all_horizontal([pl.col(k).is_not_null() for k in key])
+    dup = pl.struct(list(key)).is_duplicated()
+    return pa.Check(lambda d: d.lazyframe.select(~(complete & dup)),
+                    name="duplicate_key", error="duplicate_key")
+
+
+def _age_for_school_year(lo: int, hi: int) -> pa.Check:
+    """Age on 1 September of the school year in ``[lo, hi)``: no pupil born after the year began."""
+    sept1 = pl.date(pl.col("school_year").str.slice(0, 4).cast(pl.Int32, strict=False), 9, 1)
+    age = (sept1 - pl.col("birth_date")).dt.total_days() / 365.25
+    return pa.Check(lambda d: d.lazyframe.select(age.is_null() | age.is_between(lo, hi, closed="left")),
+                    name="age_for_school_year", error="age_for_school_year")
 
 
 def _isin(values: tuple[str, ...]) -> pa.Check:
     return pa.Check.isin(list(values))
 
 
+def _school_year() -> pa.Check:
+    return pa.Check(lambda d: d.lazyframe.select(pl.col(d.key).is_in(list(SCHOOL_YEARS))),
+                    name="school_year_in_range", error="school_year_in_range")
+
+
 _birth = _date_between(EARLIEST_BIRTH, EXTRACT_END, "birth_date_in_range")
-_event = _date_between(dt.date(2000, 1, 1), EXTRACT_END, "event_date_in_range")
+_event = _date_between(EARLIEST_EVENT, EXTRACT_END, "event_date_in_range")
 
 SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "onsis_enrolment": pa.DataFrameSchema(
         {
-            "oen": pa.Column(pl.Utf8, checks=[_oen_check(False)]),
+            "oen": pa.Column(pl.Utf8, checks=[_oen_check()]),
             "first_name": pa.Column(pl.Utf8, checks=[pa.Check.str_length(1, 60)]),
             "last_name": pa.Column(pl.Utf8, checks=[pa.Check.str_length(1, 80)]),
             "birth_date": pa.Column(pl.Date, checks=[_birth]),
@@ -70,7 +98,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "postal_code": pa.Column(pl.Utf8, checks=[pa.Check.str_matches(POSTAL_RE)]),
             "board_id": pa.Column(pl.Utf8, checks=[pa.Check.str_matches(r"^B\d{2}$")]),
             "school_id": pa.Column(pl.Utf8),
-            "school_year": pa.Column(pl.Utf8, checks=[_isin(SCHOOL_YEARS)]),
+            "school_year": pa.Column(pl.Utf8, checks=[_school_year()]),
             "grade": pa.Column(pl.Utf8, checks=[_isin(GRADES)]),
             "days_enrolled": pa.Column(pl.Int16, checks=[pa.Check.in_range(1, 200)]),
             "days_absent": pa.Column(pl.Int16, checks=[pa.Check.ge(0)]),
@@ -78,13 +106,15 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
         },
         checks=[pa.Check(lambda d: d.lazyframe.select(pl.col("days_absent") <= pl.col("days_enrolled")),
                          name="days_absent_not_above_days_enrolled",
-                         error="days_absent must not exceed days_enrolled")],
-        unique=["oen", "school_year"], strict=True, name="onsis_enrolment",
+                         error="days_absent_not_above_days_enrolled"),
+                _age_for_school_year(MIN_AGE_SEPT1, MAX_AGE_SEPT1),
+                _unique("oen", "school_year")],
+        strict=True, name="onsis_enrolment",
     ),
     "eqao_results": pa.DataFrameSchema(
         {
-            "oen": pa.Column(pl.Utf8, checks=[_oen_check(False)]),
-            "school_year": pa.Column(pl.Utf8, checks=[_isin(SCHOOL_YEARS)]),
+            "oen": pa.Column(pl.Utf8, checks=[_oen_check()]),
+            "school_year": pa.Column(pl.Utf8, checks=[_school_year()]),
             "board_id": pa.Column(pl.Utf8, checks=[pa.Check.str_matches(r"^B\d{2}$")]),
             "grade": pa.Column(pl.Int8, checks=[pa.Check.isin([3, 6, 9, 10, 11])]),
             "assessment": pa.Column(pl.Utf8, checks=[_isin((
@@ -98,7 +128,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "g9_stream": pa.Column(pl.Utf8, nullable=True,
                                    checks=[_isin(("academic", "applied", "destreamed"))]),
         },
-        unique=["oen", "school_year", "assessment"], strict=True, name="eqao_results",
+        checks=[_unique("oen", "school_year", "assessment")], strict=True, name="eqao_results",
     ),
     "cpin_persons": pa.DataFrameSchema(
         {
@@ -107,7 +137,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "first_name": pa.Column(pl.Utf8, checks=[pa.Check.str_length(1, 60)]),
             "last_name": pa.Column(pl.Utf8, checks=[pa.Check.str_length(1, 80)]),
             "birth_date": pa.Column(pl.Date, checks=[_birth]),
-            "oen": pa.Column(pl.Utf8, nullable=True, checks=[_oen_check(True)]),
+            "oen": pa.Column(pl.Utf8, nullable=True, checks=[_oen_check()]),
             "postal_code": pa.Column(pl.Utf8, checks=[pa.Check.str_matches(POSTAL_RE)]),
             "gender_identity": pa.Column(pl.Utf8, checks=[_isin(GENDER_IDENTITIES)]),
             "race": pa.Column(pl.Utf8, nullable=True, checks=[_isin(RACES)]),
@@ -115,7 +145,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "first_language": pa.Column(pl.Utf8, nullable=True, checks=[_isin(("english", "french", "other"))]),
             "human_trafficking_risk": pa.Column(pl.Boolean),
         },
-        unique=["cw_record_id"], strict=True, name="cpin_persons",
+        checks=[_unique("cw_record_id")], strict=True, name="cpin_persons",
     ),
     "cpin_services": pa.DataFrameSchema(
         {
@@ -126,8 +156,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "start_date": pa.Column(pl.Date, checks=[_event]),
             "end_date": pa.Column(pl.Date, nullable=True, checks=[_event]),
         },
-        checks=[_end_after_start("start_date", "end_date")],
-        unique=["episode_id"], strict=True, name="cpin_services",
+        checks=[_end_after_start("start_date", "end_date"), _unique("episode_id")], strict=True, name="cpin_services",
     ),
     "cpin_placements": pa.DataFrameSchema(
         {
@@ -139,8 +168,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "start_date": pa.Column(pl.Date, checks=[_event]),
             "end_date": pa.Column(pl.Date, nullable=True, checks=[_event]),
         },
-        checks=[_end_after_start("start_date", "end_date")],
-        unique=["placement_id"], strict=True, name="cpin_placements",
+        checks=[_end_after_start("start_date", "end_date"), _unique("placement_id")], strict=True, name="cpin_placements",
     ),
     "cpin_cases": pa.DataFrameSchema(
         {
@@ -151,8 +179,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "recurrence_date": pa.Column(pl.Date, nullable=True, checks=[_event]),
             "recurrence_verified": pa.Column(pl.Boolean, nullable=True),
         },
-        checks=[_end_after_start("closed_date", "recurrence_date")],
-        unique=["case_id"], strict=True, name="cpin_cases",
+        checks=[_end_after_start("closed_date", "recurrence_date"), _unique("case_id")], strict=True, name="cpin_cases",
     ),
     "cpin_onlac": pa.DataFrameSchema(
         {
@@ -162,22 +189,50 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "assessment_date": pa.Column(pl.Date, checks=[_event]),
             **{f"item_{i}": pa.Column(pl.Int8, checks=[pa.Check.in_range(0, 2)]) for i in range(1, 5)},
         },
-        unique=["assessment_id"], strict=True, name="cpin_onlac",
+        checks=[_unique("assessment_id")], strict=True, name="cpin_onlac",
     ),
 }
 
 SOURCE_NAMES = tuple(SCHEMAS)
 
+# The key of each source (``duplicate_key``), and the column a table-level rule is reported under.
+KEYS: dict[str, tuple[str, ...]] = {
+    "onsis_enrolment": ("oen", "school_year"),
+    "eqao_results": ("oen", "school_year", "assessment"),
+    "cpin_persons": ("cw_record_id",),
+    "cpin_services": ("episode_id",),
+    "cpin_placements": ("placement_id",),
+    "cpin_cases": ("case_id",),
+    "cpin_onlac": ("assessment_id",),
+}
+_TABLE_RULE_COLUMN = {
+    "end_date_not_before_start_date": "end_date",
+    "recurrence_date_not_before_closed_date": "recurrence_date",
+    "days_absent_not_above_days_enrolled": "days_absent",
+    "age_for_school_year": "birth_date",
+}
+
 
 class SourceValidationError(ValueError):
     """A source file breaks its schema. The message names file, column, rule and row count only."""
 
-    def __init__(self, file: str, problems: list[Problem]):
+    def __init__(self, file: str, problems: list[Problem], *, note: str = ""):
         self.file = file
         self.problems = problems
-        lines = [f"{file}: {len(problems)} rule(s) broken"]
-        lines += [f"  - {p.describe()}" for p in problems]
-        super().__init__("\n".join(lines))
+        self.note = note
+        self.errors: list[SourceValidationError] = [self]
+        head = f"{file}{f' ({note})' if note else ''}: {len(problems)} rule(s) broken"
+        super().__init__("\n".join([head] + [f"  - {p.describe()}" for p in problems]))
+
+    @classmethod
+    def combine(cls, errors: list[SourceValidationError]) -> SourceValidationError:
+        """One error listing the problems of several files (each file's block in order)."""
+        if len(errors) == 1:
+            return errors[0]
+        out = cls(errors[0].file, [p for e in errors for p in e.problems])
+        out.errors = list(errors)
+        out.args = (f"{len(errors)} source files have problems\n" + "\n".join(str(e) for e in errors),)
+        return out
 
 
 @dataclass(frozen=True)
@@ -195,13 +250,22 @@ class Problem:
         return not self.row_index
 
     def describe(self) -> str:
-        col = f"column '{self.column}'" if self.column else "table"
+        if self.column is None:
+            where = "table"
+        elif ", " in self.column:
+            where = f"columns '{self.column}'"
+        else:
+            where = f"column '{self.column}'"
         what = "the file" if self.file_level and self.rows == 0 else f"{self.rows} row(s)"
-        return f"{col}: rule '{self.rule}' broken by {what}"
+        return f"{where}: rule '{self.rule}' broken by {what}"
 
 
 def check_source(name: str, df: pl.DataFrame) -> list[Problem]:
-    """Validate ``df`` against the schema of source ``name``; return every broken rule."""
+    """Validate ``df`` against the schema of source ``name``; return every broken rule.
+
+    Row-level problems carry the 0-based indices of the rows that broke them; a problem without
+    rows (a missing column, a wrong type) concerns the whole file.
+    """
     schema = SCHEMAS[name]
     try:
         schema.validate(df, lazy=True)
@@ -211,8 +275,10 @@ def check_source(name: str, df: pl.DataFrame) -> list[Problem]:
         for (col, check), grp in fc.group_by(["column", "check"], maintain_order=True):
             idx = tuple(sorted({int(i) for i in grp["index"].to_list() if i is not None}))
             rule = _rule_name(str(check))
-            problems.append(Problem(column=None if col is None else str(col), rule=rule,
-                                    rows=len(idx), row_index=idx))
+            column = None if col is None else str(col)
+            if column == schema.name:  # a table-level check: report it under its column(s)
+                column = ", ".join(KEYS[name]) if rule == "duplicate_key" else _TABLE_RULE_COLUMN.get(rule)
+            problems.append(Problem(column=column, rule=rule, rows=len(idx), row_index=idx))
         return problems
     except pa.errors.SchemaError as exc:  # pragma: no cover - lazy=True collects these above
         return [Problem(column=None, rule=_rule_name(str(exc.check)), rows=0)]

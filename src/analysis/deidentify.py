@@ -59,10 +59,44 @@ PLACEMENT_GROUP = {
     "youth_justice": "other",
 }
 REGION_OF_LETTER = {"M": "Toronto", "K": "East", "L": "Central", "N": "Southwest", "P": "North"}
-QI_STUDENT = ("birth_year", "gender", "region", "race", "gender_identity")
-QI_CW = ("society_id", "birth_year", "gender_identity", "race")
-# local suppression: which quasi-identifiers to blank first for records in too-small classes
-SUPPRESSION_ORDER = ("gender_identity", "race", "region", "birth_year", "gender", "society_id")
+PROVINCE = "Ontario"
+# race (Ontario Data Standards categories) -> race_group; group values map to themselves so the
+# mapping also applies to a column already holding groups; a missing race is "not_stated"
+RACE_GROUP = {
+    "indigenous": "indigenous",
+    "black": "black",
+    "white": "white",
+    "east_asian": "other_racialized",
+    "latino": "other_racialized",
+    "middle_eastern": "other_racialized",
+    "south_asian": "other_racialized",
+    "southeast_asian": "other_racialized",
+    "another_race": "other_racialized",
+    "prefer_not_to_answer": "not_stated",
+    "other_racialized": "other_racialized",
+    "not_stated": "not_stated",
+}
+GENDER_IDENTITY_GROUP = {
+    "girl_woman": "girl_woman",
+    "boy_man": "boy_man",
+    "non_binary_two_spirit": "gender_diverse",
+    "another_identity": "gender_diverse",
+    "gender_diverse": "gender_diverse",
+    "not_stated": "not_stated",
+}
+# birth-year bands: aligned on multiples of the width, so a 6-year band is the union of two
+# 3-year bands (the hierarchy nests)
+BIRTH_YEAR_BANDS = (3, 6)
+QI_STUDENT = ("birth_year_band", "gender", "region", "race_group", "gender_identity")
+QI_CW = ("society_area", "birth_year_band", "gender_identity", "race")
+# local suppression, after the hierarchy: which quasi-identifiers to blank first for records
+# still in too-small classes (least analytically useful first)
+SUPPRESSION_ORDER = ("birth_year_band", "gender_identity", "region", "gender", "race_group")
+SUPPRESSION_ORDER_CW = ("birth_year_band", "society_area", "gender_identity", "race")
+# published with the record but not enforced (measured in risk.json as "supplementary")
+QI_STUDENT_EXTRA = ("born_outside_canada", "first_language")
+# non-identifying reference tables, copied into analytic/ so later stages read only that folder
+REFERENCE = ("boards", "societies")
 SOURCES = (
     "onsis_enrolment",
     "eqao_results",
@@ -338,6 +372,256 @@ def enforce_k(
     return df, report
 
 
+# --------------------------------------------------------------------------------- hierarchy
+@dataclass(frozen=True)
+class Step:
+    """One level of a generalisation hierarchy.
+
+    ``value`` computes the generalised value of ``column`` for every row (from columns that stay
+    unchanged, e.g. the original birth year); the step writes it to the rows it applies to:
+    every row (``scope="global"``, a recoding by policy) or only the rows of classes still
+    below the thresholds (``scope="local"``, with all rows of the same entity). Rows whose
+    ``column`` is null keep null (unknown stays unknown).
+    """
+
+    name: str
+    column: str
+    value: pl.Expr
+    scope: str = "local"  # "global" | "local"
+
+
+def birth_year_band(year: pl.Expr, width: int) -> pl.Expr:
+    """Birth year -> ``"2004-2006"`` (bands aligned on multiples of ``width``); ``"2005"`` for 1."""
+    if width == 1:
+        return year.cast(pl.String)
+    lo = (year.cast(pl.Int32) // width) * width
+    return pl.format("{}-{}", lo, lo + width - 1)
+
+
+def generalise(
+    df: pl.DataFrame,
+    qis: tuple[str, ...],
+    steps: tuple[Step, ...],
+    k: int,
+    by: tuple[str, ...] = (),
+    sensitive: str | None = None,
+    involved: str | None = None,
+    l_div: int = 1,
+    order: tuple[str, ...] = SUPPRESSION_ORDER,
+    entity: str | None = None,
+) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """Generalise along ``steps`` (in order), then locally suppress what still fails.
+
+    Each step is applied, then the classes are measured again; local steps touch only the rows
+    (entities) of classes below ``k`` (or below ``l_div`` distinct ``sensitive`` values among
+    classes holding an ``involved`` row). Only when every step is spent does
+    :func:`enforce_k` blank the residual rows' quasi-identifiers in ``order``.
+
+    Returns
+    -------
+    (DataFrame, report)
+        Report: ``steps`` (per step: column, scope, values changed, k and rows below the
+        thresholds after it), ``suppression`` (the :func:`enforce_k` report) and ``holds``.
+    """
+    keys = [*by, *qis]
+    done: list[dict[str, Any]] = []
+    for st in steps:
+        new = df.select(st.value.cast(df.schema[st.column]).alias("_new")).to_series()
+        if st.scope == "global":
+            hit = pl.Series([True] * df.height)
+        else:
+            bad = _small_classes(df, keys, k, sensitive, involved, l_div)
+            hit = df[entity].is_in(df.filter(bad)[entity].unique().implode()) if entity else bad
+        old = df[st.column]
+        hit = hit & old.is_not_null() & new.is_not_null() & (new != old).fill_null(True)
+        df = df.with_columns(pl.when(hit).then(new).otherwise(old).alias(st.column))
+        bad = _small_classes(df, keys, k, sensitive, involved, l_div)
+        done.append(
+            {
+                "step": st.name,
+                "column": st.column,
+                "scope": st.scope,
+                "values_changed": int(hit.sum()),
+                "k_after": int(df.group_by(keys).len()["len"].min() or 0) if df.height else None,
+                "rows_below_threshold_after": int(bad.sum()),
+            }
+        )
+    df, sup = enforce_k(df, qis, k, by, sensitive, involved, l_div, order, entity)
+    return df, {"steps": done, "suppression": sup, "holds": sup["holds"]}
+
+
+# --------------------------------------------------------------------------------- policy
+STUDENT_YEAR_COLUMNS = (
+    "study_id",
+    "school_year",
+    "board_id",
+    "school_id",
+    "grade",
+    "gender",
+    "birth_year",
+    "birth_year_band",
+    "age_sept1",
+    "region",
+    "days_enrolled",
+    "days_absent",
+    "credits_earned",
+    "care_status",
+    "ever_in_care",
+    "cw_involved",
+    "society_id",
+    "cumulative_days_in_care",
+    "placement_group",
+    "race",
+    "race_group",
+    "indigenous",
+    "born_outside_canada",
+    "first_language",
+    "gender_identity",
+    "link_probability",
+    "link_pass",
+)
+CW_PERSON_COLUMNS = (
+    "cw_study_id",
+    "society_id",
+    "society_region",
+    "birth_year",
+    "birth_year_band",
+    "gender_identity",
+    "race",
+    "race_group",
+    "indigenous",
+    "born_outside_canada",
+    "first_language",
+    "human_trafficking_risk",
+    "linked",
+    "study_id",
+)
+# the published columns on which cw_persons classes are measured (society_id + society_region
+# carry exactly the information of the internal ``society_area``)
+QI_CW_PUBLISHED = ("society_id", "society_region", "birth_year_band", "gender_identity", "race")
+
+
+def _recode(col: str, mapping: dict[str, str]) -> pl.Expr:
+    return pl.col(col).replace_strict(mapping, default=None, return_dtype=pl.String)
+
+
+def student_year_steps() -> tuple[Step, ...]:
+    """The ``student_years`` hierarchy, least analytically useful generalisation first."""
+    return (
+        Step("race -> race_group", "race_group", _recode("race_group", RACE_GROUP), "global"),
+        Step(
+            "gender_identity -> 4 groups",
+            "gender_identity",
+            _recode("gender_identity", GENDER_IDENTITY_GROUP),
+            "global",
+        ),
+        Step("region -> province", "region", pl.lit(PROVINCE)),
+        *(
+            Step(
+                f"birth_year -> {w}-year band",
+                "birth_year_band",
+                birth_year_band(pl.col("birth_year"), w),
+            )
+            for w in BIRTH_YEAR_BANDS
+        ),
+    )
+
+
+def cw_person_steps(societies: pl.DataFrame) -> tuple[Step, ...]:
+    """The ``cw_persons`` hierarchy, least analytically useful generalisation first."""
+    region = dict(zip(societies["society_id"], societies["region"], strict=True))
+    w3, w6 = BIRTH_YEAR_BANDS
+    by = pl.col("birth_year")
+    return (
+        Step(
+            "gender_identity -> 4 groups",
+            "gender_identity",
+            _recode("gender_identity", GENDER_IDENTITY_GROUP),
+            "global",
+        ),
+        Step("society -> its region", "society_area", _recode("society_area", region)),
+        Step("race -> race_group", "race", _recode("race", RACE_GROUP)),
+        Step(f"birth_year -> {w3}-year band", "birth_year_band", birth_year_band(by, w3)),
+        Step("region -> province", "society_area", pl.lit(PROVINCE)),
+        Step(f"birth_year -> {w6}-year band", "birth_year_band", birth_year_band(by, w6)),
+    )
+
+
+RISK_METHOD: dict[str, Any] = {
+    "threat": (
+        "an attacker who knows a child's birth year, gender, region and race (and, for child-"
+        "welfare persons, the society serving them and their gender identity) looks for the "
+        "child's record; a class is the set of records sharing those published values"
+    ),
+    "student_years": {
+        "per": ["school_year"],
+        "quasi_identifiers": list(QI_STUDENT),
+        "sensitive": "care_status (l-diversity in classes holding any child-welfare service)",
+        "hierarchy": [
+            "global: race -> race_group (indigenous, black, white, other_racialized, not_stated)",
+            "global: gender_identity -> girl_woman, boy_man, gender_diverse, not_stated",
+            "local: region -> Ontario",
+            "local: birth year -> 3-year band -> 6-year band",
+            "then local suppression in order: " + ", ".join(SUPPRESSION_ORDER),
+        ],
+        "not_enforced": (
+            "born_outside_canada, first_language (measured as student_years_supplementary); "
+            "board_id, hashed school_id and grade (grade follows birth year for most students)"
+        ),
+    },
+    "cw_persons": {
+        "quasi_identifiers": list(QI_CW_PUBLISHED),
+        "hierarchy": [
+            "global: gender_identity -> 4 groups",
+            "local: society -> its region",
+            "local: race -> race_group",
+            "local: birth year -> 3-year band",
+            "local: region -> Ontario",
+            "local: birth year -> 6-year band",
+            "then local suppression in order: " + ", ".join(SUPPRESSION_ORDER_CW),
+        ],
+    },
+}
+
+
+def _share(df: pl.DataFrame, expr: pl.Expr) -> float | None:
+    return round(float(df.select(expr.fill_null(False).mean()).item()), 4) if df.height else None
+
+
+def student_year_utility(sy: pl.DataFrame) -> dict[str, Any]:
+    """Shares of child-welfare-involved student-years keeping each equity/QI dimension."""
+    cw = sy.filter(pl.col("cw_involved"))
+    return {
+        "rows": cw.height,
+        "race_group_kept": _share(cw, pl.col("race_group").is_not_null()),
+        "gender_identity_kept": _share(cw, pl.col("gender_identity").is_not_null()),
+        "birth_year_band_kept": _share(cw, pl.col("birth_year_band").is_not_null()),
+        "birth_year_exact": _share(cw, pl.col("birth_year").is_not_null()),
+        "region_kept": _share(cw, pl.col("region").is_not_null() & (pl.col("region") != PROVINCE)),
+        "gender_kept": _share(cw, pl.col("gender").is_not_null()),
+    }
+
+
+def cw_person_utility(cw: pl.DataFrame) -> dict[str, Any]:
+    """Shares of child-welfare persons keeping each dimension."""
+    return {
+        "rows": cw.height,
+        "birth_year_band_kept": _share(cw, pl.col("birth_year_band").is_not_null()),
+        "birth_year_exact": _share(cw, pl.col("birth_year").is_not_null()),
+        "gender_identity_kept": _share(cw, pl.col("gender_identity").is_not_null()),
+        "race_kept": _share(cw, pl.col("race").is_not_null()),
+        "race_detailed": _share(
+            cw,
+            pl.col("race").is_not_null()
+            & ~pl.col("race").is_in(["other_racialized", "not_stated"]),
+        ),
+        "society_id_kept": _share(cw, pl.col("society_id").is_not_null()),
+        "society_region_kept": _share(
+            cw, pl.col("society_region").is_not_null() & (pl.col("society_region") != PROVINCE)
+        ),
+    }
+
+
 # --------------------------------------------------------------------------------- derivation
 def _read_inputs(cfg: Config) -> dict[str, pl.DataFrame]:
     src = cfg.paths.sources
@@ -351,6 +635,11 @@ def _read_inputs(cfg: Config) -> dict[str, pl.DataFrame]:
     if not links.is_file():
         raise DeidentifyError(f"{links}: links file not found (run linkage first)")
     frames["links"] = pl.read_parquet(links)
+    for name in REFERENCE:
+        p = cfg.paths.reference / f"{name}.parquet"
+        if not p.is_file():
+            raise DeidentifyError(f"{p}: reference table not found (run generate first)")
+        frames[name] = pl.read_parquet(p)
     dup = frames["links"]["cw_record_id"].is_duplicated().sum()
     if dup:
         raise DeidentifyError(
@@ -551,6 +840,7 @@ def build_analytic(
         "grade",
         "gender",
         "birth_year",
+        birth_year_band(pl.col("birth_year"), 1).alias("birth_year_band"),
         "age_sept1",
         "region",
         "days_enrolled",
@@ -562,7 +852,11 @@ def build_analytic(
         "society_id",
         "cumulative_days_in_care",
         "placement_group",
-        "race",
+        # detailed race for now (the first global step groups it); a missing race of a
+        # child-welfare-involved student is "not_stated", students without a record stay null
+        pl.when(pl.col("cw_involved"))
+        .then(pl.col("race").fill_null("not_stated"))
+        .alias("race_group"),
         "born_outside_canada",
         "first_language",
         "gender_identity",
@@ -570,38 +864,41 @@ def build_analytic(
         "link_pass",
     ).sort("study_id", "school_year")
 
-    risk: dict[str, Any] = {
-        "k_threshold": cfg.privacy.k_anonymity,
-        "l_threshold": cfg.privacy.l_diversity,
-    }
+    k, l_div = cfg.privacy.k_anonymity, cfg.privacy.l_diversity
+    risk: dict[str, Any] = {"k_threshold": k, "l_threshold": l_div, "method": RISK_METHOD}
     # l-diversity applies to classes holding any child-welfare service that year: a class of
     # students none of whom had a service reveals nothing sensitive
     student_years = student_years.with_columns((pl.col("care_status") != "none").alias("_service"))
-    risk["student_years_before"] = measure_risk(
-        student_years, QI_STUDENT, ("school_year",), "care_status", "_service"
-    )
-    student_years, rep = enforce_k(
+    measure = {"by": ("school_year",), "sensitive": "care_status", "involved": "_service"}
+    risk["student_years_before"] = measure_risk(student_years, QI_STUDENT, **measure)  # type: ignore[arg-type]
+    student_years, rep = generalise(
         student_years,
         QI_STUDENT,
-        cfg.privacy.k_anonymity,
-        by=("school_year",),
-        sensitive="care_status",
-        involved="_service",
-        l_div=cfg.privacy.l_diversity,
+        student_year_steps(),
+        k,
+        l_div=l_div,
+        order=SUPPRESSION_ORDER,
         entity="study_id",
-    )
-    student_years = student_years.with_columns(
-        # age is derived from birth year: blank it with it
-        pl.when(pl.col("birth_year").is_null())
-        .then(None)
-        .otherwise(pl.col("age_sept1"))
-        .alias("age_sept1")
+        **measure,  # type: ignore[arg-type]
     )
     risk["student_years_generalisation"] = rep
-    risk["student_years_after"] = measure_risk(
-        student_years, QI_STUDENT, ("school_year",), "care_status", "_service"
-    )
-    student_years = student_years.drop("_service")
+    risk["student_years_after"] = measure_risk(student_years, QI_STUDENT, **measure)  # type: ignore[arg-type]
+    risk["student_years_supplementary"] = {
+        "enforced": False,
+        "note": "also keyed on born_outside_canada and first_language (not enforced)",
+        **measure_risk(student_years, (*QI_STUDENT, *QI_STUDENT_EXTRA), **measure),  # type: ignore[arg-type]
+    }
+    exact = pl.col("birth_year_band") == pl.col("birth_year").cast(pl.String)
+    student_years = student_years.with_columns(
+        # birth year and age on 1 September only where the band is a single year
+        pl.when(exact).then(pl.col("birth_year")).alias("birth_year"),
+        pl.when(exact).then(pl.col("age_sept1")).alias("age_sept1"),
+        pl.col("race_group").alias("race"),  # the grouped value, under the old name too
+        pl.when(pl.col("race_group").is_not_null())
+        .then(pl.col("race_group") == "indigenous")
+        .alias("indigenous"),
+    ).select(STUDENT_YEAR_COLUMNS)
+    risk["student_years_utility"] = student_year_utility(student_years)
 
     eq = f["eqao_results"]
     eqao = (
@@ -631,17 +928,23 @@ def build_analytic(
     )
 
     cw_id = pseudonym(key, persons["cw_person_id"].cast(pl.String), "cw_person")
+    by = pl.col("birth_date").dt.year().cast(pl.Int16)
     cw_persons = (
         persons.with_columns(
             cw_id.alias("cw_study_id"),
-            pl.col("birth_date").dt.year().cast(pl.Int16).alias("birth_year"),
+            by.alias("birth_year"),
+            birth_year_band(by, 1).alias("birth_year_band"),
+            pl.col("society_id").alias("society_area"),
+            pl.col("race").fill_null("not_stated"),
             pl.col("oen").is_not_null().alias("linked"),
             pseudonym(key, persons["oen"], "oen").alias("study_id"),
         )
         .select(
             "cw_study_id",
             "society_id",
+            "society_area",
             "birth_year",
+            "birth_year_band",
             "gender_identity",
             "race",
             "born_outside_canada",
@@ -653,9 +956,32 @@ def build_analytic(
         .sort("cw_study_id")
     )
     risk["cw_persons_before"] = measure_risk(cw_persons, QI_CW)
-    cw_persons, rep = enforce_k(cw_persons, QI_CW, cfg.privacy.k_anonymity)
+    cw_persons, rep = generalise(
+        cw_persons, QI_CW, cw_person_steps(f["societies"]), k, order=SUPPRESSION_ORDER_CW
+    )
     risk["cw_persons_generalisation"] = rep
     risk["cw_persons_after"] = measure_risk(cw_persons, QI_CW)
+    is_society = pl.col("society_area").str.contains(r"^S\d+$").fill_null(False)
+    cw_persons = cw_persons.with_columns(
+        pl.when(is_society).then(pl.col("society_area")).alias("society_id"),
+        pl.when(is_society)
+        .then(
+            pl.col("society_area").replace_strict(
+                dict(zip(f["societies"]["society_id"], f["societies"]["region"], strict=True)),
+                default=None,
+            )
+        )
+        .otherwise(pl.col("society_area"))
+        .alias("society_region"),
+        pl.when(pl.col("birth_year_band") == pl.col("birth_year").cast(pl.String))
+        .then(pl.col("birth_year"))
+        .alias("birth_year"),
+        pl.col("race").replace_strict(RACE_GROUP, default=None).alias("race_group"),
+        pl.when(pl.col("race").is_not_null())
+        .then(pl.col("race") == "indigenous")
+        .alias("indigenous"),
+    ).select(CW_PERSON_COLUMNS)
+    risk["cw_persons_utility"] = cw_person_utility(cw_persons)
 
     cw_map = persons.select("cw_person_id", cw_id.alias("cw_study_id"))
     care_days = (
@@ -828,8 +1154,10 @@ def run(cfg: Config) -> StageResult:
     with atomic_dir(cfg.paths.analytic) as stage:
         for name, df in tables.items():
             write_parquet(df, stage / f"{name}.parquet")
+        for name in REFERENCE:
+            write_parquet(f[name], stage / f"{name}.parquet")
         write_json(risk, stage / "risk.json")
-    for name in [*tables, "risk"]:
+    for name in [*tables, *REFERENCE, "risk"]:
         outputs.append(cfg.paths.analytic / (f"{name}.parquet" if name != "risk" else "risk.json"))
     rows = {f"{n} in": f[n].height for n in (*SOURCES, "links")}
     rows.update({f"{n} out": df.height for n, df in tables.items()})

@@ -21,6 +21,8 @@ EXPECTED = {
     "cases.parquet",
     "onlac.parquet",
     "risk.json",
+    "boards.parquet",
+    "societies.parquet",
 }
 
 
@@ -172,7 +174,102 @@ def test_analytic_meets_k(built):
         "care_status",
         "s",
     )
-    assert m["k"] >= cfg.privacy.k_anonymity
+    assert m["k"] >= cfg.privacy.k_anonymity and m["l"] >= cfg.privacy.l_diversity
+    cw = pl.read_parquet(cfg.paths.analytic / "cw_persons.parquet")
+    assert d.measure_risk(cw, d.QI_CW_PUBLISHED)["k"] >= cfg.privacy.k_anonymity
+
+
+def _qi_frame(race: list[str], birth_year: list[int], region: str = "Toronto") -> pl.DataFrame:
+    n = len(race)
+    return pl.DataFrame(
+        {
+            "study_id": [f"s{i}" for i in range(n)],
+            "school_year": ["2019-20"] * n,
+            "gender": ["female"] * n,
+            "region": [region] * n,
+            "birth_year": pl.Series(birth_year, dtype=pl.Int16),
+            "race_group": race,
+            "gender_identity": ["girl_woman"] * n,
+        }
+    ).with_columns(d.birth_year_band(pl.col("birth_year"), 1).alias("birth_year_band"))
+
+
+def _run_steps(df: pl.DataFrame, k: int = 20) -> tuple[pl.DataFrame, dict]:
+    return d.generalise(
+        df, d.QI_STUDENT, d.student_year_steps(), k, by=("school_year",), entity="study_id"
+    )
+
+
+def test_race_grouping_alone_reaches_k():
+    # k = 10 at full detail; grouping south/east asian into other_racialized makes k = 20
+    df = _qi_frame(["south_asian"] * 10 + ["east_asian"] * 10 + ["white"] * 20, [2010] * 40)
+    assert d.measure_risk(df, d.QI_STUDENT, ("school_year",))["k"] == 10
+    out, rep = _run_steps(df)
+    steps = {s["step"]: s for s in rep["steps"]}
+    assert steps["race -> race_group"]["values_changed"] == 20
+    assert steps["region -> province"]["values_changed"] == 0
+    assert rep["holds"] and rep["suppression"]["suppressed_values"] == {}
+    assert d.measure_risk(out, d.QI_STUDENT, ("school_year",))["k"] >= 20
+    assert out["race_group"].null_count() == 0
+    assert set(out["race_group"]) == {"other_racialized", "white"}
+    assert set(out["region"]) == {"Toronto"} and set(out["birth_year_band"]) == {"2010"}
+
+
+def test_birth_year_band_before_suppression_and_only_where_needed():
+    # 7 children in each of 2004, 2005, 2006: only the 3-year band 2004-2006 reaches 20;
+    # the 25 children born in 2010 keep their exact year and their region
+    df = _qi_frame(["white"] * 46, [2004] * 7 + [2005] * 7 + [2006] * 7 + [2010] * 25)
+    out, rep = _run_steps(df)
+    assert rep["holds"] and rep["suppression"]["suppressed_values"] == {}
+    bands = out.group_by("birth_year_band").len().sort("birth_year_band")
+    assert bands.to_dicts() == [
+        {"birth_year_band": "2004-2006", "len": 21},
+        {"birth_year_band": "2010", "len": 25},
+    ]
+    assert out.filter(pl.col("birth_year") == 2010)["region"].to_list() == ["Toronto"] * 25
+    assert out.filter(pl.col("birth_year") < 2010)["region"].to_list() == ["Ontario"] * 21
+
+
+def test_suppression_only_after_every_step():
+    # two lone children no generalisation can hide: they end suppressed (or merged), k holds
+    df = _qi_frame(["white"] * 30 + ["black", "indigenous"], [2010] * 32)
+    out, rep = _run_steps(df)
+    assert [s["step"] for s in rep["steps"]][:3] == [
+        "race -> race_group",
+        "gender_identity -> 4 groups",
+        "region -> province",
+    ]
+    assert rep["holds"] and sum(rep["suppression"]["suppressed_values"].values()) > 0
+    assert d.measure_risk(out, d.QI_STUDENT, ("school_year",))["k"] >= 20
+
+
+def test_published_race_columns_and_reference_copies(built):
+    cfg, _ = built
+    sy = pl.read_parquet(cfg.paths.analytic / "student_years.parquet")
+    assert sy.columns == list(d.STUDENT_YEAR_COLUMNS)
+    assert (sy["race"].eq_missing(sy["race_group"])).all()
+    assert set(sy["race_group"].drop_nulls()) <= set(d.RACE_GROUP.values())
+    # indigenous is null exactly where race is suppressed or absent
+    assert (sy["indigenous"].is_null() == sy["race_group"].is_null()).all()
+    assert (
+        sy.filter(~pl.col("cw_involved"))["race_group"].null_count()
+        == sy.filter(~pl.col("cw_involved")).height
+    )
+    # an exact birth year (and age) is published only where its band is that single year
+    by = sy.filter(pl.col("birth_year").is_not_null())
+    assert (by["birth_year_band"] == by["birth_year"].cast(pl.String)).all()
+    assert (sy["age_sept1"].is_null() == sy["birth_year"].is_null()).all()
+    cw = pl.read_parquet(cfg.paths.analytic / "cw_persons.parquet")
+    assert cw.columns == list(d.CW_PERSON_COLUMNS)
+    assert set(cw["gender_identity"].drop_nulls()) <= set(d.GENDER_IDENTITY_GROUP.values())
+    for name in d.REFERENCE:
+        ref = pl.read_parquet(cfg.paths.reference / f"{name}.parquet")
+        assert pl.read_parquet(cfg.paths.analytic / f"{name}.parquet").equals(ref)
+    risk = json.loads((cfg.paths.analytic / "risk.json").read_text())
+    assert risk["method"]["student_years"]["quasi_identifiers"] == list(d.QI_STUDENT)
+    assert risk["student_years_generalisation"]["steps"][0]["step"] == "race -> race_group"
+    # utility: most child-welfare-involved rows keep their race group
+    assert risk["student_years_utility"]["race_group_kept"] > 0.5
 
 
 def test_care_status_matches_truth(built):

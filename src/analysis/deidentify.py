@@ -13,14 +13,43 @@ Pseudonyms
     (HMAC of a fixed label) leaves this module.
 Coarsening
     Birth date -> ``birth_year`` and ``age_sept1``; postal code -> ``region`` (first letter);
-    event dates -> school or fiscal years and day counts.
-Re-identification risk
-    k-anonymity over the quasi-identifiers ``QI_STUDENT`` per school year, and over ``QI_CW`` for
-    child-welfare persons; distinct l-diversity of ``care_status`` within classes that hold any
-    child-welfare-involved student. Classes below ``k`` (or ``l``) are fixed by global recoding
-    (rare categories merged), then local suppression (the finest quasi-identifiers of the
-    offending records set to null, in ``SUPPRESSION_ORDER``) until the thresholds hold. The
-    measures before and after go to ``risk.json``.
+    event dates -> school or fiscal years and day counts. The non-identifying reference tables
+    (``boards``, ``societies``) are copied into ``analytic/`` so later stages read only that.
+Re-identification risk: quasi-identifiers
+    The attacker is assumed to know what a neighbour, teacher or relative knows: a child's birth
+    year, gender, region and race, and (for child-welfare persons) the society serving them and
+    their gender identity. So ``student_years`` is measured per school year on ``QI_STUDENT``
+    (birth-year band, gender, region, race group, gender identity), with distinct l-diversity
+    of ``care_status`` in classes holding any child-welfare service; ``cw_persons`` on
+    ``QI_CW`` (society or its region, birth-year band, gender identity, race). Not enforced,
+    and said so in ``risk.json``: ``born_outside_canada`` and ``first_language`` (measured as
+    ``student_years_supplementary``), ``board_id``, hashed ``school_id`` and ``grade``; and
+    the join of tables through ``study_id`` / ``cw_study_id`` (each table is measured alone).
+Re-identification risk: the hierarchy
+    Generalise before suppressing, least analytically useful first (:func:`generalise`):
+
+    ``student_years``
+        1. global: race -> ``race_group`` (indigenous, black, white, other_racialized,
+           not_stated; a missing race of a child-welfare-involved student is not_stated);
+        2. global: gender identity -> girl_woman, boy_man, gender_diverse, not_stated;
+        3. local: region -> Ontario;
+        4. local: birth year -> 3-year band -> 6-year band (``birth_year_band``; ``birth_year``
+           and ``age_sept1`` stay only where the band is a single year);
+        5. local suppression in ``SUPPRESSION_ORDER`` (birth-year band first: grade carries
+           most of its analytic value), then the last-resort class merge of :func:`enforce_k`.
+    ``cw_persons``
+        1. global: gender identity -> 4 groups; 2. local: society -> its region;
+        3. local: race -> race group; 4. local: birth year -> 3-year band; 5. local: region
+        -> Ontario; 6. local: birth year -> 6-year band; 7. local suppression in
+        ``SUPPRESSION_ORDER_CW``.
+
+    "Local" steps touch only records (all rows of the same student) in classes still below
+    ``k`` or ``l``, so most of the population keeps full detail. ``race`` in ``student_years``
+    holds the grouped value (same as ``race_group``); ``indigenous`` is derived from the
+    detailed race and is null wherever race is suppressed. ``risk.json`` records the method,
+    every step with the number of values it changed, the suppression counts, the measures
+    before and after, and the utility kept (shares of child-welfare-involved rows keeping each
+    dimension).
 """
 
 from __future__ import annotations

@@ -471,7 +471,9 @@ def generalise(
                 "column": st.column,
                 "scope": st.scope,
                 "values_changed": int(hit.sum()),
-                "k_after": int(df.group_by(keys).len()["len"].min() or 0) if df.height else None,
+                "k_after": int(df.group_by(keys).len()["len"].min() or 0)  # type: ignore[arg-type]
+                if df.height
+                else None,
                 "rows_below_threshold_after": int(bad.sum()),
             }
         )

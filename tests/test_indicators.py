@@ -71,7 +71,13 @@ def test_indicator3_days_exclude_customary() -> None:
             "cw_study_id": ["a", "a", "b", "c", "d"],
             "society_id": ["S01"] * 5,
             "fiscal_year": ["2020-21"] * 5,
-            "placement_type": ["foster_home", "group_home", "kin_in_care_home", "youth_justice", "customary_care_home"],
+            "placement_type": [
+                "foster_home",
+                "group_home",
+                "kin_in_care_home",
+                "youth_justice",
+                "customary_care_home",
+            ],
             "days": [200, 100, 365, 35, 300],
         }
     )
@@ -80,7 +86,9 @@ def test_indicator3_days_exclude_customary() -> None:
     fam = _row(t, society_id="S01", placement_group="family")
     assert (fam["days"], fam["total_days"], fam["n"], fam["events"]) == (565, 700, 3, 2)
     assert fam["pct_days"] == pytest.approx(100 * 565 / 700)
-    assert _row(t, society_id="S01", placement_group="group")["pct_days"] == pytest.approx(100 * 100 / 700)
+    assert _row(t, society_id="S01", placement_group="group")["pct_days"] == pytest.approx(
+        100 * 100 / 700
+    )
     assert _row(t, society_id="S01", placement_group="other")["pct_days"] == pytest.approx(5.0)
     assert t.filter(pl.col("society_id") == "Total")["pct_days"].sum() == pytest.approx(100)
 
@@ -91,7 +99,9 @@ def test_indicator4_exits_observed_cohorts_only() -> None:
             "cw_study_id": ["a", "b", "c", "d", "e", "e", "f"],
             "society_id": ["S01", "S01", "S01", "S02", "S02", "S02", "S01"],
             "admission_fiscal_year": ["2019-20"] * 6 + ["2021-22"],
-            "service_type": ["extended_society_care"] * 4 + ["interim_society_care"] * 2 + ["extended_society_care"],
+            "service_type": ["extended_society_care"] * 4
+            + ["interim_society_care"] * 2
+            + ["extended_society_care"],
             # a left at 100 days, b at 500, c at 1000, d still in care, e admitted twice (first: 300 days)
             "days_to_exit": [100, 500, 1000, None, 300, 20, 50],
             "days_observed": [100, 500, 1000, 1400, 300, 20, 50],
@@ -130,13 +140,33 @@ def test_indicator5_onlac() -> None:
 
 def test_all_indicators_shapes() -> None:
     care_days = pl.DataFrame(
-        {"cw_study_id": ["a"], "society_id": ["S01"], "fiscal_year": ["2020-21"], "placement_type": ["foster_home"], "days": [10]}
+        {
+            "cw_study_id": ["a"],
+            "society_id": ["S01"],
+            "fiscal_year": ["2020-21"],
+            "placement_type": ["foster_home"],
+            "days": [10],
+        }
     )
     adm = pl.DataFrame(
-        {"cw_study_id": ["a"], "society_id": ["S01"], "admission_fiscal_year": ["2018-19"], "service_type": ["extended_society_care"], "days_to_exit": [10], "days_observed": [10]}
+        {
+            "cw_study_id": ["a"],
+            "society_id": ["S01"],
+            "admission_fiscal_year": ["2018-19"],
+            "service_type": ["extended_society_care"],
+            "days_to_exit": [10],
+            "days_observed": [10],
+        }
     )
     onlac = pl.DataFrame(
-        {"cw_study_id": ["a"], "society_id": ["S01"], "fiscal_year": ["2020-21"], "age": [12], "days_in_care": [400], **{f"item_{j}": [2] for j in range(1, 5)}}
+        {
+            "cw_study_id": ["a"],
+            "society_id": ["S01"],
+            "fiscal_year": ["2020-21"],
+            "age": [12],
+            "days_in_care": [400],
+            **{f"item_{j}": [2] for j in range(1, 5)},
+        }
     )
     out = ind.all_indicators(CASES, care_days, adm, onlac)
     assert len(out) == 5
@@ -148,6 +178,13 @@ def test_all_indicators_shapes() -> None:
 
 
 def test_trend_slope() -> None:
-    t = pl.DataFrame({"fiscal_year": ["2018-19", "2019-20", "2020-21"], "society_id": ["Total"] * 3, "rate": [0.80, 0.82, 0.84], "n": [100, 100, 100]})
+    t = pl.DataFrame(
+        {
+            "fiscal_year": ["2018-19", "2019-20", "2020-21"],
+            "society_id": ["Total"] * 3,
+            "rate": [0.80, 0.82, 0.84],
+            "n": [100, 100, 100],
+        }
+    )
     s = ind.trend(t, "fiscal_year", "rate")
     assert s["slope_per_year"][0] == pytest.approx(0.02)

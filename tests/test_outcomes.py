@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
-from test_indicators import CASES
-from test_models import fake_analytic
 
 from analysis import outcomes
 from analysis.outcomes import wilson_ci
+from test_indicators import CASES
+from test_models import fake_analytic
 
 
 def test_wilson_known_values() -> None:
@@ -38,14 +38,26 @@ def _sy() -> pl.DataFrame:
 
 def test_student_year_outcomes() -> None:
     out = outcomes.student_year_outcomes(_sy()).sort("study_id", "school_year")
-    assert out["chronic_absent"].to_list() == [True, False, False, None, True]  # 19/190 = 10% exactly
+    assert out["chronic_absent"].to_list() == [
+        True,
+        False,
+        False,
+        None,
+        True,
+    ]  # 19/190 = 10% exactly
     assert out["attendance_rate"][0] == pytest.approx(1 - 19 / 190)
     # a: 8 + 8 = 16 -> on track; b: 7 + 8.5 < 16; c: no Grade 9 year in the panel -> null
     assert out["on_track"].to_list() == [None, True, None, False, None]
 
 
 def test_rate_table_counts_people_once() -> None:
-    f = pl.DataFrame({"study_id": ["a", "a", "b", "c"], "g": ["x", "x", "x", "y"], "y": [True, False, False, None]})
+    f = pl.DataFrame(
+        {
+            "study_id": ["a", "a", "b", "c"],
+            "g": ["x", "x", "x", "y"],
+            "y": [True, False, False, None],
+        }
+    )
     t = outcomes.rate_table(f, "y", ["g"])
     r = t.row(0, named=True)
     assert (r["g"], r["n"], r["events"]) == ("x", 2, 1)
@@ -64,8 +76,11 @@ def test_eqao_trend_marks_no_assessment_years_and_break() -> None:
         }
     )
     t = outcomes.eqao_trend(
-        eq, ["care_status"], school_years=("2017-18", "2018-19", "2019-20", "2020-21", "2021-22", "2022-23"),
-        no_eqao_years=("2019-20", "2020-21"), baseline_break="2021-22",
+        eq,
+        ["care_status"],
+        school_years=("2017-18", "2018-19", "2019-20", "2020-21", "2021-22", "2022-23"),
+        no_eqao_years=("2019-20", "2020-21"),
+        baseline_break="2021-22",
     )
     gap = t.filter(pl.col("school_year").is_in(["2019-20", "2020-21"]))
     assert gap.height == 2
@@ -79,14 +94,20 @@ def test_eqao_trend_marks_no_assessment_years_and_break() -> None:
 def test_descriptive_tables_are_long_and_unique() -> None:
     sy, eq = fake_analytic(5, n_students=1500)
     specs = outcomes.descriptive_tables(
-        sy, eq, school_years=("2017-18", "2018-19", "2019-20", "2020-21", "2021-22", "2022-23"),
-        no_eqao_years=("2019-20", "2020-21"), baseline_break="2021-22",
+        sy,
+        eq,
+        school_years=("2017-18", "2018-19", "2019-20", "2020-21", "2021-22", "2022-23"),
+        no_eqao_years=("2019-20", "2020-21"),
+        baseline_break="2021-22",
     )
     for name, (table, dims, num, stats) in specs.items():
         assert not table.select(dims).is_duplicated().any(), name
         assert {"n", *stats} <= set(table.columns), name
         if num:
-            assert (table.filter(pl.col("n").is_not_null())[num] <= table.filter(pl.col("n").is_not_null())["n"]).all()
+            assert (
+                table.filter(pl.col("n").is_not_null())[num]
+                <= table.filter(pl.col("n").is_not_null())["n"]
+            ).all()
 
 
 def _write_analytic(folder, seed: int = 6) -> None:
@@ -97,15 +118,41 @@ def _write_analytic(folder, seed: int = 6) -> None:
     write_parquet(eq, folder / "eqao.parquet")
     write_parquet(CASES, folder / "cases.parquet")
     write_parquet(
-        pl.DataFrame({"cw_study_id": ["a", "b"], "society_id": ["S01", "S01"], "fiscal_year": ["2020-21"] * 2, "placement_type": ["foster_home", "group_home"], "days": [100, 50]}),
+        pl.DataFrame(
+            {
+                "cw_study_id": ["a", "b"],
+                "society_id": ["S01", "S01"],
+                "fiscal_year": ["2020-21"] * 2,
+                "placement_type": ["foster_home", "group_home"],
+                "days": [100, 50],
+            }
+        ),
         folder / "care_days.parquet",
     )
     write_parquet(
-        pl.DataFrame({"cw_study_id": ["a"], "society_id": ["S01"], "admission_fiscal_year": ["2018-19"], "service_type": ["extended_society_care"], "days_to_exit": [10], "days_observed": [10]}),
+        pl.DataFrame(
+            {
+                "cw_study_id": ["a"],
+                "society_id": ["S01"],
+                "admission_fiscal_year": ["2018-19"],
+                "service_type": ["extended_society_care"],
+                "days_to_exit": [10],
+                "days_observed": [10],
+            }
+        ),
         folder / "admissions.parquet",
     )
     write_parquet(
-        pl.DataFrame({"cw_study_id": ["a"], "society_id": ["S01"], "fiscal_year": ["2020-21"], "age": [12], "days_in_care": [400], **{f"item_{j}": [2] for j in range(1, 5)}}),
+        pl.DataFrame(
+            {
+                "cw_study_id": ["a"],
+                "society_id": ["S01"],
+                "fiscal_year": ["2020-21"],
+                "age": [12],
+                "days_in_care": [400],
+                **{f"item_{j}": [2] for j in range(1, 5)},
+            }
+        ),
         folder / "onlac.parquet",
     )
 
@@ -123,13 +170,21 @@ def test_analyse_run_writes_protected_results(tmp_path) -> None:
     res = analyse.run(cfg)
     assert res.stage == "analyse" and res.metrics["tables"] >= 20
     loaded = analyse.load_results(cfg)
-    assert {"eqao_by_care_status", "adjusted_gaps", "indicator1_no_recurrence_investigation", "indicator4_exits", "linkage_sensitivity"} <= set(loaded)
+    assert {
+        "eqao_by_care_status",
+        "adjusted_gaps",
+        "indicator1_no_recurrence_investigation",
+        "indicator4_exits",
+        "linkage_sensitivity",
+    } <= set(loaded)
     for name, p in loaded.items():
         assert isinstance(p, disclosure.Protected)
         for s in p.stats:
             assert f"{s}__symbol" in p.df.columns, name
         # a published count below the minimum cell size never appears
-        small = p.df.filter(pl.col("n").is_not_null() & (pl.col("n") > 0) & (pl.col("n") < cfg.privacy.min_cell))
+        small = p.df.filter(
+            pl.col("n").is_not_null() & (pl.col("n") > 0) & (pl.col("n") < cfg.privacy.min_cell)
+        )
         assert small.height == 0, name
     eq = loaded["eqao_by_care_status"].df
     gap = eq.filter(pl.col("school_year") == "2019-20")

@@ -44,7 +44,9 @@ NOTES: dict[str, tuple[str, ...]] = {
 def _read(cfg: Config, name: str) -> pl.DataFrame:
     path = cfg.paths.analytic / f"{name}.parquet"
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: analytic table not found (run `analysis deidentify` first)")
+        raise FileNotFoundError(
+            f"{path}: analytic table not found (run `analysis deidentify` first)"
+        )
     return pl.read_parquet(path)
 
 
@@ -86,8 +88,13 @@ def build_tables(
     for dim in models.EQUITY_DIMENSIONS:
         if dim not in cw.columns:
             continue
-        f = cw.with_columns(pl.col(dim).cast(pl.Utf8).fill_null("not_stated").alias("level"), pl.lit(dim).alias("dimension"))
-        eq_tables.append(outcomes.rate_table(f, "at_standard", ["dimension", "level", "ever_in_care"]))
+        f = cw.with_columns(
+            pl.col(dim).cast(pl.Utf8).fill_null("not_stated").alias("level"),
+            pl.lit(dim).alias("dimension"),
+        )
+        eq_tables.append(
+            outcomes.rate_table(f, "at_standard", ["dimension", "level", "ever_in_care"])
+        )
     if eq_tables:
         specs["equity_rates"] = (
             pl.concat(eq_tables).drop("outcome"),
@@ -136,10 +143,25 @@ def _restore_no_assessment(p: Protected, filler: pl.DataFrame | None) -> Protect
     add = filler.with_columns(
         [pl.lit(SYMBOL_NOT_AVAILABLE).alias(c) for c in p.df.columns if c.endswith("__symbol")]
     )
-    add = add.select([pl.col(c).cast(p.df.schema[c]) if c in add.columns else pl.lit(None, dtype=p.df.schema[c]).alias(c) for c in p.df.columns])
-    df = pl.concat([p.df, add]).sort([d for d in p.dims if d != "school_year"] + ["school_year"], nulls_last=True)
+    add = add.select(
+        [
+            pl.col(c).cast(p.df.schema[c])
+            if c in add.columns
+            else pl.lit(None, dtype=p.df.schema[c]).alias(c)
+            for c in p.df.columns
+        ]
+    )
+    df = pl.concat([p.df, add]).sort(
+        [d for d in p.dims if d != "school_year"] + ["school_year"], nulls_last=True
+    )
     return Protected(
-        name=p.name, df=df, dims=p.dims, count=p.count, numerator=p.numerator, stats=p.stats, notes=p.notes
+        name=p.name,
+        df=df,
+        dims=p.dims,
+        count=p.count,
+        numerator=p.numerator,
+        stats=p.stats,
+        notes=p.notes,
     )
 
 
@@ -152,14 +174,30 @@ def protect_all(specs: dict[str, Spec], cfg: Config) -> tuple[dict[str, Protecte
     for name, (table, dims, numerator, stats) in specs.items():
         published, filler = _split_no_assessment(table)
         fillers[name] = filler
-        release.protect(name, published, dims=dims, count="n", numerator=numerator, stats=stats, universe=_universe(name))
+        release.protect(
+            name,
+            published,
+            dims=dims,
+            count="n",
+            numerator=numerator,
+            stats=stats,
+            universe=_universe(name),
+        )
     final = release.finalise()
     out = {}
     for name, p in final.items():
         notes: Sequence[str] = NOTES["eqao"] if name.startswith("eqao_") else ()
         if name in {"adjusted_gaps", "dose_response", "equity_adjusted", "linkage_sensitivity"}:
             notes = NOTES["models"]
-        p = Protected(name=p.name, df=p.df, dims=p.dims, count=p.count, numerator=p.numerator, stats=p.stats, notes=tuple(p.notes) + tuple(notes))
+        p = Protected(
+            name=p.name,
+            df=p.df,
+            dims=p.dims,
+            count=p.count,
+            numerator=p.numerator,
+            stats=p.stats,
+            notes=tuple(p.notes) + tuple(notes),
+        )
         out[name] = _restore_no_assessment(p, fillers.get(name))
     return out, release
 
@@ -170,7 +208,15 @@ def write_results(tables: dict[str, Protected], folder: Path) -> list[Path]:
     index = []
     for name, p in sorted(tables.items()):
         paths.append(write_parquet(p.df, folder / f"{name}.parquet"))
-        meta = {"name": name, "dims": list(p.dims), "count": p.count, "numerator": p.numerator, "stats": list(p.stats), "notes": list(p.notes), "rows": p.df.height}
+        meta = {
+            "name": name,
+            "dims": list(p.dims),
+            "count": p.count,
+            "numerator": p.numerator,
+            "stats": list(p.stats),
+            "notes": list(p.notes),
+            "rows": p.df.height,
+        }
         paths.append(write_json(meta, folder / f"{name}.json"))
         index.append(meta)
     paths.append(write_json({"tables": index}, folder / INDEX_FILE))
@@ -204,7 +250,9 @@ def run(cfg: Config) -> StageResult:
     sy = _read(cfg, "student_years")
     eqao = _read(cfg, "eqao")
     frames = {n: _read(cfg, n) for n in ("cases", "care_days", "admissions", "onlac")}
-    specs = build_tables(sy, eqao, frames["cases"], frames["care_days"], frames["admissions"], frames["onlac"], cfg)
+    specs = build_tables(
+        sy, eqao, frames["cases"], frames["care_days"], frames["admissions"], frames["onlac"], cfg
+    )
     t_build = time.perf_counter() - t0
     tables, release = protect_all(specs, cfg)
     result = StageResult(stage="analyse")
@@ -213,8 +261,16 @@ def run(cfg: Config) -> StageResult:
         release.write_audit(tmp / "disclosure_audit.json")
         write_json(json.loads(cfg.to_json()), tmp / "config.json")
     result.outputs = sorted(cfg.paths.results.glob("*"))
-    result.rows = {"student_years in": sy.height, "eqao in": eqao.height, **{f"{k} in": v.height for k, v in frames.items()}}
+    result.rows = {
+        "student_years in": sy.height,
+        "eqao in": eqao.height,
+        **{f"{k} in": v.height for k, v in frames.items()},
+    }
     result.rows.update({f"{k} out": p.df.height for k, p in tables.items()})
-    result.metrics = {"tables": len(tables), "seconds_models_and_tables": round(t_build, 2), "seconds_total": round(time.perf_counter() - t0, 2)}
+    result.metrics = {
+        "tables": len(tables),
+        "seconds_models_and_tables": round(t_build, 2),
+        "seconds_total": round(time.perf_counter() - t0, 2),
+    }
     log.info("analyse: %d tables in %.1f s", len(tables), time.perf_counter() - t0)
     return result

@@ -49,8 +49,10 @@ def _with_total(frame: pl.DataFrame, by: Sequence[str], aggs: list[pl.Expr]) -> 
     """Aggregate per ``by`` (which includes ``society_id``) and add the provincial margin rows."""
     per = frame.group_by(list(by)).agg(aggs)
     others = [b for b in by if b != "society_id"]
-    tot = frame.group_by(others).agg(aggs).with_columns(pl.lit(TOTAL).alias("society_id")) if others else (
-        frame.select(aggs).with_columns(pl.lit(TOTAL).alias("society_id"))
+    tot = (
+        frame.group_by(others).agg(aggs).with_columns(pl.lit(TOTAL).alias("society_id"))
+        if others
+        else (frame.select(aggs).with_columns(pl.lit(TOTAL).alias("society_id")))
     )
     return pl.concat([per, tot.select(per.columns)]).sort(list(by))
 
@@ -58,7 +60,9 @@ def _with_total(frame: pl.DataFrame, by: Sequence[str], aggs: list[pl.Expr]) -> 
 def _rates(df: pl.DataFrame) -> pl.DataFrame:
     low, high = wilson_ci(df["events"].to_numpy(), df["n"].to_numpy())
     return df.with_columns(
-        (pl.col("events") / pl.col("n")).alias("rate"), pl.Series("ci_low", low), pl.Series("ci_high", high)
+        (pl.col("events") / pl.col("n")).alias("rate"),
+        pl.Series("ci_low", low),
+        pl.Series("ci_high", high),
     )
 
 
@@ -80,16 +84,23 @@ def no_recurrence(
     if definition not in ("new_investigation", "verified_concern"):
         raise ValueError(f"indicators.recurrence_definition: unknown value {definition!r}")
     c = cases.filter(pl.col("case_kind") == case_kind)
-    within = pl.col("days_to_recurrence").is_not_null() & (pl.col("days_to_recurrence") <= window_days)
+    within = pl.col("days_to_recurrence").is_not_null() & (
+        pl.col("days_to_recurrence") <= window_days
+    )
     if definition == "verified_concern":
         within = within & pl.col("recurrence_verified").fill_null(False)
     # eligible: the window was fully observed, or the recurrence it counts happened inside it
-    c = c.with_columns(within.alias("_rec")).filter(pl.col("_rec") | (pl.col("days_observed") >= window_days))
+    c = c.with_columns(within.alias("_rec")).filter(
+        pl.col("_rec") | (pl.col("days_observed") >= window_days)
+    )
     c = c.rename({"closed_fiscal_year": "fiscal_year"})
     out = _with_total(
         c,
         ["fiscal_year", "society_id"],
-        [pl.len().cast(pl.Int64).alias("n"), (~pl.col("_rec")).sum().cast(pl.Int64).alias("events")],
+        [
+            pl.len().cast(pl.Int64).alias("n"),
+            (~pl.col("_rec")).sum().cast(pl.Int64).alias("events"),
+        ],
     )
     return _rates(out).with_columns(pl.lit(case_kind).alias("case_kind"))
 
@@ -116,27 +127,45 @@ def placement_days(care_days: pl.DataFrame) -> pl.DataFrame:
     )
     unknown = cd.filter(pl.col("placement_group").is_null()).height
     if unknown:
-        raise ValueError(f"care_days.parquet: column placement_type: {unknown} rows with an unknown type")
+        raise ValueError(
+            f"care_days.parquet: column placement_type: {unknown} rows with an unknown type"
+        )
     cd = cd.filter(pl.col("days") > 0)
     totals = _with_total(
         cd,
         ["fiscal_year", "society_id"],
-        [pl.col("cw_study_id").n_unique().cast(pl.Int64).alias("n"), pl.col("days").sum().cast(pl.Int64).alias("total_days")],
+        [
+            pl.col("cw_study_id").n_unique().cast(pl.Int64).alias("n"),
+            pl.col("days").sum().cast(pl.Int64).alias("total_days"),
+        ],
     )
     groups = _with_total(
         cd,
         ["fiscal_year", "society_id", "placement_group"],
-        [pl.col("cw_study_id").n_unique().cast(pl.Int64).alias("events"), pl.col("days").sum().cast(pl.Int64).alias("days")],
+        [
+            pl.col("cw_study_id").n_unique().cast(pl.Int64).alias("events"),
+            pl.col("days").sum().cast(pl.Int64).alias("days"),
+        ],
     )
     # every placement group appears in every society-year (0 days when none)
-    frame = totals.join(pl.DataFrame({"placement_group": ["family", "group", "other"]}), how="cross").join(
-        groups, on=["fiscal_year", "society_id", "placement_group"], how="left"
+    frame = totals.join(
+        pl.DataFrame({"placement_group": ["family", "group", "other"]}), how="cross"
+    ).join(groups, on=["fiscal_year", "society_id", "placement_group"], how="left")
+    return (
+        frame.with_columns(pl.col("events").fill_null(0), pl.col("days").fill_null(0))
+        .with_columns((100 * pl.col("days") / pl.col("total_days")).alias("pct_days"))
+        .select(
+            "fiscal_year",
+            "society_id",
+            "placement_group",
+            "n",
+            "events",
+            "days",
+            "total_days",
+            "pct_days",
+        )
+        .sort("fiscal_year", "society_id", "placement_group")
     )
-    return frame.with_columns(
-        pl.col("events").fill_null(0), pl.col("days").fill_null(0)
-    ).with_columns((100 * pl.col("days") / pl.col("total_days")).alias("pct_days")).select(
-        "fiscal_year", "society_id", "placement_group", "n", "events", "days", "total_days", "pct_days"
-    ).sort("fiscal_year", "society_id", "placement_group")
 
 
 def fiscal_year_end(fy: str) -> dt.date:
@@ -169,7 +198,9 @@ def exits_within(admissions: pl.DataFrame, *, extract_end: dt.date = EXTRACT_END
     if "service_type" in a.columns:
         a = a.filter(pl.col("service_type").is_in(IN_CARE_SERVICES))
     # a child counts once per admission year: their first admission that year (earliest = longest observed)
-    a = a.sort("days_observed", descending=True).unique(["cw_study_id", "admission_fiscal_year"], keep="first")
+    a = a.sort("days_observed", descending=True).unique(
+        ["cw_study_id", "admission_fiscal_year"], keep="first"
+    )
     frames = []
     for months in HORIZONS_MONTHS:
         years = [
@@ -186,17 +217,40 @@ def exits_within(admissions: pl.DataFrame, *, extract_end: dt.date = EXTRACT_END
         out = _with_total(
             sub,
             ["admission_fiscal_year", "society_id"],
-            [pl.len().cast(pl.Int64).alias("n"), pl.col("_left").sum().cast(pl.Int64).alias("events")],
+            [
+                pl.len().cast(pl.Int64).alias("n"),
+                pl.col("_left").sum().cast(pl.Int64).alias("events"),
+            ],
         ).with_columns(pl.lit(months).alias("months"))
         frames.append(out)
     if not frames:
         return pl.DataFrame(
-            schema={"admission_fiscal_year": pl.Utf8, "society_id": pl.Utf8, "months": pl.Int32, "n": pl.Int64, "events": pl.Int64, "rate": pl.Float64, "ci_low": pl.Float64, "ci_high": pl.Float64}
+            schema={
+                "admission_fiscal_year": pl.Utf8,
+                "society_id": pl.Utf8,
+                "months": pl.Int32,
+                "n": pl.Int64,
+                "events": pl.Int64,
+                "rate": pl.Float64,
+                "ci_low": pl.Float64,
+                "ci_high": pl.Float64,
+            }
         )
     out = pl.concat(frames).with_columns(pl.col("months").cast(pl.Int32))
-    return _rates(out).select(
-        "admission_fiscal_year", "society_id", "months", "n", "events", "rate", "ci_low", "ci_high"
-    ).sort("admission_fiscal_year", "society_id", "months")
+    return (
+        _rates(out)
+        .select(
+            "admission_fiscal_year",
+            "society_id",
+            "months",
+            "n",
+            "events",
+            "rate",
+            "ci_low",
+            "ci_high",
+        )
+        .sort("admission_fiscal_year", "society_id", "months")
+    )
 
 
 def caregiver_relationship(
@@ -220,17 +274,25 @@ def caregiver_relationship(
     out = _with_total(
         per_youth,
         ["fiscal_year", "society_id"],
-        [pl.len().cast(pl.Int64).alias("n"), pl.col("score").mean().alias("mean"), pl.col("score").std().alias("_sd")],
+        [
+            pl.len().cast(pl.Int64).alias("n"),
+            pl.col("score").mean().alias("mean"),
+            pl.col("score").std().alias("_sd"),
+        ],
     )
     n = out["n"].to_numpy().astype(float)
     sd = out["_sd"].fill_null(np.nan).to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
         half = np.where(n > 1, stats.t.ppf(0.975, np.maximum(n - 1, 1)), np.nan) * sd / np.sqrt(n)
     m = out["mean"].to_numpy()
-    return out.with_columns(pl.Series("ci_low", m - half), pl.Series("ci_high", m + half)).drop("_sd")
+    return out.with_columns(pl.Series("ci_low", m - half), pl.Series("ci_high", m + half)).drop(
+        "_sd"
+    )
 
 
-def trend(table: pl.DataFrame, year_col: str, value: str, weight: str = "n", by: Sequence[str] = ()) -> pl.DataFrame:
+def trend(
+    table: pl.DataFrame, year_col: str, value: str, weight: str = "n", by: Sequence[str] = ()
+) -> pl.DataFrame:
     """Provincial linear trend of ``value`` per year (weighted least squares on the ``Total`` rows).
 
     Returns ``by`` columns, ``slope_per_year``, ``first_year``, ``last_year``, ``n_years``.
@@ -246,8 +308,18 @@ def trend(table: pl.DataFrame, year_col: str, value: str, weight: str = "n", by:
         y = g[value].to_numpy().astype(float)
         w = g[weight].to_numpy().astype(float)
         xm = np.average(x, weights=w)
-        slope = float(np.sum(w * (x - xm) * (y - np.average(y, weights=w))) / np.sum(w * (x - xm) ** 2))
-        recs.append({**dict(zip(by, key, strict=True)), "slope_per_year": slope, "first_year": g[year_col][0], "last_year": g[year_col][-1], "n_years": g.height})
+        slope = float(
+            np.sum(w * (x - xm) * (y - np.average(y, weights=w))) / np.sum(w * (x - xm) ** 2)
+        )
+        recs.append(
+            {
+                **dict(zip(by, key, strict=True)),
+                "slope_per_year": slope,
+                "first_year": g[year_col][0],
+                "last_year": g[year_col][-1],
+                "n_years": g.height,
+            }
+        )
     return pl.DataFrame(recs)
 
 
@@ -284,7 +356,12 @@ def all_indicators(
             "events",
             ("pct_days", "days", "total_days"),
         ),
-        "indicator4_exits": (exits_within(admissions), ["admission_fiscal_year", "society_id", "months"], "events", rate),
+        "indicator4_exits": (
+            exits_within(admissions),
+            ["admission_fiscal_year", "society_id", "months"],
+            "events",
+            rate,
+        ),
         "indicator5_caregiver_relationship": (
             caregiver_relationship(onlac, ages=onlac_ages, min_days_in_care=onlac_min_days_in_care),
             ["fiscal_year", "society_id"],

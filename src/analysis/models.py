@@ -49,6 +49,7 @@ EQUITY_DIMENSIONS: tuple[str, ...] = (
     "gender",
 )
 _MISSING = "__missing__"
+MIN_EVENTS = 5  # fewest successes and failures a care status needs to enter a logit model
 
 
 @dataclass
@@ -157,6 +158,15 @@ def fit_grouped(
     data = _prepare(rows.filter(pl.col(outcome).is_not_null()), cat_cols)
     if trials is not None:
         data = data.filter(pl.col(trials) > 0)
+    if family == "logit" and "care_status" in data.columns:
+        # a care status with almost no successes or failures has no finite log-odds (separation):
+        # its rows are left out of the model rather than giving an infinite estimate
+        sparse_levels = (
+            data.group_by("care_status")
+            .agg(pl.col(outcome).cast(pl.Float64).sum().alias("_s"), pl.len().alias("_n"))
+            .filter(pl.min_horizontal(pl.col("_s"), pl.col("_n") - pl.col("_s")) < MIN_EVENTS)
+        )
+        data = data.filter(~pl.col("care_status").is_in(sparse_levels["care_status"].to_list()))
     keys = [*cat_cols, *numeric]
     y = pl.col(outcome).cast(pl.Float64)
     if trials is None:
@@ -167,7 +177,12 @@ def fit_grouped(
     w = pl.col(trials_col).cast(pl.Float64)
     cells = (
         data.group_by(keys)
-        .agg(y.sum().alias("_y"), (y * y).sum().alias("_yy"), w.sum().alias("_w"), pl.len().alias("_rows"))
+        .agg(
+            y.sum().alias("_y"),
+            (y * y).sum().alias("_yy"),
+            w.sum().alias("_w"),
+            pl.len().alias("_rows"),
+        )
         .sort(keys)
         .with_row_index("_cell")
     )
@@ -212,8 +227,8 @@ def fit_grouped(
     ame: dict[str, float] = {}
     if family == "logit" and ame_groups:
         care_idx = [i for i, n in enumerate(names) if n in KEY_TERMS]
-        for term, (var, level) in ame_groups.items():
-            sel = cells[var].to_numpy() == level
+        for term, (gvar, level) in ame_groups.items():
+            sel = cells[gvar].to_numpy() == level
             if not sel.any() or term not in names:
                 continue
             X1 = X[sel]
@@ -223,7 +238,9 @@ def fit_grouped(
             p0 = 1 / (1 + np.exp(-X0 @ params))
             wt = wsum[sel] / wsum[sel].sum()
             ame[term] = float(np.sum(wt * (p1 - p0)))
-            grad = (wt[:, None] * ((p1 * (1 - p1))[:, None] * X1 - (p0 * (1 - p0))[:, None] * X0)).sum(0)
+            grad = (
+                wt[:, None] * ((p1 * (1 - p1))[:, None] * X1 - (p0 * (1 - p0))[:, None] * X0)
+            ).sum(0)
             contrasts[f"ame:{term}"] = grad
     if contrasts:
         A = np.column_stack(list(contrasts.values()))
@@ -242,12 +259,13 @@ def fit_grouped(
         )
         r = r.join(hdf, on="_cell", how="left")
         s = (pl.col("_yi") - pl.col("_wi") * pl.col("_mu")) * pl.col("_rs")
-        per = r.group_by(cluster).agg([(s * pl.col(f"_h{j}")).sum().alias(f"_u{j}") for j in range(H.shape[1])])
+        per = r.group_by(cluster).agg(
+            [(s * pl.col(f"_h{j}")).sum().alias(f"_u{j}") for j in range(H.shape[1])]
+        )
         g = per.height
         corr = g / max(g - 1, 1)
-        var = {
-            name: float(corr * (per[f"_u{j}"] ** 2).sum()) for j, name in enumerate(contrasts)
-        }
+        U = per.select([f"_u{j}" for j in range(H.shape[1])]).to_numpy()
+        var = {name: float(corr * np.sum(U[:, j] ** 2)) for j, name in enumerate(contrasts)}
         n_clusters = g
     else:
         var = {}
@@ -285,10 +303,19 @@ def model_frame(student_years: pl.DataFrame) -> pl.DataFrame:
     if "indigenous" not in sy.columns:
         sy = sy.with_columns((pl.col("race") == "indigenous").fill_null(False).alias("indigenous"))
     if "years_in_care" not in sy.columns:
-        sy = sy.with_columns((pl.col("cumulative_days_in_care").cast(pl.Float64).fill_null(0) / 365.25).alias("years_in_care"))
+        sy = sy.with_columns(
+            (pl.col("cumulative_days_in_care").cast(pl.Float64).fill_null(0) / 365.25).alias(
+                "years_in_care"
+            )
+        )
     return sy.with_columns(
-        ((pl.col("care_status") == "in_care").cast(pl.Float64) * pl.col("years_in_care").fill_null(0)).alias(DOSE_TERM),
-        (pl.col("indigenous").fill_null(False) & (pl.col("care_status") != "none")).cast(pl.Utf8).alias("_ind_cw"),
+        (
+            (pl.col("care_status") == "in_care").cast(pl.Float64)
+            * pl.col("years_in_care").fill_null(0)
+        ).alias(DOSE_TERM),
+        (pl.col("indigenous").fill_null(False) & (pl.col("care_status") != "none"))
+        .cast(pl.Utf8)
+        .alias("_ind_cw"),
         pl.col("placement_group").cast(pl.Utf8).fill_null("none").alias("placement_group"),
         pl.col("grade").cast(pl.Utf8).alias("grade"),
     ).with_columns((pl.col("grade") + "|" + pl.col("school_year")).alias("grade_year"))
@@ -308,26 +335,46 @@ def fit_outcome_models(
     """Fit the adjusted model of every outcome; keys: ``eqao_at_standard``, ``attendance``,
     ``credits``, ``chronic_absence``, ``on_track``."""
     sy = model_frame(student_year_outcomes(student_years))
-    wanted = set(outcomes or ("eqao_at_standard", "attendance", "credits", "chronic_absence", "on_track"))
+    wanted = set(
+        outcomes or ("eqao_at_standard", "attendance", "credits", "chronic_absence", "on_track")
+    )
     base_cat: dict[str, str | None] = {"care_status": "none", "board_id": None, "gender": None}
     fits: dict[str, GroupedFit] = {}
     if "eqao_at_standard" in wanted:
         eq = model_frame(eqao_with_care(eqao, student_years)).with_columns(
             (pl.col("assessment_key") + "|" + pl.col("school_year")).alias("assessment_year"),
-            (pl.col("gender").cast(pl.Utf8).fill_null(_MISSING) + "|" + pl.col("assessment")).alias("gender_assessment"),
+            (pl.col("gender").cast(pl.Utf8).fill_null(_MISSING) + "|" + pl.col("assessment")).alias(
+                "gender_assessment"
+            ),
         )
-        # gender differences differ by subject (reading/writing vs math): gender x assessment
+        # gender differences differ by subject (reading/writing vs math): one gender contrast per
+        # assessment (reference: the most frequent gender), nested in the assessment x year strata
+        genders = (
+            eq.group_by("gender")
+            .len()
+            .sort("len", descending=True)["gender"]
+            .cast(pl.Utf8)
+            .fill_null(_MISSING)
+            .to_list()
+        )
+        gender_terms = {
+            f"gender[{g}]:{a}": ("gender_assessment", f"{g}|{a}")
+            for g in genders[1:]
+            for a in sorted(eq["assessment"].unique().to_list())
+        }
         fits["eqao_at_standard"] = fit_grouped(
             eq,
             outcome="at_standard",
             family="logit",
-            categorical={"care_status": "none", "board_id": None, "gender_assessment": None, "assessment_year": None},
+            categorical={"care_status": "none", "board_id": None, "assessment_year": None},
             numeric=[DOSE_TERM],
-            indicators=_care_terms(),
+            indicators={**_care_terms(), **gender_terms},
             ame_groups=_ame_groups(),
         )
     if "attendance" in wanted:
-        att = sy.with_columns((pl.col("days_enrolled") - pl.col("days_absent")).alias("days_attended"))
+        att = sy.with_columns(
+            (pl.col("days_enrolled") - pl.col("days_absent")).alias("days_attended")
+        )
         fits["attendance"] = fit_grouped(
             att,
             outcome="days_attended",
@@ -361,7 +408,11 @@ def fit_outcome_models(
     return fits
 
 
-_SCALES = {"logit": "log_odds", "identity_binomial": "attendance_rate_difference", "gaussian": "credits_difference"}
+_SCALES = {
+    "logit": "log_odds",
+    "identity_binomial": "attendance_rate_difference",
+    "gaussian": "credits_difference",
+}
 
 
 def _people(sy: pl.DataFrame, term: str) -> int:
@@ -379,7 +430,9 @@ def _people(sy: pl.DataFrame, term: str) -> int:
     return int(sel["study_id"].n_unique())
 
 
-def coefficient_table(fits: Mapping[str, GroupedFit], student_years: pl.DataFrame, *, label: str | None = None) -> pl.DataFrame:
+def coefficient_table(
+    fits: Mapping[str, GroupedFit], student_years: pl.DataFrame, *, label: str | None = None
+) -> pl.DataFrame:
     """Long table of the key terms (and average adjusted differences) of ``fits``.
 
     Columns: ``outcome``, ``term``, ``scale``, ``estimate``, ``se``, ``ci_low``, ``ci_high``,
@@ -393,19 +446,44 @@ def coefficient_table(fits: Mapping[str, GroupedFit], student_years: pl.DataFram
             b, s = fit.coef(t), fit.robust_se[t]
             recs.append((outcome, t, _SCALES[fit.family], b, s, people[t]))
         for t, (b, s) in fit.ame.items():
-            recs.append((outcome, f"average_difference:{t}", "probability_difference", b, s, people[t]))
+            recs.append(
+                (outcome, f"average_difference:{t}", "probability_difference", b, s, people[t])
+            )
     df = pl.DataFrame(
-        recs, schema={"outcome": pl.Utf8, "term": pl.Utf8, "scale": pl.Utf8, "estimate": pl.Float64, "se": pl.Float64, "n": pl.Int64}, orient="row"
+        recs,
+        schema={
+            "outcome": pl.Utf8,
+            "term": pl.Utf8,
+            "scale": pl.Utf8,
+            "estimate": pl.Float64,
+            "se": pl.Float64,
+            "n": pl.Int64,
+        },
+        orient="row",
     ).with_columns(
         (pl.col("estimate") - Z95 * pl.col("se")).alias("ci_low"),
         (pl.col("estimate") + Z95 * pl.col("se")).alias("ci_high"),
     )
     df = df.with_columns(
-        pl.when(pl.col("scale") == "log_odds").then(pl.col("estimate").exp()).otherwise(None).alias("odds_ratio")
+        pl.when(pl.col("scale") == "log_odds")
+        .then(pl.col("estimate").exp())
+        .otherwise(None)
+        .alias("odds_ratio")
     )
     if label is not None:
         df = df.with_columns(pl.lit(label).alias("links"))
-    return df.select("outcome", "term", *(["links"] if label else []), "scale", "n", "estimate", "se", "ci_low", "ci_high", "odds_ratio")
+    return df.select(
+        "outcome",
+        "term",
+        *(["links"] if label else []),
+        "scale",
+        "n",
+        "estimate",
+        "se",
+        "ci_low",
+        "ci_high",
+        "odds_ratio",
+    )
 
 
 def adjusted_gaps(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFrame:
@@ -428,13 +506,21 @@ def dose_response(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFra
     Columns as :func:`coefficient_table` with ``dimension`` (``years_in_care`` or
     ``placement_group``) and ``level``.
     """
+
     def banded(frame: pl.DataFrame) -> pl.DataFrame:
         f = model_frame(frame)
         band = pl.lit(None, dtype=pl.Utf8)
         for name, lo, hi in reversed(YEARS_BANDS):
-            band = pl.when((pl.col("years_in_care") >= lo) & (pl.col("years_in_care") < hi)).then(pl.lit(name)).otherwise(band)
+            band = (
+                pl.when((pl.col("years_in_care") >= lo) & (pl.col("years_in_care") < hi))
+                .then(pl.lit(name))
+                .otherwise(band)
+            )
         return f.with_columns(
-            pl.when(pl.col("care_status") == "in_care").then(band).otherwise(pl.col("care_status")).alias("care_band"),
+            pl.when(pl.col("care_status") == "in_care")
+            .then(band)
+            .otherwise(pl.col("care_status"))
+            .alias("care_band"),
             pl.when(pl.col("care_status") == "in_care")
             .then("in_care_" + pl.col("placement_group"))
             .otherwise(pl.col("care_status"))
@@ -452,7 +538,11 @@ def dose_response(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFra
     ]
     for outcome, frame, col, stratum in specs:
         for dim, var in (("years_in_care", "care_band"), ("placement_group", "care_placement")):
-            levels = [lv for lv in frame[var].unique().drop_nulls().to_list() if lv not in CARE_LEVELS and lv != "none"]
+            levels = [
+                lv
+                for lv in frame[var].unique().drop_nulls().to_list()
+                if lv not in CARE_LEVELS and lv != "none"
+            ]
             terms = [f"{var}[{lv}]" for lv in levels]
             if not terms:
                 continue
@@ -469,7 +559,15 @@ def dose_response(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFra
                 recs.append((outcome, dim, lev, "log_odds", fit.coef(t), fit.robust_se[t], n))
     df = pl.DataFrame(
         recs,
-        schema={"outcome": pl.Utf8, "dimension": pl.Utf8, "level": pl.Utf8, "scale": pl.Utf8, "estimate": pl.Float64, "se": pl.Float64, "n": pl.Int64},
+        schema={
+            "outcome": pl.Utf8,
+            "dimension": pl.Utf8,
+            "level": pl.Utf8,
+            "scale": pl.Utf8,
+            "estimate": pl.Float64,
+            "se": pl.Float64,
+            "n": pl.Int64,
+        },
         orient="row",
     )
     return df.with_columns(
@@ -504,18 +602,33 @@ def equity_views(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFram
         ref = str(frame.group_by(dim).len().sort("len", descending=True)[dim][0])
         var = f"eq_{dim}"
         frame = frame.with_columns(pl.col(dim).alias(var))
-        cat: dict[str, str | None] = {var: ref, "care_status": "none", "board_id": None, "assessment_year": None}
+        cat: dict[str, str | None] = {
+            var: ref,
+            "care_status": "none",
+            "board_id": None,
+            "assessment_year": None,
+        }
         if dim != "gender":
             cat["gender"] = None
         terms = [f"{var}[{lv}]" for lv in levels if lv != ref]
-        fit = fit_grouped(frame, outcome="at_standard", family="logit", categorical=cat, key_terms=terms)
+        fit = fit_grouped(
+            frame, outcome="at_standard", family="logit", categorical=cat, key_terms=terms
+        )
         for t in fit.key_terms:
             lev = t[len(var) + 1 : -1]
             n = int(frame.filter(pl.col(var) == lev)["study_id"].n_unique())
             recs.append(("eqao_at_standard", dim, lev, ref, fit.coef(t), fit.robust_se[t], n))
     df = pl.DataFrame(
         recs,
-        schema={"outcome": pl.Utf8, "dimension": pl.Utf8, "level": pl.Utf8, "reference": pl.Utf8, "estimate": pl.Float64, "se": pl.Float64, "n": pl.Int64},
+        schema={
+            "outcome": pl.Utf8,
+            "dimension": pl.Utf8,
+            "level": pl.Utf8,
+            "reference": pl.Utf8,
+            "estimate": pl.Float64,
+            "se": pl.Float64,
+            "n": pl.Int64,
+        },
         orient="row",
     )
     return df.with_columns(
@@ -526,7 +639,9 @@ def equity_views(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFram
     ).sort("dimension", "level")
 
 
-def linkage_sensitivity(student_years: pl.DataFrame, eqao: pl.DataFrame, high_confidence: float) -> pl.DataFrame:
+def linkage_sensitivity(
+    student_years: pl.DataFrame, eqao: pl.DataFrame, high_confidence: float
+) -> pl.DataFrame:
     """Adjusted gaps re-estimated using only links with ``link_probability >= high_confidence``.
 
     Students linked with a lower probability are left out (not recoded as "none"), so the
@@ -537,12 +652,20 @@ def linkage_sensitivity(student_years: pl.DataFrame, eqao: pl.DataFrame, high_co
         pl.col("link_probability").is_null() | (pl.col("link_probability") >= high_confidence)
     )
     # a student linked with low confidence in any year is left out in every year
-    low = student_years.filter(pl.col("link_probability") < high_confidence).select("study_id").unique()
+    low = (
+        student_years.filter(pl.col("link_probability") < high_confidence)
+        .select("study_id")
+        .unique()
+    )
     keep = keep.join(low, on="study_id", how="anti")
     eq_keep = eqao.join(keep.select("study_id").unique(), on="study_id", how="semi")
     wanted = ("eqao_at_standard", "attendance", "credits")
-    a = coefficient_table(fit_outcome_models(student_years, eqao, outcomes=wanted), student_years, label="all")
-    b = coefficient_table(fit_outcome_models(keep, eq_keep, outcomes=wanted), keep, label="high_confidence")
+    a = coefficient_table(
+        fit_outcome_models(student_years, eqao, outcomes=wanted), student_years, label="all"
+    )
+    b = coefficient_table(
+        fit_outcome_models(keep, eq_keep, outcomes=wanted), keep, label="high_confidence"
+    )
     return pl.concat([a, b]).sort("outcome", "term", "links")
 
 

@@ -26,6 +26,7 @@ across the break.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -70,7 +71,9 @@ def wilson_ci(
     return low, high
 
 
-def student_year_outcomes(student_years: pl.DataFrame, eqao: pl.DataFrame | None = None) -> pl.DataFrame:
+def student_year_outcomes(
+    student_years: pl.DataFrame, eqao: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Add the per student-year outcomes to ``student_years``.
 
     Adds ``attendance_rate`` (f64), ``chronic_absent`` (bool), ``on_track`` (bool, Grade 10 rows
@@ -131,13 +134,17 @@ def eqao_with_care(eqao: pl.DataFrame, student_years: pl.DataFrame) -> pl.DataFr
     keep = [
         c
         for c in student_years.columns
-        if c not in {"board_id", "grade"} and c not in eqao.columns or c in {"study_id", "school_year"}
+        if c not in {"board_id", "grade"}
+        and c not in eqao.columns
+        or c in {"study_id", "school_year"}
     ]
     out = eqao.filter(pl.col("participation") == "participated").join(
         student_years.select(keep), on=["study_id", "school_year"], how="inner"
     )
     return out.with_columns(
-        pl.when((pl.col("assessment") == "g9_math") & pl.col("g9_stream").is_in(["academic", "applied"]))
+        pl.when(
+            (pl.col("assessment") == "g9_math") & pl.col("g9_stream").is_in(["academic", "applied"])
+        )
         .then(pl.col("assessment") + "_" + pl.col("g9_stream"))
         .otherwise(pl.col("assessment"))
         .alias("assessment_key")
@@ -169,17 +176,25 @@ def graduation_cohorts(
     )
     # only students whose first high-school year in the panel is Grade 9 (not left-censored)
     first_hs = (
-        sy.filter(pl.col("grade").is_in(HIGH_SCHOOL_GRADES)).group_by("study_id").agg(pl.col("_t").min().alias("_tf"))
+        sy.filter(pl.col("grade").is_in(HIGH_SCHOOL_GRADES))
+        .group_by("study_id")
+        .agg(pl.col("_t").min().alias("_tf"))
     )
     start = start.join(first_hs, on="study_id").filter(pl.col("_t0") == pl.col("_tf")).drop("_tf")
     passes = (
         eqao.filter((pl.col("assessment") == "osslt") & pl.col("at_standard").fill_null(False))
-        .with_columns(pl.col("school_year").replace_strict(order, default=None, return_dtype=pl.Int32).alias("_t"))
+        .with_columns(
+            pl.col("school_year")
+            .replace_strict(order, default=None, return_dtype=pl.Int32)
+            .alias("_t")
+        )
         .group_by("study_id")
         .agg(pl.col("_t").min().alias("_t_pass"))
     )
     last_t = len(school_years) - 1
-    rows = sy.join(start.select("study_id", "_t0"), on="study_id").filter(pl.col("_t") >= pl.col("_t0"))
+    rows = sy.join(start.select("study_id", "_t0"), on="study_id").filter(
+        pl.col("_t") >= pl.col("_t0")
+    )
     out = start
     for k in (4, 5):
         agg = (
@@ -198,7 +213,10 @@ def graduation_cohorts(
             pl.col("_t_pass").is_not_null() & (pl.col("_t_pass") <= pl.col("_t0") + k - 1)
         )
         exprs.append(
-            pl.when(pl.col("_t0") + k - 1 <= last_t).then(ok.fill_null(False)).otherwise(None).alias(f"graduated_{k}y")
+            pl.when(pl.col("_t0") + k - 1 <= last_t)
+            .then(ok.fill_null(False))
+            .otherwise(None)
+            .alias(f"graduated_{k}y")
         )
     return out.with_columns(
         *exprs, pl.coalesce(pl.col("_eic5"), pl.col("_eic4")).fill_null(False).alias("ever_in_care")
@@ -281,15 +299,26 @@ def eqao_trend(
     with ``assessment_status = "no_assessment"`` and null ``n``/statistics (never zero), one per
     assessment and ``by`` level seen in other years.
     """
-    frame = eqao_care.filter((pl.col("assessment") != "osslt") | pl.col("first_time").fill_null(False))
+    frame = eqao_care.filter(
+        (pl.col("assessment") != "osslt") | pl.col("first_time").fill_null(False)
+    )
     table = rate_table(frame, "at_standard", ["assessment", "school_year", *by]).drop("outcome")
     levels = table.select("assessment", *by).unique()
-    gaps = pl.DataFrame({"school_year": [y for y in no_eqao_years if y in school_years]}, schema={"school_year": pl.Utf8})
+    gaps = pl.DataFrame(
+        {"school_year": [y for y in no_eqao_years if y in school_years]},
+        schema={"school_year": pl.Utf8},
+    )
     filler = levels.join(gaps, how="cross").join(
-        table.select("assessment", "school_year", *by), on=["assessment", "school_year", *by], how="anti", nulls_equal=True
+        table.select("assessment", "school_year", *by),
+        on=["assessment", "school_year", *by],
+        how="anti",
+        nulls_equal=True,
     )
     filler = filler.with_columns(
-        *[pl.lit(None, dtype=table.schema[c]).alias(c) for c in ("n", "events", "rate", "ci_low", "ci_high")]
+        *[
+            pl.lit(None, dtype=table.schema[c]).alias(c)
+            for c in ("n", "events", "rate", "ci_low", "ci_high")
+        ]
     ).select(table.columns)
     table = table.with_columns(pl.lit("assessed").alias("assessment_status"))
     filler = filler.with_columns(pl.lit("no_assessment").alias("assessment_status"))
@@ -330,33 +359,110 @@ def descriptive_tables(
     def means(by: list[str], frame: pl.DataFrame = sy) -> pl.DataFrame:
         return pl.concat([mean_table(frame, o, by) for o in MEAN_OUTCOMES])
 
-    out["outcomes_by_care_status"] = (rates(["school_year", "care_status"]), ["outcome", "school_year", "care_status"], "events", rate_stats)
-    out["outcomes_by_ever_in_care"] = (rates(["school_year", "ever_in_care"]), ["outcome", "school_year", "ever_in_care"], "events", rate_stats)
-    out["outcomes_by_grade"] = (rates(["school_year", "grade", "care_status"]), ["outcome", "school_year", "grade", "care_status"], "events", rate_stats)
-    out["outcomes_by_board"] = (rates(["school_year", "board_id", "ever_in_care"]), ["outcome", "school_year", "board_id", "ever_in_care"], "events", rate_stats)
+    out["outcomes_by_care_status"] = (
+        rates(["school_year", "care_status"]),
+        ["outcome", "school_year", "care_status"],
+        "events",
+        rate_stats,
+    )
+    out["outcomes_by_ever_in_care"] = (
+        rates(["school_year", "ever_in_care"]),
+        ["outcome", "school_year", "ever_in_care"],
+        "events",
+        rate_stats,
+    )
+    out["outcomes_by_grade"] = (
+        rates(["school_year", "grade", "care_status"]),
+        ["outcome", "school_year", "grade", "care_status"],
+        "events",
+        rate_stats,
+    )
+    out["outcomes_by_board"] = (
+        rates(["school_year", "board_id", "ever_in_care"]),
+        ["outcome", "school_year", "board_id", "ever_in_care"],
+        "events",
+        rate_stats,
+    )
     cw = sy.filter(pl.col("society_id").is_not_null())
-    out["outcomes_by_society"] = (rates(["school_year", "society_id", "care_status"], cw), ["outcome", "school_year", "society_id", "care_status"], "events", rate_stats)
-    out["means_by_care_status"] = (means(["school_year", "care_status"]), ["outcome", "school_year", "care_status"], None, mean_stats)
-    out["means_by_grade"] = (means(["school_year", "grade", "care_status"]), ["outcome", "school_year", "grade", "care_status"], None, mean_stats)
-    out["means_by_board"] = (means(["school_year", "board_id", "ever_in_care"]), ["outcome", "school_year", "board_id", "ever_in_care"], None, mean_stats)
-    out["means_by_society"] = (means(["school_year", "society_id", "care_status"], cw), ["outcome", "school_year", "society_id", "care_status"], None, mean_stats)
-    kw = {"school_years": school_years, "no_eqao_years": no_eqao_years, "baseline_break": baseline_break}
+    out["outcomes_by_society"] = (
+        rates(["school_year", "society_id", "care_status"], cw),
+        ["outcome", "school_year", "society_id", "care_status"],
+        "events",
+        rate_stats,
+    )
+    out["means_by_care_status"] = (
+        means(["school_year", "care_status"]),
+        ["outcome", "school_year", "care_status"],
+        None,
+        mean_stats,
+    )
+    out["means_by_grade"] = (
+        means(["school_year", "grade", "care_status"]),
+        ["outcome", "school_year", "grade", "care_status"],
+        None,
+        mean_stats,
+    )
+    out["means_by_board"] = (
+        means(["school_year", "board_id", "ever_in_care"]),
+        ["outcome", "school_year", "board_id", "ever_in_care"],
+        None,
+        mean_stats,
+    )
+    out["means_by_society"] = (
+        means(["school_year", "society_id", "care_status"], cw),
+        ["outcome", "school_year", "society_id", "care_status"],
+        None,
+        mean_stats,
+    )
+    kw: dict[str, Any] = {
+        "school_years": school_years,
+        "no_eqao_years": no_eqao_years,
+        "baseline_break": baseline_break,
+    }
     eq_dims = ["assessment", "school_year"]
-    out["eqao_by_care_status"] = (eqao_trend(eq, ["care_status"], **kw), [*eq_dims, "care_status"], "events", rate_stats)  # type: ignore[arg-type]
-    out["eqao_by_ever_in_care"] = (eqao_trend(eq, ["ever_in_care"], **kw), [*eq_dims, "ever_in_care"], "events", rate_stats)  # type: ignore[arg-type]
-    out["eqao_by_board"] = (eqao_trend(eq, ["board_id", "ever_in_care"], **kw), [*eq_dims, "board_id", "ever_in_care"], "events", rate_stats)  # type: ignore[arg-type]
+    out["eqao_by_care_status"] = (
+        eqao_trend(eq, ["care_status"], **kw),
+        [*eq_dims, "care_status"],
+        "events",
+        rate_stats,
+    )
+    out["eqao_by_ever_in_care"] = (
+        eqao_trend(eq, ["ever_in_care"], **kw),
+        [*eq_dims, "ever_in_care"],
+        "events",
+        rate_stats,
+    )
+    out["eqao_by_board"] = (
+        eqao_trend(eq, ["board_id", "ever_in_care"], **kw),
+        [*eq_dims, "board_id", "ever_in_care"],
+        "events",
+        rate_stats,
+    )
     out["eqao_by_society"] = (
-        eqao_trend(eq.filter(pl.col("society_id").is_not_null()), ["society_id", "care_status"], **kw),  # type: ignore[arg-type]
+        eqao_trend(
+            eq.filter(pl.col("society_id").is_not_null()), ["society_id", "care_status"], **kw
+        ),
         [*eq_dims, "society_id", "care_status"],
         "events",
         rate_stats,
     )
     grad = graduation_cohorts(student_years, eqao, school_years)
-    g = pl.concat(
-        [
-            rate_table(grad, f"graduated_{k}y", ["cohort", "ever_in_care"]).with_columns(pl.lit(k).alias("years"))
-            for k in (4, 5)
-        ]
-    ).drop("outcome").select("cohort", "years", "ever_in_care", "n", "events", "rate", "ci_low", "ci_high")
-    out["graduation_by_ever_in_care"] = (g, ["cohort", "years", "ever_in_care"], "events", rate_stats)
+    g = (
+        pl.concat(
+            [
+                rate_table(grad, f"graduated_{k}y", ["cohort", "ever_in_care"]).with_columns(
+                    pl.lit(k).alias("years")
+                )
+                for k in (4, 5)
+            ]
+        )
+        .drop("outcome")
+        .select("cohort", "years", "ever_in_care", "n", "events", "rate", "ci_low", "ci_high")
+    )
+    out["graduation_by_ever_in_care"] = (
+        g,
+        ["cohort", "years", "ever_in_care"],
+        "events",
+        rate_stats,
+    )
     return out

@@ -20,10 +20,13 @@ student-years) runs in minutes on one small machine.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -183,18 +186,53 @@ def _reference(rng: np.random.Generator) -> tuple[pl.DataFrame, pl.DataFrame, di
     return boards, societies, fsas
 
 
-def _postal_codes(rng: np.random.Generator, region_idx: np.ndarray, fsas: dict) -> np.ndarray:
+LDU = np.array([f"{a}{b}{c}" for a in range(10) for b in POSTAL_LETTERS for c in range(10)])
+N_LDU = len(LDU)  # 2,000 local delivery units: digit, letter, digit
+
+
+def _postal_code_ints(rng: np.random.Generator, region_idx: np.ndarray) -> np.ndarray:
+    """Postal codes as integers ``(region * 100 + fsa) * 2000 + ldu`` (compact for millions).
+
+    The random draws are those of :func:`_postal_codes`; :func:`_postal_strings` and
+    :func:`_postal_series` turn the integers into ``"A1A 1A1"`` strings.
+    """
     n = len(region_idx)
-    out = np.empty(n, dtype=object)
     fsa_pick = rng.integers(0, 100, size=n)
     ldu_d1 = rng.integers(0, 10, size=n)
     ldu_l = rng.integers(0, len(POSTAL_LETTERS), size=n)
     ldu_d2 = rng.integers(0, 10, size=n)
-    for r, reg in enumerate(REGIONS):
-        m = region_idx == r
-        out[m] = fsas[reg][fsa_pick[m]]
-    tail = np.char.add(np.char.add(ldu_d1.astype(str), POSTAL_LETTERS[ldu_l]), ldu_d2.astype(str))
-    return np.char.add(np.char.add(out.astype(str), " "), tail).astype(object)
+    fsa = np.asarray(region_idx, dtype=np.int64) * 100 + fsa_pick
+    return fsa * N_LDU + (ldu_d1 * len(POSTAL_LETTERS) + ldu_l) * 10 + ldu_d2
+
+
+def _fsa_vocab(fsas: dict) -> np.ndarray:
+    return np.concatenate([fsas[reg] for reg in REGIONS]).astype(str)
+
+
+def _postal_strings(codes: np.ndarray, fsas: dict) -> np.ndarray:
+    """Integer postal codes to an object array of ``"A1A 1A1"`` strings (for small arrays)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    out = np.char.add(np.char.add(_fsa_vocab(fsas)[codes // N_LDU], " "), LDU[codes % N_LDU])
+    return out.astype(object)
+
+
+def _postal_series(name: str, codes: np.ndarray, fsas: dict) -> pl.Series:
+    """Integer postal codes to a polars string column (for millions of rows)."""
+    codes = np.asarray(codes, dtype=np.int64)
+    return pl.select(pl.concat_str([
+        pl.Series(_fsa_vocab(fsas)).gather(pl.Series(codes // N_LDU)),
+        pl.Series(LDU).gather(pl.Series(codes % N_LDU)),
+    ], separator=" ").alias(name)).to_series()
+
+
+def _postal_codes(rng: np.random.Generator, region_idx: np.ndarray, fsas: dict) -> np.ndarray:
+    return _postal_strings(_postal_code_ints(rng, region_idx), fsas)
+
+
+def _vocab_series(name: str, vocab: np.ndarray | list | tuple, codes: np.ndarray) -> pl.Series:
+    """``vocab[codes]`` as a polars string column without a numpy string array in between."""
+    return pl.Series(name, np.asarray(vocab).astype(str)).gather(
+        pl.Series(np.asarray(codes, dtype=np.int64)))
 
 
 # --------------------------------------------------------------------------- population and panel
@@ -217,13 +255,13 @@ def _population(cfg: Config, s: _Streams, boards: pl.DataFrame, fsas: dict):
     hh_surname = rng.choice(len(sur), size=n_hh, p=sur_p)
     hyphen = rng.random(n_hh) < 0.03
     hh_surname2 = np.where(hyphen, rng.choice(len(sur), size=n_hh, p=sur_p), -1)
-    hh_pc1 = _postal_codes(rng, hh_region, fsas)
+    hh_pc1 = _postal_code_ints(rng, hh_region)
     # A household moves at most once in the panel (from school-year index move_y on).
     moves = rng.random(n_hh) < 0.15
     move_y = np.where(moves, rng.integers(1, 6, size=n_hh), 99)
     same_region = rng.random(n_hh) < 0.8
     new_region = np.where(same_region, hh_region, rng.choice(5, size=n_hh, p=REGION_POP))
-    hh_pc2 = _postal_codes(rng, new_region, fsas)
+    hh_pc2 = _postal_code_ints(rng, new_region)
     hh_board2 = hh_board.copy()
     for r, reg in enumerate(REGIONS):
         idx = np.flatnonzero(b_region == reg)
@@ -252,30 +290,59 @@ def _population(cfg: Config, s: _Streams, boards: pl.DataFrame, fsas: dict):
     birth = np.array([_days(dt.date(int(y), 1, 1)) for y in range(1990, 2050)])
     birth_days = birth[birth_year - 1990] + doy
     g = rng.choice(3, size=n, p=[0.487, 0.508, 0.005])
-    gender = np.array(["female", "male", "another"], dtype=object)[g]
+    # First names as codes into one sorted vocabulary of distinct names (a few names are in both
+    # lists), so that equal codes are equal names.
     ff, ff_p = vocab.first_name_vocabulary("female")
     fm, fm_p = vocab.first_name_vocabulary("male")
-    first = np.where(g == 0, ff[rng.choice(len(ff), size=n, p=ff_p)],
-                     fm[rng.choice(len(fm), size=n, p=fm_p)])
+    first_vocab, canon = np.unique(np.concatenate([ff, fm]), return_inverse=True)
+    canon_f, canon_m = canon[: len(ff)], canon[len(ff):]
+    first = np.where(g == 0, canon_f[rng.choice(len(ff), size=n, p=ff_p)],
+                     canon_m[rng.choice(len(fm), size=n, p=fm_p)])
     another = g == 2
-    first[another] = np.where(rng.random(int(another.sum())) < 0.5,
-                              ff[rng.integers(0, len(ff), int(another.sum()))],
-                              fm[rng.integers(0, len(fm), int(another.sum()))])
+    k = int(another.sum())
+    first[another] = np.where(rng.random(k) < 0.5, canon_f[rng.integers(0, len(ff), k)],
+                              canon_m[rng.integers(0, len(fm), k)])
     # Twins get different first names (re-draw when equal).
     same = twin & (first == np.roll(first, 1))
-    first[same] = np.where(g[same] == 0, ff[(np.searchsorted(ff, first[same]) + 7) % len(ff)],
-                           fm[(np.searchsorted(fm, first[same]) + 7) % len(fm)])
-    last = sur[hh_surname[hh_of]]
-    h2 = hh_surname2[hh_of]
-    last = np.where(h2 >= 0, np.char.add(np.char.add(last.astype(str), "-"),
-                                         sur[np.maximum(h2, 0)].astype(str)).astype(object), last)
+    pos_f = np.searchsorted(ff, first_vocab[first[same]])
+    pos_m = np.searchsorted(fm, first_vocab[first[same]])
+    first[same] = np.where(g[same] == 0, canon_f[(pos_f + 7) % len(ff)], canon_m[(pos_m + 7) % len(fm)])
     people = {
-        "hh": hh_of, "birth_year": birth_year, "birth_days": birth_days, "gender": gender,
-        "first": first, "last": last, "pc1": hh_pc1[hh_of], "pc2": hh_pc2[hh_of],
+        "hh": hh_of, "birth_year": birth_year, "birth_days": birth_days, "g": g,
+        "first": first, "first_vocab": first_vocab,
+        "sur1": hh_surname[hh_of], "sur2": hh_surname2[hh_of], "surnames": sur,
+        "pc1": hh_pc1[hh_of], "pc2": hh_pc2[hh_of],
         "move_y": move_y[hh_of], "board1": hh_board[hh_of], "board2": hh_board2[hh_of],
         "region1": hh_region[hh_of], "region2": new_region[hh_of],
     }
     return people
+
+
+GENDERS = np.array(["female", "male", "another"], dtype=object)
+
+
+def _first_names(people: dict, idx: np.ndarray) -> np.ndarray:
+    """First names (object array) of people ``idx``."""
+    return people["first_vocab"][people["first"][idx]]
+
+
+def _last_names(people: dict, idx: np.ndarray) -> np.ndarray:
+    """Surnames (object array) of people ``idx``: the household's, hyphenated for some."""
+    sur = people["surnames"]
+    s1, s2 = people["sur1"][idx], people["sur2"][idx]
+    last = sur[s1]
+    return np.where(s2 >= 0, np.char.add(np.char.add(last.astype(str), "-"),
+                                          sur[np.maximum(s2, 0)].astype(str)).astype(object), last)
+
+
+def _last_name_series(name: str, people: dict, idx: np.ndarray) -> pl.Series:
+    """Surnames of people ``idx`` as a polars string column (for millions of rows)."""
+    sur = pl.Series(people["surnames"].astype(str))
+    s1 = pl.Series(people["sur1"][idx].astype(np.int64))
+    s2 = pl.Series(people["sur2"][idx].astype(np.int64))
+    return pl.select(
+        pl.when(s2 >= 0).then(pl.concat_str([sur.gather(s1), pl.lit("-"), sur.gather(s2.clip(0))]))
+        .otherwise(sur.gather(s1)).alias(name)).to_series()
 
 
 def _panel(cfg: Config, s: _Streams, people: dict, boards: pl.DataFrame):
@@ -345,28 +412,29 @@ def _child_welfare(cfg: Config, s: _Streams, people: dict, panel: dict, societie
     ns_last = sur[rng.choice(len(sur), size=n_nostudent, p=sur_p)]
     ns_region = rng.choice(5, size=n_nostudent, p=np.array([0.1, 0.2, 0.15, 0.2, 0.35]))
     ns_pc = _postal_codes(rng, ns_region, fsas)
-    # Identity of every child (students first).
-    last_year_pc = {}
-    # Latest postal code of each student in the panel (the "current" address).
+    # Identity of every child (students first): the latest postal code and region of each
+    # student in the panel (the "current" address).
     order = np.lexsort((panel["yi"], panel["sid"]))
     sid_sorted = panel["sid"][order]
     last_idx = np.r_[np.flatnonzero(np.diff(sid_sorted)), len(sid_sorted) - 1]
-    last_pc_of = dict(zip(sid_sorted[last_idx].tolist(), panel["pc"][order][last_idx].tolist(), strict=True))
-    last_region_of = dict(zip(sid_sorted[last_idx].tolist(),
-                              np.where(panel["yi"][order][last_idx] >= people["move_y"][sid_sorted[last_idx]],
-                                       people["region2"][sid_sorted[last_idx]],
-                                       people["region1"][sid_sorted[last_idx]]).tolist(), strict=True))
-    del last_year_pc
+    last_sid = sid_sorted[last_idx]
+    last_row = order[last_idx]
+    del order, sid_sorted
+    pos = np.searchsorted(last_sid, child_sid)
+    c_row = last_row[pos]
+    c_pc = panel["pc"][c_row]
+    c_region = np.where(panel["yi"][c_row] >= people["move_y"][child_sid], people["region2"][child_sid],
+                        people["region1"][child_sid])
     child = pl.DataFrame({
         "child_id": np.arange(n_cw),
         "sid": np.concatenate([child_sid, np.full(n_nostudent, -1)]),
-        "first_name": np.concatenate([people["first"][child_sid], ns_first]).astype(str),
-        "last_name": np.concatenate([people["last"][child_sid], ns_last]).astype(str),
+        "first_name": np.concatenate([_first_names(people, child_sid), ns_first]).astype(str),
+        "last_name": np.concatenate([_last_names(people, child_sid), ns_last]).astype(str),
         "birth_days": np.concatenate([people["birth_days"][child_sid], ns_birth_days]),
-        "gender": np.concatenate([people["gender"][child_sid],
+        "gender": np.concatenate([GENDERS[people["g"][child_sid]],
                                   np.array(["female", "male", "another"])[ns_g]]).astype(str),
-        "postal_code": np.concatenate([[last_pc_of[i] for i in child_sid], ns_pc]).astype(str),
-        "region": np.concatenate([[last_region_of[i] for i in child_sid], ns_region]),
+        "postal_code": np.concatenate([_postal_strings(c_pc, fsas), ns_pc]).astype(str),
+        "region": np.concatenate([c_region, ns_region]),
         "no_student_reason": np.concatenate([np.full(n_student, None), reasons]).tolist(),
     }, schema_overrides={"no_student_reason": pl.Utf8})
     # Demographics.
@@ -509,19 +577,61 @@ def _student_year_truth(cfg: Config, panel: dict, child: pl.DataFrame, episodes:
         rows.append(child.select("child_id", "sid", "race").join(status, on="child_id", how="left")
                     .join(cum, on="child_id", how="left").join(p, on="child_id", how="left")
                     .with_columns(pl.lit(yi).alias("yi")))
-    t = pl.concat(rows).filter(pl.col("sid") >= 0)
-    sy = pl.DataFrame({"sid": panel["sid"], "yi": panel["yi"]})
-    out = sy.join(t, on=["sid", "yi"], how="left").with_columns(
-        pl.col("status").fill_null("none").alias("care_status"),
-        pl.col("cumulative_days_in_care").fill_null(0).cast(pl.Int32),
-        (pl.col("race") == "indigenous").fill_null(False).alias("indigenous"),
-    ).with_columns(
-        pl.when(pl.col("care_status") == "in_care").then(pl.col("placement_group")).otherwise(None)
-        .alias("placement_group"),
-        (pl.col("cumulative_days_in_care") / 365.25).alias("years_in_care"),
-    )
-    # Keep the panel's row order.
-    return out
+    t = pl.concat(rows).filter(pl.col("sid") >= 0).with_columns(
+        pl.col("sid").cast(pl.Int64), pl.col("yi").cast(pl.Int64))
+    # Only child-welfare children have anything but the defaults: find their panel rows and keep
+    # compact arrays over the whole panel (a string column of 12 million rows costs 200 MB).
+    at = pl.DataFrame({"sid": panel["sid"], "yi": panel["yi"]}).with_row_index("row").join(
+        t, on=["sid", "yi"], how="inner")
+    n = len(panel["sid"])
+    rows_ = at["row"].to_numpy()
+    status = at["status"].fill_null("none")
+    cs = np.zeros(n, dtype=np.int8)
+    cs[rows_] = status.replace_strict(CARE_CODE, return_dtype=pl.Int8).to_numpy()
+    cum = np.zeros(n, dtype=np.int32)
+    cum[rows_] = at["cumulative_days_in_care"].fill_null(0).cast(pl.Int32).to_numpy()
+    group = np.zeros(n, dtype=np.int8)
+    group[rows_] = np.where(
+        status.to_numpy() == "in_care",
+        at["placement_group"].replace_strict(GROUP_CODE, default=0, return_dtype=pl.Int8).to_numpy(), 0)
+    indigenous = np.zeros(n, dtype=bool)
+    indigenous[rows_] = (at["race"] == "indigenous").fill_null(False).to_numpy()
+    child_id = np.full(n, -1, dtype=np.int64)
+    child_id[rows_] = at["child_id"].to_numpy()
+    return {"care": cs, "cum": cum, "group": group, "indigenous": indigenous, "child_id": child_id}
+
+
+CARE_STATUSES = ("none", "kinship_service", "ccsyp", "vysa", "in_care")  # code = index
+CARE_CODE = {k: i for i, k in enumerate(CARE_STATUSES)}
+GROUPS = (None, "family", "group", "other")  # code = index (0 = no placement group)
+GROUP_CODE = {k: i for i, k in enumerate(GROUPS) if k is not None}
+
+
+def _years_in_care(truth: dict, sel: np.ndarray | None = None) -> np.ndarray:
+    cum = truth["cum"] if sel is None else truth["cum"][sel]
+    # polars' division, bit for bit what the truth table holds
+    return pl.select(pl.Series(cum) / 365.25).to_series().to_numpy()
+
+
+def _sy_truth_frame(truth: dict, oen: pl.Series, school_year: pl.Series,
+                    sel: np.ndarray | None = None) -> pl.DataFrame:
+    """``student_year_truth`` for the panel rows ``sel`` (all when None)."""
+    def pick(a: np.ndarray) -> np.ndarray:
+        return a if sel is None else a[sel]
+
+    cid = pl.Series(pick(truth["child_id"]))
+    grp = pl.Series(pick(truth["group"]).astype(np.int64))
+    cum = pick(truth["cum"])
+    return pl.DataFrame({
+        "oen": oen, "school_year": school_year,
+        "child_id": pl.select(pl.when(cid >= 0).then(cid)).to_series(),
+        "care_status": _vocab_series("care_status", CARE_STATUSES, pick(truth["care"])),
+        "cumulative_days_in_care": cum,
+        "years_in_care": _years_in_care(truth, sel),
+        "placement_group": pl.select(pl.when(grp > 0).then(
+            pl.Series(["", *GROUPS[1:]]).gather(grp))).to_series(),
+        "indigenous": pick(truth["indigenous"]),
+    })
 
 
 # --------------------------------------------------------------------------- outcomes
@@ -542,18 +652,18 @@ def _calibrate(offset: np.ndarray, group: np.ndarray, target: np.ndarray) -> np.
     return base
 
 
-def _outcomes(cfg: Config, s: _Streams, panel: dict, truth: pl.DataFrame, boards: pl.DataFrame,
+def _outcomes(cfg: Config, s: _Streams, panel: dict, truth: dict, boards: pl.DataFrame,
               people: dict):
     rng = s.outcome
     e = cfg.effects
     n = len(panel["sid"])
-    cs = truth["care_status"].to_numpy()
+    cs = truth["care"]
     att_gap = {"in_care": e.attendance_gap_in_care, "kinship_service": e.attendance_gap_kinship,
                "ccsyp": e.attendance_gap_ccsyp, "vysa": e.attendance_gap_vysa, "none": 0.0}
     cr_gap = {"in_care": e.credits_gap_in_care, "kinship_service": e.credits_gap_kinship,
               "ccsyp": e.credits_gap_ccsyp, "vysa": e.credits_gap_vysa, "none": 0.0}
-    gap_a = np.vectorize(att_gap.get, otypes=[float])(cs) if n else np.zeros(0)
-    gap_c = np.vectorize(cr_gap.get, otypes=[float])(cs) if n else np.zeros(0)
+    gap_a = np.array([att_gap[k] for k in CARE_STATUSES], dtype=float)[cs]
+    gap_c = np.array([cr_gap[k] for k in CARE_STATUSES], dtype=float)[cs]
     gidx = panel["gidx"]
     band = np.where(gidx <= 1, 0.07, np.where(gidx <= 9, 0.05, 0.07))
     year_mult = np.array([1.0, 1.0, 0.9, 1.1, 1.35, 1.25])[panel["yi"]]
@@ -566,7 +676,7 @@ def _outcomes(cfg: Config, s: _Streams, panel: dict, truth: pl.DataFrame, boards
     return days_absent, credits
 
 
-def _eqao(cfg: Config, s: _Streams, panel: dict, truth: pl.DataFrame, board_eff: np.ndarray,
+def _eqao(cfg: Config, s: _Streams, panel: dict, truth: dict, board_eff: np.ndarray,
           people: dict) -> tuple[pl.DataFrame, dict]:
     rng = s.eqao
     e = cfg.effects
@@ -576,15 +686,16 @@ def _eqao(cfg: Config, s: _Streams, panel: dict, truth: pl.DataFrame, board_eff:
     eqao_years = np.array([y not in cfg.no_eqao_years for y in years])
     logit_gap = {"in_care": e.eqao_logodds_in_care, "kinship_service": e.eqao_logodds_kinship,
                  "ccsyp": e.eqao_logodds_ccsyp, "vysa": e.eqao_logodds_vysa, "none": 0.0}
-    cs = truth["care_status"].to_numpy()
-    yrs_care = truth["years_in_care"].to_numpy()
-    group = (truth["placement_group"] == "group").fill_null(False).to_numpy()
-    indig = truth["indigenous"].to_numpy()
-    care_term = (np.vectorize(logit_gap.get, otypes=[float])(cs)
-                 + e.dose_per_year_in_care * yrs_care * (cs == "in_care")
+    code = truth["care"]
+    cs_none = code == CARE_CODE["none"]
+    yrs_care = _years_in_care(truth)
+    group = truth["group"] == GROUP_CODE["group"]
+    indig = truth["indigenous"]
+    care_term = (np.array([logit_gap[k] for k in CARE_STATUSES], dtype=float)[code]
+                 + e.dose_per_year_in_care * yrs_care * (code == CARE_CODE["in_care"])
                  + e.group_care_extra_logodds * group
-                 + e.indigenous_extra_logodds * indig * (cs != "none"))
-    gender = people["gender"][panel["sid"]]
+                 + e.indigenous_extra_logodds * indig * (~cs_none))
+    g_code = people["g"][panel["sid"]]
     specs = [("g3_reading", 4, "lit"), ("g3_writing", 4, "lit"), ("g3_math", 4, "math"),
              ("g6_reading", 7, "lit"), ("g6_writing", 7, "lit"), ("g6_math", 7, "math"),
              ("g9_math", 10, "math"), ("osslt", 11, "lit")]
@@ -594,25 +705,30 @@ def _eqao(cfg: Config, s: _Streams, panel: dict, truth: pl.DataFrame, board_eff:
         idx = np.flatnonzero(m)
         if len(idx) == 0:
             continue
-        gsign = np.where(gender[idx] == "female", 1.0, np.where(gender[idx] == "male", -1.0, 0.0))
+        gsign = np.where(g_code[idx] == 0, 1.0, np.where(g_code[idx] == 1, -1.0, 0.0))
         g_eff = gsign * (0.25 if kind == "lit" else -0.05)
         off = board_eff[panel["board"][idx]] + g_eff + care_term[idx]
         y_of = yi[idx]
         stream = np.full(len(idx), None, dtype=object)
         if name == "g9_math":
-            streamed = np.array([int(years[y][:4]) < int(cfg.eqao_baseline_break[:4]) for y in y_of])
+            streamed = np.array([int(y[:4]) < int(cfg.eqao_baseline_break[:4]) for y in years])[y_of]
             acad = rng.random(len(idx)) < cfg.g9_academic_share
             # Care lowers the chance of the academic stream.
-            acad &= ~((cs[idx] != "none") & (rng.random(len(idx)) < 0.3))
+            acad &= ~((~cs_none[idx]) & (rng.random(len(idx)) < 0.3))
             stream = np.where(streamed, np.where(acad, "academic", "applied"), "destreamed")
-            key = np.array([f"{years[y]}|{name}_{st}" if st != "destreamed" else f"{years[y]}|{name}"
-                            for y, st in zip(y_of, stream, strict=True)])
+            st_code = np.where(stream == "academic", 0, np.where(stream == "applied", 1, 2))
         else:
-            key = np.array([f"{years[y]}|{name}" for y in y_of])
-        ukeys, grp = np.unique(key, return_inverse=True)
+            st_code = np.full(len(idx), 2)
+        # Calibration group = "<year>|<assessment>[_<stream>]", numbered in sorted key order.
+        combo_u, combo_inv = np.unique(y_of * 3 + st_code, return_inverse=True)
+        keys_u = np.array([f"{years[c // 3]}|{name}" if c % 3 == 2 else
+                           f"{years[c // 3]}|{name}_{('academic', 'applied')[c % 3]}" for c in combo_u])
+        key_order = np.argsort(keys_u)
+        ukeys = keys_u[key_order]
+        grp = np.argsort(key_order)[combo_inv.ravel()]
         targets = np.array([cfg.calibration[k.split("|")[0]][k.split("|")[1]] / 100 for k in ukeys])
         part = rng.choice(4, size=len(idx), p=[0.955, 0.025, 0.012, 0.008])
-        part = np.where((cs[idx] != "none") & (rng.random(len(idx)) < 0.05), 1, part)
+        part = np.where((~cs_none[idx]) & (rng.random(len(idx)) < 0.05), 1, part)
         participated = part == 0
         base = _calibrate(off[participated], grp[participated], targets)
         p = _sigmoid(base[grp] + off)
@@ -830,6 +946,71 @@ def _onlac(cfg: Config, s: _Streams, child: pl.DataFrame, episodes: pl.DataFrame
 
 
 # --------------------------------------------------------------------------- assembly
+@dataclass
+class _Sim:
+    """A simulated province: the small tables, and compact arrays for the two big ones."""
+
+    frames: dict[str, pl.DataFrame]  # every table except onsis_enrolment and student_year_truth
+    people: dict
+    panel: dict
+    truth: dict
+    oen_of_sid: np.ndarray
+    days_absent: np.ndarray
+    credits: np.ndarray
+    board_ids: np.ndarray
+    fsas: dict
+    school_years: tuple[str, ...]
+
+    def n_rows(self) -> int:
+        return len(self.panel["sid"])
+
+    def year_rows(self, yi: int) -> np.ndarray:
+        """Panel rows of school year ``yi`` (the panel is ordered by year)."""
+        lo, hi = np.searchsorted(self.panel["yi"], [yi, yi + 1])
+        return np.arange(lo, hi)
+
+    def onsis(self, sel: np.ndarray | None = None) -> pl.DataFrame:
+        """``onsis_enrolment`` rows ``sel`` of the panel (all when None), built column by column
+        from integer codes (no numpy string or object arrays of millions of rows)."""
+        panel, people = self.panel, self.people
+
+        def pick(a: np.ndarray) -> np.ndarray:
+            return a if sel is None else a[sel]
+
+        sid = pick(panel["sid"]).astype(np.int64)
+        board = pick(panel["board"]).astype(np.int64)
+        # School ids: a vocabulary over (board, level, number), gathered by code.
+        n_no = int(panel["school_no"].max()) + 1 if len(panel["school_no"]) else 1
+        b_, lev_, no_ = np.meshgrid(np.arange(len(self.board_ids)), np.arange(2), np.arange(n_no),
+                                    indexing="ij")
+        school_vocab = np.char.add(np.char.add(self.board_ids[b_.ravel()].astype(str),
+                                               np.where(lev_.ravel() == 1, "-S", "-E")),
+                                   np.char.zfill(no_.ravel().astype(str), 3))
+        school_code = (board * 2 + pick(panel["secondary"]).astype(np.int64)) * n_no + pick(panel["school_no"]).astype(np.int64)
+        return pl.DataFrame([
+            _fmt_oen(self.oen_of_sid[sid]).alias("oen"),
+            _vocab_series("first_name", people["first_vocab"], people["first"][sid]),
+            _last_name_series("last_name", people, sid),
+            pl.Series("birth_date", people["birth_days"][sid]).cast(pl.Date),
+            _vocab_series("gender", GENDERS, people["g"][sid]),
+            _postal_series("postal_code", pick(panel["pc"]), self.fsas),
+            _vocab_series("board_id", self.board_ids, board),
+            _vocab_series("school_id", school_vocab, school_code),
+            _vocab_series("school_year", self.school_years, pick(panel["yi"])),
+            _vocab_series("grade", GRADES, pick(panel["gidx"])),
+            pl.Series("days_enrolled", pick(panel["days_enrolled"]).astype(np.int16)),
+            pl.Series("days_absent", pick(self.days_absent).astype(np.int16)),
+            pl.Series("credits_earned", pick(self.credits).astype(np.float64)),
+        ]).with_columns(pl.col("credits_earned").fill_nan(None))
+
+    def student_year_truth(self, sel: np.ndarray | None = None) -> pl.DataFrame:
+        """``student_year_truth`` rows ``sel`` of the panel (all when None)."""
+        sid = self.panel["sid"] if sel is None else self.panel["sid"][sel]
+        yi = self.panel["yi"] if sel is None else self.panel["yi"][sel]
+        return _sy_truth_frame(self.truth, _fmt_oen(self.oen_of_sid[sid]).alias("oen"),
+                               _vocab_series("school_year", self.school_years, yi), sel)
+
+
 def generate_frames(cfg: Config) -> dict[str, pl.DataFrame]:
     """Generate every table in memory.
 
@@ -839,6 +1020,19 @@ def generate_frames(cfg: Config) -> dict[str, pl.DataFrame]:
         ``reference/boards``, ``reference/societies``, ``sources/<name>`` for the six identifiable
         tables and ``truth/person_truth``, ``truth/student_year_truth``; see the data contract.
     """
+    sim = simulate(cfg)
+    out = dict(sim.frames)
+    out["sources/onsis_enrolment"] = sim.onsis()
+    out["truth/student_year_truth"] = sim.student_year_truth()
+    order = ["reference/boards", "reference/societies", "sources/onsis_enrolment", "sources/eqao_results",
+             "sources/cpin_persons", "sources/cpin_services", "sources/cpin_placements", "sources/cpin_cases",
+             "sources/cpin_onlac", "truth/person_truth", "truth/student_year_truth"]
+    return {k: out[k] for k in order}
+
+
+def simulate(cfg: Config) -> _Sim:
+    """Run the simulation; the two tables of one row per student-year stay as compact arrays
+    (:meth:`_Sim.onsis`, :meth:`_Sim.student_year_truth` build them, whole or by school year)."""
     s = _Streams.from_seed(cfg.seed)
     boards, societies, fsas = _reference(s.ref)
     people = _population(cfg, s, boards, fsas)
@@ -851,35 +1045,26 @@ def generate_frames(cfg: Config) -> dict[str, pl.DataFrame]:
     days_absent, credits = _outcomes(cfg, s, panel, truth, boards, people)
     eq, _ = _eqao(cfg, s, panel, truth, board_eff, people)
     records, child = _cw_records(cfg, s, child, oen_of_sid, fsas, np.unique(panel["sid"]))
+    # What the big tables still need of the people; the rest is freed.
+    people = {k: people[k] for k in ("first", "first_vocab", "sur1", "sur2", "surnames", "g", "birth_days")}
+    panel.pop("ids", None)
+    # Compact integer types for the arrays of one entry per student-year (12 million at province).
+    for k, t in (("sid", np.int32), ("yi", np.int8), ("gidx", np.int8), ("board", np.int16),
+                 ("pc", np.int32), ("school_no", np.int16), ("days_enrolled", np.int16)):
+        panel[k] = panel[k].astype(t)
+    days_absent = days_absent.astype(np.int16)
+    credits = credits.astype(np.float32)  # whole numbers 0-9 or NaN: exact in float32
 
     sid, yi = panel["sid"], panel["yi"]
     board_ids = boards["board_id"].to_numpy()
-    sy = np.array(cfg.school_years)
-    school = np.char.add(np.char.add(board_ids[panel["board"]].astype(str),
-                                     np.where(panel["secondary"], "-S", "-E")),
-                         np.char.zfill(panel["school_no"].astype(str), 3))
-    onsis = pl.DataFrame({
-        "oen": _fmt_oen(oen_of_sid[sid]),
-        "first_name": people["first"][sid].astype(str),
-        "last_name": people["last"][sid].astype(str),
-        "birth_date": pl.Series(people["birth_days"][sid]).cast(pl.Date),
-        "gender": people["gender"][sid].astype(str),
-        "postal_code": panel["pc"].astype(str),
-        "board_id": board_ids[panel["board"]].astype(str),
-        "school_id": school,
-        "school_year": sy[yi],
-        "grade": np.array(GRADES)[panel["gidx"]],
-        "days_enrolled": panel["days_enrolled"].astype(np.int16),
-        "days_absent": days_absent.astype(np.int16),
-        "credits_earned": credits,
-    }).with_columns(pl.col("credits_earned").fill_nan(None))
     rows = eq["row"].to_numpy()
     eqao = eq.with_columns(
         _fmt_oen(oen_of_sid[sid[rows]]).alias("oen"),
-        pl.Series("school_year", sy[yi[rows]]),
-        pl.Series("board_id", board_ids[panel["board"][rows]].astype(str)),
+        _vocab_series("school_year", cfg.school_years, yi[rows]),
+        _vocab_series("board_id", board_ids, panel["board"][rows]),
     ).select("oen", "school_year", "board_id", "grade", "assessment", "participation", "level",
              "osslt_result", "first_time", "g9_stream")
+    del eq, rows
 
     def _date(col: str) -> pl.Expr:
         return pl.from_epoch(pl.col(col), time_unit="d")
@@ -926,15 +1111,9 @@ def generate_frames(cfg: Config) -> dict[str, pl.DataFrame]:
         .otherwise(None).alias("true_oen"),
         "no_student_reason", "noise",
     ).sort("cw_record_id")
-    sy_truth = truth.with_columns(
-        _fmt_oen(oen_of_sid[truth["sid"].to_numpy()]).alias("oen"),
-        pl.Series("school_year", sy[truth["yi"].to_numpy()]),
-    ).select("oen", "school_year", "child_id", "care_status", "cumulative_days_in_care", "years_in_care",
-             "placement_group", "indigenous")
-    return {
+    frames = {
         "reference/boards": boards.drop("size_weight"),
         "reference/societies": societies.drop("size_weight"),
-        "sources/onsis_enrolment": onsis,
         "sources/eqao_results": eqao,
         "sources/cpin_persons": persons,
         "sources/cpin_services": services_out,
@@ -942,8 +1121,10 @@ def generate_frames(cfg: Config) -> dict[str, pl.DataFrame]:
         "sources/cpin_cases": cases,
         "sources/cpin_onlac": onlac,
         "truth/person_truth": person_truth,
-        "truth/student_year_truth": sy_truth,
     }
+    return _Sim(frames=frames, people=people, panel=panel, truth=truth, oen_of_sid=oen_of_sid,
+                days_absent=days_absent, credits=credits, board_ids=board_ids, fsas=fsas,
+                school_years=tuple(cfg.school_years))
 
 
 def planted_effects(cfg: Config) -> dict:
@@ -963,35 +1144,89 @@ def planted_effects(cfg: Config) -> dict:
     }
 
 
+def _checked(schemas: Any, name: str, df: pl.DataFrame) -> pl.DataFrame:
+    schemas.validate_source(name, df, f"<generated {name}>")
+    return df
+
+
+def _write_parquet_chunks(chunks: Iterator[pl.DataFrame], path: Path) -> int:
+    """Write frames of one schema into one parquet file, chunk by chunk; return the row count.
+
+    The same settings as :func:`analysis.io.write_parquet` (zstd, no statistics, row groups of at
+    most a million rows), so the same data gives the same bytes.
+    """
+    import pyarrow.parquet as pq
+
+    writer = None
+    rows = 0
+    try:
+        for df in chunks:
+            table = df.to_arrow()
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema, compression="zstd", write_statistics=False)
+            writer.write_table(table, row_group_size=1_000_000)
+            rows += df.height
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows
+
+
+class _ParquetColumns:
+    """A parquet file seen as ``.columns`` and ``[column]`` (one column in memory at a time)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.columns = list(pl.read_parquet_schema(path))
+
+    def __getitem__(self, col: str) -> pl.Series:
+        return pl.read_parquet(self.path, columns=[col]).to_series()
+
+
 def generate(cfg: Config) -> StageResult:
     """Generate the synthetic province and write it under ``cfg.paths.data_dir``.
 
     Each folder (``sources``, ``truth``, ``reference``) is written to a staging folder and swapped
-    in whole, so an interrupted run leaves the previous data intact.
+    in whole, so an interrupted run leaves the previous data intact. The two tables of one row
+    per student-year are built, checked and written one at a time and dropped, so the provincial
+    scale stays within a few GiB.
     """
     from analysis import codebook, schemas  # local: schemas import pandera (slow to import)
 
-    frames = generate_frames(cfg)
-    for key, df in frames.items():
-        folder, name = key.split("/")
-        if folder == "sources":
-            schemas.validate_source(name, df, f"<generated {name}>")
+    sim = simulate(cfg)
     result = StageResult(stage="generate")
-    for folder in ("reference", "sources", "truth"):
-        target = cfg.paths.data_dir / folder
-        with atomic_dir(target) as tmp:
-            for key, df in frames.items():
-                f, name = key.split("/")
-                if f == folder:
-                    write_parquet(df, tmp / f"{name}.parquet")
-                    result.rows[f"{name} out"] = df.height
-            if folder == "truth":
-                write_json(planted_effects(cfg), tmp / "planted_effects.json")
-            if folder == "sources":
-                codebook.write_codebook(tmp, frames, cfg)
-        result.outputs.append(target)
-    result.metrics["students"] = frames["sources/onsis_enrolment"]["oen"].n_unique()
-    result.metrics["cw_children"] = frames["truth/person_truth"]["child_id"].n_unique()
+    folders = ("reference", "sources", "truth")
+    with contextlib.ExitStack() as stack:
+        tmp = {f: stack.enter_context(atomic_dir(cfg.paths.data_dir / f)) for f in folders}
+
+        def put(key: str, df: pl.DataFrame) -> None:
+            folder, name = key.split("/")
+            write_parquet(df, tmp[folder] / f"{name}.parquet")
+            result.rows[f"{name} out"] = df.height
+
+        for key in ("reference/boards", "reference/societies"):
+            put(key, sim.frames[key])
+        # The two tables of one row per student-year are built, checked and written one school
+        # year at a time (their keys include the year), so neither is ever whole in memory.
+        years = range(len(sim.school_years))
+        onsis_path = tmp["sources"] / "onsis_enrolment.parquet"
+        result.rows["onsis_enrolment out"] = _write_parquet_chunks(
+            (_checked(schemas, "onsis_enrolment", sim.onsis(sim.year_rows(yi))) for yi in years), onsis_path)
+        sources: dict[str, Any] = {"sources/onsis_enrolment": _ParquetColumns(onsis_path)}
+        for key, df in sim.frames.items():
+            if key.startswith("sources/"):
+                _checked(schemas, key.split("/")[1], df)
+                put(key, df)
+                sources[key] = df
+        codebook.write_codebook(tmp["sources"], sources, cfg)
+        result.metrics["students"] = len(np.unique(sim.panel["sid"]))
+        put("truth/person_truth", sim.frames["truth/person_truth"])
+        result.rows["student_year_truth out"] = _write_parquet_chunks(
+            (sim.student_year_truth(sim.year_rows(yi)) for yi in years),
+            tmp["truth"] / "student_year_truth.parquet")
+        write_json(planted_effects(cfg), tmp["truth"] / "planted_effects.json")
+    result.outputs.extend(cfg.paths.data_dir / f for f in folders)
+    result.metrics["cw_children"] = sim.frames["truth/person_truth"]["child_id"].n_unique()
     return result
 
 

@@ -294,6 +294,9 @@ CASES: dict[str, tuple[Mutate, str, str | None, list[str]]] = {
         as_csv("cpin_persons", header=False), "cpin_persons.csv", None,
         ["table: rule 'header (none of the 12 expected column names found: is the header row "
          "missing?)' broken by the file"]),
+    "CSV with a column name twice": (
+        as_csv("cpin_onlac", post=lambda t: t.replace("item_4", "item_3", 1)), "cpin_onlac.csv", None,
+        ["column 'item_3': rule 'duplicate_column' broken by the file"]),
     "CSV with a ragged row": (
         as_csv("cpin_persons", post=_ragged), "cpin_persons.csv", None,
         ["table: rule 'ragged rows (a row has more fields than the header: a stray comma or quote)' "

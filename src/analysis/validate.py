@@ -101,8 +101,8 @@ def _read_csv(path: Path, name: str) -> pl.DataFrame:
     dups = sorted({c for c in cells if c in seen or seen.add(c)})  # type: ignore[func-returns-value]
     if dups:
         expected = set(SCHEMAS[name].columns)
-        return _raise_header(path, name, [Problem(c if c in expected else None, "duplicate_column", 0)
-                                          for c in dups])
+        raise SourceValidationError(str(path), [Problem(c if c in expected else None, "duplicate_column", 0)
+                                                for c in dups])
     if not raw.endswith((b"\n", b"\r")) and len(lines) > 1:
         last = list(csv.reader(io.StringIO(lines[-1])))
         if not last or len(last[0]) != len(cells):
@@ -124,10 +124,6 @@ def _header_missing(path: Path, name: str) -> SourceValidationError:
     return _err(path, f"header (none of the {n} expected column names found: is the header row missing?)")
 
 
-def _raise_header(path: Path, name: str, problems: list[Problem]) -> pl.DataFrame:
-    raise SourceValidationError(str(path), problems)
-
-
 def _coerce(df: pl.DataFrame, name: str, path: Path) -> pl.DataFrame:
     """Cast columns to the schema's types; structural problems are file-level errors.
 
@@ -141,11 +137,11 @@ def _coerce(df: pl.DataFrame, name: str, path: Path) -> pl.DataFrame:
         raise _header_missing(path, name)
     problems = [Problem(c, "missing_column", 0) for c in missing]
     n_hidden = 0
-    for c in extra:
-        if _VALUE_LIKE.search(c):
+    for name_ in extra:
+        if _VALUE_LIKE.search(name_):
             n_hidden += 1
         else:
-            problems.append(Problem(c, "unexpected_column", 0))
+            problems.append(Problem(name_, "unexpected_column", 0))
     if n_hidden:
         problems.append(Problem(None, f"unexpected_column ({n_hidden} column(s) whose name looks "
                                       "like a value, not shown)", 0))

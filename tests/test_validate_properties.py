@@ -55,11 +55,19 @@ def _luhn_digit(base8: str) -> str:
 
 
 @SETTINGS
-@given(st.lists(st.one_of(st.text(alphabet="0123456789", min_size=7, max_size=11),
-                          st.text(max_size=12)), min_size=1, max_size=50))
+@given(
+    st.lists(
+        st.one_of(st.text(alphabet="0123456789", min_size=7, max_size=11), st.text(max_size=12)),
+        min_size=1,
+        max_size=50,
+    )
+)
 def test_oen_check_digit_agrees_with_reference_luhn(values: list[str]) -> None:
-    got = pl.DataFrame({"oen": values}, schema={"oen": pl.String}).select(
-        oen_is_valid(pl.col("oen")).fill_null(False))["oen"].to_list()
+    got = (
+        pl.DataFrame({"oen": values}, schema={"oen": pl.String})
+        .select(oen_is_valid(pl.col("oen")).fill_null(False))["oen"]
+        .to_list()
+    )
     assert got == [luhn_ok(v) for v in values]
 
 
@@ -88,9 +96,15 @@ PC_LETTERS = "ABCEGHJKLMNPRSTVWXYZ"
 
 @st.composite
 def postal_codes(draw: st.DrawFn) -> str:
-    return (draw(st.sampled_from("KLMNP")) + str(draw(st.integers(0, 9))) + draw(st.sampled_from(PC_LETTERS))
-            + " " + str(draw(st.integers(0, 9))) + draw(st.sampled_from(PC_LETTERS))
-            + str(draw(st.integers(0, 9))))
+    return (
+        draw(st.sampled_from("KLMNP"))
+        + str(draw(st.integers(0, 9)))
+        + draw(st.sampled_from(PC_LETTERS))
+        + " "
+        + str(draw(st.integers(0, 9)))
+        + draw(st.sampled_from(PC_LETTERS))
+        + str(draw(st.integers(0, 9)))
+    )
 
 
 @st.composite
@@ -105,25 +119,47 @@ def onsis_row(draw: st.DrawFn, base: int) -> dict:
     name = st.text(alphabet=string.ascii_letters + "-' éÉ", min_size=1, max_size=20)
     return {
         "oen": f"{base:08d}" + _luhn_digit(f"{base:08d}"),
-        "first_name": draw(name), "last_name": draw(name), "birth_date": birth,
+        "first_name": draw(name),
+        "last_name": draw(name),
+        "birth_date": birth,
         "gender": draw(st.sampled_from(["female", "male", "another"])),
-        "postal_code": draw(postal_codes()), "board_id": f"B{draw(st.integers(1, 72)):02d}",
-        "school_id": f"SCH{draw(st.integers(0, 9999)):04d}", "school_year": year, "grade": grade,
-        "days_enrolled": enrolled, "days_absent": draw(st.integers(0, enrolled)),
-        "credits_earned": (draw(st.sampled_from([0.0, 0.5, 7.5, 9.0, 12.0]))
-                           if grade in ("9", "10", "11", "12") else None),
+        "postal_code": draw(postal_codes()),
+        "board_id": f"B{draw(st.integers(1, 72)):02d}",
+        "school_id": f"SCH{draw(st.integers(0, 9999)):04d}",
+        "school_year": year,
+        "grade": grade,
+        "days_enrolled": enrolled,
+        "days_absent": draw(st.integers(0, enrolled)),
+        "credits_earned": (
+            draw(st.sampled_from([0.0, 0.5, 7.5, 9.0, 12.0]))
+            if grade in ("9", "10", "11", "12")
+            else None
+        ),
     }
 
 
-ONSIS_SCHEMA = {"oen": pl.String, "first_name": pl.String, "last_name": pl.String, "birth_date": pl.Date,
-                "gender": pl.String, "postal_code": pl.String, "board_id": pl.String,
-                "school_id": pl.String, "school_year": pl.String, "grade": pl.String,
-                "days_enrolled": pl.Int16, "days_absent": pl.Int16, "credits_earned": pl.Float64}
+ONSIS_SCHEMA = {
+    "oen": pl.String,
+    "first_name": pl.String,
+    "last_name": pl.String,
+    "birth_date": pl.Date,
+    "gender": pl.String,
+    "postal_code": pl.String,
+    "board_id": pl.String,
+    "school_id": pl.String,
+    "school_year": pl.String,
+    "grade": pl.String,
+    "days_enrolled": pl.Int16,
+    "days_absent": pl.Int16,
+    "credits_earned": pl.Float64,
+}
 
 
 @st.composite
 def onsis_frames(draw: st.DrawFn, min_size: int = 1, max_size: int = 12) -> pl.DataFrame:
-    bases = draw(st.lists(st.integers(0, 10**8 - 1), min_size=min_size, max_size=max_size, unique=True))
+    bases = draw(
+        st.lists(st.integers(0, 10**8 - 1), min_size=min_size, max_size=max_size, unique=True)
+    )
     return pl.DataFrame([draw(onsis_row(b)) for b in bases], schema=ONSIS_SCHEMA)
 
 
@@ -149,6 +185,7 @@ def test_valid_rows_round_trip_through_csv(df: pl.DataFrame) -> None:
 # any single corrupted field is caught, by the right rule, on the right row
 # --------------------------------------------------------------------------------------------
 
+
 def _wrong_digit(v: str) -> str:
     return v[:8] + str((int(v[8]) + 1) % 10)
 
@@ -159,40 +196,76 @@ CORRUPTIONS = {
     "OEN with a letter": ("oen", lambda v, r: "A" + v[1:], {("oen", "oen_check_digit")}),
     "OEN too short": ("oen", lambda v, r: v[1:], {("oen", "oen_check_digit")}),
     "missing OEN": ("oen", lambda v, r: None, {("oen", "missing_value")}),
-    "postal code without space": ("postal_code", lambda v, r: v.replace(" ", ""), {("postal_code", "format")}),
+    "postal code without space": (
+        "postal_code",
+        lambda v, r: v.replace(" ", ""),
+        {("postal_code", "format")},
+    ),
     "postal code lower case": ("postal_code", lambda v, r: v.lower(), {("postal_code", "format")}),
-    "postal code outside Ontario": ("postal_code", lambda v, r: "V" + v[1:], {("postal_code", "format")}),
-    "school year before": ("school_year", lambda v, r: "2016-17", {("school_year", "school_year_in_range")}),
-    "school year after": ("school_year", lambda v, r: "2023-24", {("school_year", "school_year_in_range")}),
-    "school year format": ("school_year", lambda v, r: v.replace("-", "/"),
-                           {("school_year", "school_year_in_range")}),
+    "postal code outside Ontario": (
+        "postal_code",
+        lambda v, r: "V" + v[1:],
+        {("postal_code", "format")},
+    ),
+    "school year before": (
+        "school_year",
+        lambda v, r: "2016-17",
+        {("school_year", "school_year_in_range")},
+    ),
+    "school year after": (
+        "school_year",
+        lambda v, r: "2023-24",
+        {("school_year", "school_year_in_range")},
+    ),
+    "school year format": (
+        "school_year",
+        lambda v, r: v.replace("-", "/"),
+        {("school_year", "school_year_in_range")},
+    ),
     "grade": ("grade", lambda v, r: "13", {("grade", "allowed_values")}),
     "gender": ("gender", lambda v, r: "F", {("gender", "allowed_values")}),
     "board": ("board_id", lambda v, r: "B1", {("board_id", "format")}),
     "empty first name": ("first_name", lambda v, r: "", {("first_name", "length")}),
     "too many days enrolled": ("days_enrolled", lambda v, r: 201, {("days_enrolled", "range")}),
     "negative absence": ("days_absent", lambda v, r: -1, {("days_absent", "range")}),
-    "absent more than enrolled": ("days_absent", lambda v, r: r["days_enrolled"] + 1,
-                                  {("days_absent", "days_absent_not_above_days_enrolled")}),
+    "absent more than enrolled": (
+        "days_absent",
+        lambda v, r: r["days_enrolled"] + 1,
+        {("days_absent", "days_absent_not_above_days_enrolled")},
+    ),
     "credits": ("credits_earned", lambda v, r: 12.5, {("credits_earned", "range")}),
-    "birth in the future": ("birth_date", lambda v, r: dt.date(2030, 1, 1),
-                            {("birth_date", "birth_date_in_range"), ("birth_date", "age_for_school_year")}),
+    "birth in the future": (
+        "birth_date",
+        lambda v, r: dt.date(2030, 1, 1),
+        {("birth_date", "birth_date_in_range"), ("birth_date", "age_for_school_year")},
+    ),
     "born after the school year began": (
-        "birth_date", lambda v, r: dt.date(int(r["school_year"][:4]), 12, 1),
-        {("birth_date", "age_for_school_year")}),
-    "too old for school": ("birth_date", lambda v, r: dt.date(int(r["school_year"][:4]) - 23, 1, 1),
-                           {("birth_date", "age_for_school_year")}),
+        "birth_date",
+        lambda v, r: dt.date(int(r["school_year"][:4]), 12, 1),
+        {("birth_date", "age_for_school_year")},
+    ),
+    "too old for school": (
+        "birth_date",
+        lambda v, r: dt.date(int(r["school_year"][:4]) - 23, 1, 1),
+        {("birth_date", "age_for_school_year")},
+    ),
 }
 
 
 @SETTINGS
 @given(onsis_frames(), st.sampled_from(sorted(CORRUPTIONS)), st.data())
-def test_any_single_corrupted_field_is_caught(df: pl.DataFrame, kind: str, data: st.DataObject) -> None:
+def test_any_single_corrupted_field_is_caught(
+    df: pl.DataFrame, kind: str, data: st.DataObject
+) -> None:
     col, corrupt, expected = CORRUPTIONS[kind]
     i = data.draw(st.integers(0, df.height - 1), label="row")
     row = df.row(i, named=True)
-    bad = df.with_columns(pl.when(pl.int_range(pl.len()) == i).then(pl.lit(corrupt(row[col], row), dtype=df.schema[col]))
-                          .otherwise(pl.col(col)).alias(col))
+    bad = df.with_columns(
+        pl.when(pl.int_range(pl.len()) == i)
+        .then(pl.lit(corrupt(row[col], row), dtype=df.schema[col]))
+        .otherwise(pl.col(col))
+        .alias(col)
+    )
     problems = check_source("onsis_enrolment", bad)
     assert {(p.column, p.rule) for p in problems} == expected
     assert all(p.row_index == (i,) and p.rows == 1 for p in problems)
@@ -203,11 +276,16 @@ def test_any_single_corrupted_field_is_caught(df: pl.DataFrame, kind: str, data:
 def test_a_duplicated_key_flags_both_rows(df: pl.DataFrame, data: st.DataObject) -> None:
     i, j = data.draw(st.lists(st.integers(0, df.height - 1), min_size=2, max_size=2, unique=True))
     src = df.row(i, named=True)
-    bad = df.with_columns(*[pl.when(pl.int_range(pl.len()) == j).then(pl.lit(src[c])).otherwise(pl.col(c)).alias(c)
-                            for c in ("oen", "school_year", "birth_date")])
+    bad = df.with_columns(
+        *[
+            pl.when(pl.int_range(pl.len()) == j).then(pl.lit(src[c])).otherwise(pl.col(c)).alias(c)
+            for c in ("oen", "school_year", "birth_date")
+        ]
+    )
     problems = check_source("onsis_enrolment", bad)
     assert [(p.column, p.rule, p.row_index) for p in problems] == [
-        ("oen, school_year", "duplicate_key", tuple(sorted((i, j))))]
+        ("oen, school_year", "duplicate_key", tuple(sorted((i, j))))
+    ]
 
 
 # --------------------------------------------------------------------------------------------
@@ -218,14 +296,23 @@ BASE_CFG = load_config(scale="tiny")
 
 
 @SETTINGS
-@given(onsis_frames(min_size=1, max_size=30), st.data(),
-       st.sampled_from([0.0, 0.05, 0.1, 0.25, 0.5, 1.0]), st.sampled_from(["quarantine", "fail"]))
-def test_quarantine_accounting_always_sums(df: pl.DataFrame, data: st.DataObject, share: float,
-                                           policy: str) -> None:
-    cfg = BASE_CFG.model_copy(update={"validation": Validation(max_bad_row_share=share, row_policy=policy)})
+@given(
+    onsis_frames(min_size=1, max_size=30),
+    st.data(),
+    st.sampled_from([0.0, 0.05, 0.1, 0.25, 0.5, 1.0]),
+    st.sampled_from(["quarantine", "fail"]),
+)
+def test_quarantine_accounting_always_sums(
+    df: pl.DataFrame, data: st.DataObject, share: float, policy: str
+) -> None:
+    cfg = BASE_CFG.model_copy(
+        update={"validation": Validation(max_bad_row_share=share, row_policy=policy)}
+    )
     n = df.height
-    corrupt = data.draw(st.dictionaries(st.integers(0, n - 1), st.sampled_from(sorted(CORRUPTIONS)),
-                                        max_size=n), label="corruptions")
+    corrupt = data.draw(
+        st.dictionaries(st.integers(0, n - 1), st.sampled_from(sorted(CORRUPTIONS)), max_size=n),
+        label="corruptions",
+    )
     rows = df.to_dicts()
     for i, kind in corrupt.items():
         col, fn, _ = CORRUPTIONS[kind]
@@ -238,7 +325,9 @@ def test_quarantine_accounting_always_sums(df: pl.DataFrame, data: st.DataObject
             validate_frame("onsis_enrolment", bad, "onsis_enrolment.csv", cfg)
         assert f"{n_bad} of {n} rows" in str(exc.value)
         return
-    passed, quarantined, problems = validate_frame("onsis_enrolment", bad, "onsis_enrolment.csv", cfg)
+    passed, quarantined, problems = validate_frame(
+        "onsis_enrolment", bad, "onsis_enrolment.csv", cfg
+    )
     assert passed.height + quarantined.height == n
     assert sorted(quarantined["__row"].to_list()) == sorted(i + 1 for i in corrupt)
     assert quarantined["__rule"].null_count() == 0

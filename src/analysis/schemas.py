@@ -24,13 +24,43 @@ EARLIEST_EVENT = dt.date(2000, 1, 1)
 # Age on 1 September of the school year: JK starts at 3 (born that calendar year at the latest);
 # OnSIS keeps students to 21.
 MIN_AGE_SEPT1, MAX_AGE_SEPT1 = 2, 22
-SERVICE_TYPES = ("extended_society_care", "interim_society_care", "customary_care",
-                 "kinship_service", "ccsyp", "vysa")
-PLACEMENT_TYPES = ("foster_home", "kin_in_care_home", "customary_care_home", "group_home",
-                   "adoption_probation", "independent_living", "hospital_mental_health", "youth_justice")
-RACES = ("black", "east_asian", "indigenous", "latino", "middle_eastern", "south_asian",
-         "southeast_asian", "white", "another_race", "prefer_not_to_answer")
-GENDER_IDENTITIES = ("girl_woman", "boy_man", "non_binary_two_spirit", "another_identity", "not_stated")
+SERVICE_TYPES = (
+    "extended_society_care",
+    "interim_society_care",
+    "customary_care",
+    "kinship_service",
+    "ccsyp",
+    "vysa",
+)
+PLACEMENT_TYPES = (
+    "foster_home",
+    "kin_in_care_home",
+    "customary_care_home",
+    "group_home",
+    "adoption_probation",
+    "independent_living",
+    "hospital_mental_health",
+    "youth_justice",
+)
+RACES = (
+    "black",
+    "east_asian",
+    "indigenous",
+    "latino",
+    "middle_eastern",
+    "south_asian",
+    "southeast_asian",
+    "white",
+    "another_race",
+    "prefer_not_to_answer",
+)
+GENDER_IDENTITIES = (
+    "girl_woman",
+    "boy_man",
+    "non_binary_two_spirit",
+    "another_identity",
+    "not_stated",
+)
 
 
 def _oen_check() -> pa.Check:
@@ -45,14 +75,16 @@ def _oen_check() -> pa.Check:
 def _date_between(lo: dt.date, hi: dt.date, rule: str) -> pa.Check:
     return pa.Check(
         lambda d: d.lazyframe.select(pl.col(d.key).is_null() | pl.col(d.key).is_between(lo, hi)),
-        name=rule, error=rule,
+        name=rule,
+        error=rule,
     )
 
 
 def _end_after_start(start: str, end: str) -> pa.Check:
     return pa.Check(
         lambda d: d.lazyframe.select(pl.col(end).is_null() | (pl.col(end) >= pl.col(start))),
-        name=f"{end}_not_before_{start}", error=f"{end}_not_before_{start}",
+        name=f"{end}_not_before_{start}",
+        error=f"{end}_not_before_{start}",
     )
 
 
@@ -63,16 +95,20 @@ def _unique(*key: str) -> pa.Check:
     """
     complete = pl.all_horizontal([pl.col(k).is_not_null() for k in key])
     dup = pl.struct(list(key)).is_duplicated()
-    return pa.Check(lambda d: d.lazyframe.select(~(complete & dup)),
-                    name="duplicate_key", error="duplicate_key")
+    return pa.Check(
+        lambda d: d.lazyframe.select(~(complete & dup)), name="duplicate_key", error="duplicate_key"
+    )
 
 
 def _age_for_school_year(lo: int, hi: int) -> pa.Check:
     """Age on 1 September of the school year in ``[lo, hi)``: no pupil born after the year began."""
     sept1 = pl.date(pl.col("school_year").str.slice(0, 4).cast(pl.Int32, strict=False), 9, 1)
     age = (sept1 - pl.col("birth_date")).dt.total_days() / 365.25
-    return pa.Check(lambda d: d.lazyframe.select(age.is_null() | age.is_between(lo, hi, closed="left")),
-                    name="age_for_school_year", error="age_for_school_year")
+    return pa.Check(
+        lambda d: d.lazyframe.select(age.is_null() | age.is_between(lo, hi, closed="left")),
+        name="age_for_school_year",
+        error="age_for_school_year",
+    )
 
 
 def _isin(values: tuple[str, ...]) -> pa.Check:
@@ -80,8 +116,11 @@ def _isin(values: tuple[str, ...]) -> pa.Check:
 
 
 def _school_year() -> pa.Check:
-    return pa.Check(lambda d: d.lazyframe.select(pl.col(d.key).is_in(list(SCHOOL_YEARS))),
-                    name="school_year_in_range", error="school_year_in_range")
+    return pa.Check(
+        lambda d: d.lazyframe.select(pl.col(d.key).is_in(list(SCHOOL_YEARS))),
+        name="school_year_in_range",
+        error="school_year_in_range",
+    )
 
 
 _birth = _date_between(EARLIEST_BIRTH, EXTRACT_END, "birth_date_in_range")
@@ -102,14 +141,21 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "grade": pa.Column(pl.Utf8, checks=[_isin(GRADES)]),
             "days_enrolled": pa.Column(pl.Int16, checks=[pa.Check.in_range(1, 200)]),
             "days_absent": pa.Column(pl.Int16, checks=[pa.Check.ge(0)]),
-            "credits_earned": pa.Column(pl.Float64, nullable=True, checks=[pa.Check.in_range(0, 12)]),
+            "credits_earned": pa.Column(
+                pl.Float64, nullable=True, checks=[pa.Check.in_range(0, 12)]
+            ),
         },
-        checks=[pa.Check(lambda d: d.lazyframe.select(pl.col("days_absent") <= pl.col("days_enrolled")),
-                         name="days_absent_not_above_days_enrolled",
-                         error="days_absent_not_above_days_enrolled"),
-                _age_for_school_year(MIN_AGE_SEPT1, MAX_AGE_SEPT1),
-                _unique("oen", "school_year")],
-        strict=True, name="onsis_enrolment",
+        checks=[
+            pa.Check(
+                lambda d: d.lazyframe.select(pl.col("days_absent") <= pl.col("days_enrolled")),
+                name="days_absent_not_above_days_enrolled",
+                error="days_absent_not_above_days_enrolled",
+            ),
+            _age_for_school_year(MIN_AGE_SEPT1, MAX_AGE_SEPT1),
+            _unique("oen", "school_year"),
+        ],
+        strict=True,
+        name="onsis_enrolment",
     ),
     "eqao_results": pa.DataFrameSchema(
         {
@@ -117,18 +163,36 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "school_year": pa.Column(pl.Utf8, checks=[_school_year()]),
             "board_id": pa.Column(pl.Utf8, checks=[pa.Check.str_matches(r"^B\d{2}$")]),
             "grade": pa.Column(pl.Int8, checks=[pa.Check.isin([3, 6, 9, 10, 11])]),
-            "assessment": pa.Column(pl.Utf8, checks=[_isin((
-                "g3_reading", "g3_writing", "g3_math", "g6_reading", "g6_writing", "g6_math",
-                "g9_math", "osslt"))]),
-            "participation": pa.Column(pl.Utf8, checks=[_isin(("participated", "absent", "exempt",
-                                                                "not_participating"))]),
+            "assessment": pa.Column(
+                pl.Utf8,
+                checks=[
+                    _isin(
+                        (
+                            "g3_reading",
+                            "g3_writing",
+                            "g3_math",
+                            "g6_reading",
+                            "g6_writing",
+                            "g6_math",
+                            "g9_math",
+                            "osslt",
+                        )
+                    )
+                ],
+            ),
+            "participation": pa.Column(
+                pl.Utf8, checks=[_isin(("participated", "absent", "exempt", "not_participating"))]
+            ),
             "level": pa.Column(pl.Int8, nullable=True, checks=[pa.Check.in_range(1, 4)]),
             "osslt_result": pa.Column(pl.Utf8, nullable=True, checks=[_isin(("pass", "fail"))]),
             "first_time": pa.Column(pl.Boolean),
-            "g9_stream": pa.Column(pl.Utf8, nullable=True,
-                                   checks=[_isin(("academic", "applied", "destreamed"))]),
+            "g9_stream": pa.Column(
+                pl.Utf8, nullable=True, checks=[_isin(("academic", "applied", "destreamed"))]
+            ),
         },
-        checks=[_unique("oen", "school_year", "assessment")], strict=True, name="eqao_results",
+        checks=[_unique("oen", "school_year", "assessment")],
+        strict=True,
+        name="eqao_results",
     ),
     "cpin_persons": pa.DataFrameSchema(
         {
@@ -142,10 +206,14 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "gender_identity": pa.Column(pl.Utf8, checks=[_isin(GENDER_IDENTITIES)]),
             "race": pa.Column(pl.Utf8, nullable=True, checks=[_isin(RACES)]),
             "born_outside_canada": pa.Column(pl.Boolean, nullable=True),
-            "first_language": pa.Column(pl.Utf8, nullable=True, checks=[_isin(("english", "french", "other"))]),
+            "first_language": pa.Column(
+                pl.Utf8, nullable=True, checks=[_isin(("english", "french", "other"))]
+            ),
             "human_trafficking_risk": pa.Column(pl.Boolean),
         },
-        checks=[_unique("cw_record_id")], strict=True, name="cpin_persons",
+        checks=[_unique("cw_record_id")],
+        strict=True,
+        name="cpin_persons",
     ),
     "cpin_services": pa.DataFrameSchema(
         {
@@ -156,7 +224,9 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "start_date": pa.Column(pl.Date, checks=[_event]),
             "end_date": pa.Column(pl.Date, nullable=True, checks=[_event]),
         },
-        checks=[_end_after_start("start_date", "end_date"), _unique("episode_id")], strict=True, name="cpin_services",
+        checks=[_end_after_start("start_date", "end_date"), _unique("episode_id")],
+        strict=True,
+        name="cpin_services",
     ),
     "cpin_placements": pa.DataFrameSchema(
         {
@@ -168,18 +238,24 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "start_date": pa.Column(pl.Date, checks=[_event]),
             "end_date": pa.Column(pl.Date, nullable=True, checks=[_event]),
         },
-        checks=[_end_after_start("start_date", "end_date"), _unique("placement_id")], strict=True, name="cpin_placements",
+        checks=[_end_after_start("start_date", "end_date"), _unique("placement_id")],
+        strict=True,
+        name="cpin_placements",
     ),
     "cpin_cases": pa.DataFrameSchema(
         {
             "case_id": pa.Column(pl.Utf8),
             "society_id": pa.Column(pl.Utf8, checks=[pa.Check.str_matches(r"^S\d{2}$")]),
-            "case_kind": pa.Column(pl.Utf8, checks=[_isin(("investigation", "ongoing_protection"))]),
+            "case_kind": pa.Column(
+                pl.Utf8, checks=[_isin(("investigation", "ongoing_protection"))]
+            ),
             "closed_date": pa.Column(pl.Date, checks=[_event]),
             "recurrence_date": pa.Column(pl.Date, nullable=True, checks=[_event]),
             "recurrence_verified": pa.Column(pl.Boolean, nullable=True),
         },
-        checks=[_end_after_start("closed_date", "recurrence_date"), _unique("case_id")], strict=True, name="cpin_cases",
+        checks=[_end_after_start("closed_date", "recurrence_date"), _unique("case_id")],
+        strict=True,
+        name="cpin_cases",
     ),
     "cpin_onlac": pa.DataFrameSchema(
         {
@@ -187,9 +263,14 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "cw_record_id": pa.Column(pl.Utf8),
             "society_id": pa.Column(pl.Utf8, checks=[pa.Check.str_matches(r"^S\d{2}$")]),
             "assessment_date": pa.Column(pl.Date, checks=[_event]),
-            **{f"item_{i}": pa.Column(pl.Int8, checks=[pa.Check.in_range(0, 2)]) for i in range(1, 5)},
+            **{
+                f"item_{i}": pa.Column(pl.Int8, checks=[pa.Check.in_range(0, 2)])
+                for i in range(1, 5)
+            },
         },
-        checks=[_unique("assessment_id")], strict=True, name="cpin_onlac",
+        checks=[_unique("assessment_id")],
+        strict=True,
+        name="cpin_onlac",
     ),
 }
 
@@ -231,7 +312,9 @@ class SourceValidationError(ValueError):
             return errors[0]
         out = cls(errors[0].file, [p for e in errors for p in e.problems])
         out.errors = list(errors)
-        out.args = (f"{len(errors)} source files have problems\n" + "\n".join(str(e) for e in errors),)
+        out.args = (
+            f"{len(errors)} source files have problems\n" + "\n".join(str(e) for e in errors),
+        )
         return out
 
 
@@ -277,7 +360,11 @@ def check_source(name: str, df: pl.DataFrame) -> list[Problem]:
             rule = _rule_name(str(check))
             column = None if col is None else str(col)
             if column == schema.name:  # a table-level check: report it under its column(s)
-                column = ", ".join(KEYS[name]) if rule == "duplicate_key" else _TABLE_RULE_COLUMN.get(rule)
+                column = (
+                    ", ".join(KEYS[name])
+                    if rule == "duplicate_key"
+                    else _TABLE_RULE_COLUMN.get(rule)
+                )
             problems.append(Problem(column=column, rule=rule, rows=len(idx), row_index=idx))
         return problems
     except pa.errors.SchemaError as exc:  # pragma: no cover - lazy=True collects these above

@@ -63,7 +63,9 @@ def read_source_file(folder: Path, name: str) -> tuple[pl.DataFrame, Path]:
     """Read ``name`` from ``folder`` as parquet or CSV; raise a file-level error if unreadable."""
     pq, csv_path = folder / f"{name}.parquet", folder / f"{name}.csv"
     if pq.exists() and csv_path.exists():
-        raise _err(folder / name, f"ambiguous source (both {pq.name} and {csv_path.name}; keep one)")
+        raise _err(
+            folder / name, f"ambiguous source (both {pq.name} and {csv_path.name}; keep one)"
+        )
     if pq.exists():
         path = pq
         if pq.stat().st_size == 0:
@@ -71,7 +73,9 @@ def read_source_file(folder: Path, name: str) -> tuple[pl.DataFrame, Path]:
         try:
             df = pl.read_parquet(pq)
         except Exception as exc:  # polars raises several kinds for corrupt files
-            raise _err(path, f"unreadable parquet (truncated or corrupt: {type(exc).__name__})") from None
+            raise _err(
+                path, f"unreadable parquet (truncated or corrupt: {type(exc).__name__})"
+            ) from None
     elif csv_path.exists():
         path = csv_path
         df = _read_csv(csv_path, name)
@@ -101,8 +105,9 @@ def _read_csv(path: Path, name: str) -> pl.DataFrame:
     dups = sorted({c for c in cells if c in seen or seen.add(c)})  # type: ignore[func-returns-value]
     if dups:
         expected = set(SCHEMAS[name].columns)
-        raise SourceValidationError(str(path), [Problem(c if c in expected else None, "duplicate_column", 0)
-                                                for c in dups])
+        raise SourceValidationError(
+            str(path), [Problem(c if c in expected else None, "duplicate_column", 0) for c in dups]
+        )
     if not raw.endswith((b"\n", b"\r")) and len(lines) > 1:
         last = list(csv.reader(io.StringIO(lines[-1])))
         if not last or len(last[0]) != len(cells):
@@ -111,7 +116,9 @@ def _read_csv(path: Path, name: str) -> pl.DataFrame:
         return pl.read_csv(path, infer_schema=False, encoding="utf8")
     except pl.exceptions.ComputeError as exc:
         if "more fields" in str(exc):
-            raise _err(path, "ragged rows (a row has more fields than the header: a stray comma or quote)") from None
+            raise _err(
+                path, "ragged rows (a row has more fields than the header: a stray comma or quote)"
+            ) from None
         raise _err(path, f"unreadable CSV ({type(exc).__name__})") from None
     except Exception as exc:
         raise _err(path, f"unreadable CSV ({type(exc).__name__})") from None
@@ -121,7 +128,9 @@ def _header_missing(path: Path, name: str) -> SourceValidationError:
     # Nothing recognisable: most likely a CSV without its header row, whose first row (values,
     # i.e. identifiers) became the header. Never echo it.
     n = len(SCHEMAS[name].columns)
-    return _err(path, f"header (none of the {n} expected column names found: is the header row missing?)")
+    return _err(
+        path, f"header (none of the {n} expected column names found: is the header row missing?)"
+    )
 
 
 def _coerce(df: pl.DataFrame, name: str, path: Path) -> pl.DataFrame:
@@ -143,8 +152,14 @@ def _coerce(df: pl.DataFrame, name: str, path: Path) -> pl.DataFrame:
         else:
             problems.append(Problem(name_, "unexpected_column", 0))
     if n_hidden:
-        problems.append(Problem(None, f"unexpected_column ({n_hidden} column(s) whose name looks "
-                                      "like a value, not shown)", 0))
+        problems.append(
+            Problem(
+                None,
+                f"unexpected_column ({n_hidden} column(s) whose name looks "
+                "like a value, not shown)",
+                0,
+            )
+        )
     if problems:
         raise SourceValidationError(str(path), problems)
     casts: list[pl.Expr] = []
@@ -157,8 +172,11 @@ def _coerce(df: pl.DataFrame, name: str, path: Path) -> pl.DataFrame:
         elif src == pl.String:
             s = c.str.strip_chars()
             if typ == pl.Boolean:
-                casts.append(s.str.to_lowercase().replace_strict(_BOOL, default=None,
-                                                                 return_dtype=pl.Boolean).alias(col))
+                casts.append(
+                    s.str.to_lowercase()
+                    .replace_strict(_BOOL, default=None, return_dtype=pl.Boolean)
+                    .alias(col)
+                )
             elif typ == pl.Date:
                 casts.append(s.str.to_date("%Y-%m-%d", strict=False).alias(col))
             else:
@@ -170,14 +188,26 @@ def _coerce(df: pl.DataFrame, name: str, path: Path) -> pl.DataFrame:
             if src.is_float() and typ.is_integer():  # 2.5 days is not a whole number of days
                 lost_if[col] = c.is_not_null() & ((c != c.round()) | c.is_nan())
                 casts[-1] = pl.when(c == c.round()).then(c.cast(typ, strict=False)).alias(col)
-        elif isinstance(src, pl.Datetime) and typ == pl.Date and bool(
-                df.select((c.dt.date().cast(pl.Datetime(src.time_unit, src.time_zone)) == c)
-                          .fill_null(True).all()).item()):
+        elif (
+            isinstance(src, pl.Datetime)
+            and typ == pl.Date
+            and bool(
+                df.select(
+                    (c.dt.date().cast(pl.Datetime(src.time_unit, src.time_zone)) == c)
+                    .fill_null(True)
+                    .all()
+                ).item()
+            )
+        ):
             casts.append(c.dt.date().alias(col))  # a date stored as midnight timestamps
         else:
             raise _err(path, f"type ({typ} expected, found {src})", col)
     out = df.select(casts)
-    lost = df.select(**{col: e & out[col].is_null() for col, e in lost_if.items()}) if lost_if else None
+    lost = (
+        df.select(**{col: e & out[col].is_null() for col, e in lost_if.items()})
+        if lost_if
+        else None
+    )
     if lost is not None and lost.select(pl.any_horizontal(pl.all()).any()).item():
         err = pl.lit(None, dtype=pl.String)
         for col in reversed(list(lost_if)):  # the first failing column names the row's problem
@@ -200,8 +230,9 @@ def cross_table_problems(frames: dict[str, pl.DataFrame]) -> dict[str, list[Prob
     return out
 
 
-def validate_frame(name: str, df: pl.DataFrame, path: str, cfg: Config,
-                   extra: list[Problem] | None = None) -> tuple[pl.DataFrame, pl.DataFrame, list[Problem]]:
+def validate_frame(
+    name: str, df: pl.DataFrame, path: str, cfg: Config, extra: list[Problem] | None = None
+) -> tuple[pl.DataFrame, pl.DataFrame, list[Problem]]:
     """Split ``df`` into (passed, quarantined) rows, or raise a file-level error.
 
     ``extra`` are row problems found outside the schema (cross-table references). The quarantined
@@ -244,13 +275,17 @@ def validate_frame(name: str, df: pl.DataFrame, path: str, cfg: Config,
     n_bad = int(flagged.sum())
     share = cfg.validation.max_bad_row_share
     if n_bad and (cfg.validation.row_policy == "fail" or n_bad / df.height > share):
-        why = (f"{n_bad} of {df.height} rows break rules and the row policy is 'fail'"
-               if cfg.validation.row_policy == "fail" else
-               f"{n_bad} of {df.height} rows ({n_bad / df.height:.1%}) break rules, more than the "
-               f"allowed {share:.1%}: the extract itself looks wrong")
+        why = (
+            f"{n_bad} of {df.height} rows break rules and the row policy is 'fail'"
+            if cfg.validation.row_policy == "fail"
+            else f"{n_bad} of {df.height} rows ({n_bad / df.height:.1%}) break rules, more than the "
+            f"allowed {share:.1%}: the extract itself looks wrong"
+        )
         raise SourceValidationError(path, all_problems, note=why)
     rows = pl.Series("__row", np.arange(1, df.height + 1, dtype=np.int64))
-    q = df.with_columns(rows, pl.Series("__rule", rule_of.tolist(), dtype=pl.String)).filter(pl.Series(flagged))
+    q = df.with_columns(rows, pl.Series("__rule", rule_of.tolist(), dtype=pl.String)).filter(
+        pl.Series(flagged)
+    )
     return df.filter(pl.Series(~flagged)), q, all_problems
 
 
@@ -288,12 +323,22 @@ def run(cfg: Config) -> StageResult:
         result.rows[f"{name} in"] = df.height
         result.rows[f"{name} passed"] = ok.height
         result.rows[f"{name} quarantined"] = q.height
-        report[name] = {"file": path.name, "rows_in": df.height, "passed": ok.height,
-                        "quarantined": q.height,
-                        "rules": [{"column": p.column, "rule": p.rule, "rows": p.rows} for p in problems]}
+        report[name] = {
+            "file": path.name,
+            "rows_in": df.height,
+            "passed": ok.height,
+            "quarantined": q.height,
+            "rules": [{"column": p.column, "rule": p.rule, "rows": p.rows} for p in problems],
+        }
         if q.height:
-            log.warning("%s: %d of %d rows quarantined (%s); see %s", path.name, q.height, df.height,
-                        "; ".join(p.describe() for p in problems), cfg.paths.quarantine)
+            log.warning(
+                "%s: %d of %d rows quarantined (%s); see %s",
+                path.name,
+                q.height,
+                df.height,
+                "; ".join(p.describe() for p in problems),
+                cfg.paths.quarantine,
+            )
     if errors:
         raise SourceValidationError.combine(errors)
     with atomic_dir(cfg.paths.quarantine) as tmp:
@@ -315,4 +360,8 @@ def run(cfg: Config) -> StageResult:
 
 def _other_files(folder: Path) -> list[Path]:
     names = {f"{n}.parquet" for n in SOURCE_NAMES} | {f"{n}.csv" for n in SOURCE_NAMES}
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.name not in names) if folder.is_dir() else []
+    return (
+        sorted(p for p in folder.iterdir() if p.is_file() and p.name not in names)
+        if folder.is_dir()
+        else []
+    )

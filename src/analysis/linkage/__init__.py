@@ -41,6 +41,8 @@ from analysis.stages import StageResult
 
 log = logging.getLogger(__name__)
 
+DUCKDB_MEMORY_LIMIT = "1500MB"  # DuckDB's own buffers; the polars frames come on top
+
 __all__ = [
     "borderline_pairs",
     "link",
@@ -62,11 +64,19 @@ def _db_api(cfg: Config) -> Iterator[Any]:
         import duckdb
         from splink.backends.duckdb import DuckDBAPI
 
-        con = duckdb.connect(":memory:")
-        try:
-            yield DuckDBAPI(connection=con)
-        finally:
-            con.close()
+        import tempfile
+
+        # Bounded memory: DuckDB spills to disk rather than growing past the limit (the
+        # provincial floor is 4 GiB per process). Insertion order is kept: sampling depends on it.
+        with tempfile.TemporaryDirectory(prefix="duckdb-") as spill:
+            con = duckdb.connect(":memory:", config={
+                "memory_limit": DUCKDB_MEMORY_LIMIT,
+                "temp_directory": spill,
+            })
+            try:
+                yield DuckDBAPI(connection=con)
+            finally:
+                con.close()
 
 
 def link(cfg: Config) -> dict[str, Any]:

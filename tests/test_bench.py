@@ -1,0 +1,92 @@
+"""The benchmark command: its measurement works (default run, tiny) and the benchmarks (marker).
+
+The benchmarks print numbers and assert only what cannot be noise (the stage ran, the numbers
+are there); time and memory floors are read from the printed table, never asserted here.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from analysis.bench import _Timer, measure_stage, run_bench
+from conftest import make_cfg
+
+
+def test_timer_counts_outermost_calls_once():
+    t = _Timer()
+
+    @t.wrap
+    def inner(x: int) -> int:
+        return x + 1
+
+    @t.wrap
+    def outer(x: int) -> int:
+        return inner(inner(x))
+
+    assert outer(1) == 3
+    assert inner(1) == 2
+    assert t.calls == 2  # outer once, inner once on its own; nested calls not counted again
+    assert t.wall >= 0 and t.cpu >= 0
+
+
+def test_measure_generate_on_tiny_in_a_child_process(tmp_path):
+    cfg = make_cfg(tmp_path)
+    row = measure_stage(cfg, "generate")
+    assert row["stage"] == "generate"
+    assert (cfg.paths.sources / "onsis_enrolment.parquet").is_file()
+    assert row["rows"]["onsis_enrolment out"] > 0
+    # the child did the work: its CPU time and memory are counted, not this process's
+    assert row["cpu_s"] > 0
+    assert row["wall_s"] >= row["stage_s"] > 0
+    assert 50 < row["peak_mib"] < 4096
+
+
+def test_run_bench_writes_the_json_and_totals(tmp_path):
+    cfg = make_cfg(tmp_path)
+    res = run_bench(cfg, naive_reports=0, stages=("generate", "validate"))
+    out = cfg.paths.reports_dir / "bench" / "tiny.json"
+    assert out.is_file()
+    saved = json.loads(out.read_text())
+    assert [r["stage"] for r in saved["stages"]] == ["generate", "validate"]
+    for key in ("wall_s", "cpu_s", "peak_mib"):
+        assert res["total"][key] > 0
+    assert res["total"]["wall_s"] == pytest.approx(sum(r["wall_s"] for r in res["stages"]), abs=0.05)
+    assert res["total"]["peak_mib"] == max(r["peak_mib"] for r in res["stages"])
+
+
+def _print(res: dict) -> None:
+    print(f"\n{'stage':<12}{'wall s':>9}{'cpu s':>9}{'peak MiB':>10}")
+    for r in res["stages"]:
+        print(f"{r['stage']:<12}{r['wall_s']:>9.1f}{r['cpu_s']:>9.1f}{r['peak_mib']:>10.0f}")
+    t = res["total"]
+    print(f"{'total':<12}{t['wall_s']:>9.1f}{t['cpu_s']:>9.1f}{t['peak_mib']:>10.0f}")
+    if "naive" in res:
+        print("naive vs fast rendering:", json.dumps(res["naive"]))
+
+
+@pytest.mark.bench
+@pytest.mark.parametrize("scale", ["tiny", "small"])
+def test_bench_data_stages(tmp_path, scale):
+    cfg = make_cfg(tmp_path, scale=scale)
+    res = run_bench(cfg, naive_reports=0, stages=("generate", "validate", "link", "deidentify", "analyse"))
+    _print(res)
+    assert {r["stage"] for r in res["stages"]} >= {"generate", "link", "analyse"}
+
+
+@pytest.mark.bench
+def test_bench_full_build_with_naive_comparison(tmp_path):
+    cfg = make_cfg(tmp_path, scale="small")
+    res = run_bench(cfg, naive_reports=4)
+    _print(res)
+    assert res["naive"]["reports"] == 4
+
+
+@pytest.mark.bench
+@pytest.mark.province
+def test_bench_province(tmp_path):
+    cfg = make_cfg(tmp_path, scale="province")
+    res = run_bench(cfg, naive_reports=6)
+    _print(res)
+    assert res["total"]["wall_s"] > 0

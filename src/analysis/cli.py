@@ -55,7 +55,9 @@ def _cfg(config: Path | None, scale: str | None, seed: int | None, data_dir: Pat
 
 
 def _fail(message: str, code: int = 2) -> None:
-    console.print(f"[bold red]error:[/] {message}", markup=True, highlight=False)
+    from rich.markup import escape
+
+    console.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -78,7 +80,9 @@ def _run(cfg: Config, stages: tuple[str, ...], force: bool) -> None:
 
         try:
             build(cfg, stages=stages, force=force, on_stage=on_stage)
-        except SourceValidationError as exc:
+        except (SourceValidationError, ValueError) as exc:
+            # Validation, de-identification (missing or short key) and disclosure errors are the
+            # user's to fix: a clear message and exit 2, never a traceback with local values.
             progress.stop()
             _fail(str(exc))
         except FileNotFoundError as exc:

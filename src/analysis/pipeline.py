@@ -67,7 +67,7 @@ def stage_inputs(cfg: Config, name: str) -> list[Path]:
         "generate": [],
         "validate": [p.incoming if p.incoming is not None else p.sources],
         "link": [p.sources],
-        "deidentify": [p.sources, p.linkage],
+        "deidentify": [p.sources, p.linkage, p.reference],
         "analyse": [p.analytic],
         "render": [p.results, p.analytic, p.linkage / "quality.json"],
     }[name]

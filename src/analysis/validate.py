@@ -353,9 +353,35 @@ def run(cfg: Config) -> StageResult:
                 write_parquet(df, tmp / f"{name}.parquet")
             for f in keep:  # the codebook and anything else beside the sources
                 shutil.copy2(f, tmp / f.name)
+    if cfg.paths.incoming is not None:
+        write_reference(cfg, Path(cfg.paths.incoming), passed)
     result.outputs = [cfg.paths.sources, cfg.paths.quarantine]
     result.metrics["validation"] = report
     return result
+
+
+def write_reference(cfg: Config, folder: Path, passed: dict[str, pl.DataFrame]) -> None:
+    """Reference tables for a user's own extract: ``boards`` and ``societies`` from the extract's
+    folder when it has them (parquet or CSV), else derived from the ids the sources use (names
+    default to the ids, language to English, region to unknown)."""
+    derived = {
+        "boards": passed["onsis_enrolment"].select("board_id").unique().sort("board_id").with_columns(
+            pl.col("board_id").alias("board_name"), pl.lit("unknown").alias("board_type"),
+            pl.lit("en").alias("language"), pl.lit("unknown").alias("region")),
+        "societies": pl.concat([passed[n].select("society_id") for n in ("cpin_persons", "cpin_services",
+                                                                          "cpin_cases")]).unique().sort(
+            "society_id").with_columns(
+            pl.col("society_id").alias("society_name"), pl.lit(False).alias("indigenous"),
+            pl.lit(False).alias("faith_based"), pl.lit("unknown").alias("region"), pl.lit("en").alias("language")),
+    }
+    with atomic_dir(cfg.paths.reference) as tmp:
+        for name, df in derived.items():
+            pq, csv = folder / f"{name}.parquet", folder / f"{name}.csv"
+            if pq.exists():
+                df = pl.read_parquet(pq)
+            elif csv.exists():
+                df = pl.read_csv(csv)
+            write_parquet(df, tmp / f"{name}.parquet")
 
 
 def _other_files(folder: Path) -> list[Path]:

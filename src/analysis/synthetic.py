@@ -552,7 +552,7 @@ def _child_welfare(cfg: Config, s: _Streams, people: dict, panel: dict, societie
 
 
 def _student_year_truth(cfg: Config, panel: dict, child: pl.DataFrame, episodes: pl.DataFrame,
-                        placements: pl.DataFrame) -> pl.DataFrame:
+                        placements: pl.DataFrame) -> dict[str, np.ndarray]:
     """Latent care status, cumulative days in care and placement group per student-year."""
     rows = []
     for yi, sy in enumerate(cfg.school_years):
@@ -585,14 +585,14 @@ def _student_year_truth(cfg: Config, panel: dict, child: pl.DataFrame, episodes:
         t, on=["sid", "yi"], how="inner")
     n = len(panel["sid"])
     rows_ = at["row"].to_numpy()
-    status = at["status"].fill_null("none")
+    st_all = at["status"].fill_null("none")
     cs = np.zeros(n, dtype=np.int8)
-    cs[rows_] = status.replace_strict(CARE_CODE, return_dtype=pl.Int8).to_numpy()
+    cs[rows_] = st_all.replace_strict(CARE_CODE, return_dtype=pl.Int8).to_numpy()
     cum = np.zeros(n, dtype=np.int32)
     cum[rows_] = at["cumulative_days_in_care"].fill_null(0).cast(pl.Int32).to_numpy()
     group = np.zeros(n, dtype=np.int8)
     group[rows_] = np.where(
-        status.to_numpy() == "in_care",
+        st_all.to_numpy() == "in_care",
         at["placement_group"].replace_strict(GROUP_CODE, default=0, return_dtype=pl.Int8).to_numpy(), 0)
     indigenous = np.zeros(n, dtype=bool)
     indigenous[rows_] = (at["race"] == "indigenous").fill_null(False).to_numpy()

@@ -61,10 +61,10 @@ def _db_api(cfg: Config) -> Iterator[Any]:
         with spark_db_api() as api:
             yield api
     else:
+        import tempfile
+
         import duckdb
         from splink.backends.duckdb import DuckDBAPI
-
-        import tempfile
 
         # Bounded memory: DuckDB spills to disk rather than growing past the limit (the
         # provincial floor is 4 GiB per process). Insertion order is kept: sampling depends on it.

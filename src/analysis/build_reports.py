@@ -93,9 +93,6 @@ def _inputs_digest(cfg: Config) -> str:
     for root in (cfg.paths.results, cfg.paths.analytic):
         for rel, d in hash_tree(root).items():
             h.update(f"{root.name}/{rel}:{d}\n".encode())
-    q = cfg.paths.linkage / "quality.json"
-    if q.exists():
-        h.update(sha256_file(q).encode())
     pkg = Path(__file__).parent
     for sub in ("templates", "locales"):
         for rel, d in hash_tree(pkg / sub).items():

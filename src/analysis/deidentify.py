@@ -1188,6 +1188,11 @@ def run(cfg: Config) -> StageResult:
         for name in REFERENCE:
             write_parquet(f[name], stage / f"{name}.parquet")
         write_json(risk, stage / "risk.json")
+        # Linkage quality is aggregate (rates and counts by group, no identifier): the reports
+        # cite it, and must not have to open the linkage zone to do so.
+        quality = cfg.paths.linkage / "quality.json"
+        if quality.exists():
+            write_json(json.loads(quality.read_text(encoding="utf-8")), stage / "linkage_quality.json")
     for name in [*tables, *REFERENCE, "risk"]:
         outputs.append(cfg.paths.analytic / (f"{name}.parquet" if name != "risk" else "risk.json"))
     rows = {f"{n} in": f[n].height for n in (*SOURCES, "links")}

@@ -17,11 +17,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analysis.config import Config
+from analysis.config import REPO_ROOT, Config
 from analysis.io import clean_stale_staging, hash_tree, write_json
 from analysis.stages import StageResult
 
 log = logging.getLogger(__name__)
+
+REPO_NOTEBOOKS = REPO_ROOT / "notebooks"
 
 STAGES: tuple[str, ...] = ("generate", "validate", "link", "deidentify", "analyse", "render")
 
@@ -69,7 +71,7 @@ def stage_inputs(cfg: Config, name: str) -> list[Path]:
         "link": [p.sources],
         "deidentify": [p.sources, p.linkage, p.reference],
         "analyse": [p.analytic],
-        "render": [p.results, p.analytic, p.linkage / "quality.json"],
+        "render": [p.results, p.analytic, REPO_NOTEBOOKS],
     }[name]
 
 

@@ -228,8 +228,29 @@ def test_clustered_se_exceeds_naive_for_attendance() -> None:
     sy, eq = fake_analytic(2, n_students=4000, cw_share=0.2)
     fit = models.fit_outcome_models(sy, eq, outcomes=["attendance"])["attendance"]
     t = "care_status[in_care]"
-    naive = float(np.sqrt(fit.scale * fit.bread[fit.names.index(t), fit.names.index(t)]))
-    assert fit.robust_se[t] > 1.2 * naive
+    binomial = float(np.sqrt(fit.bread[fit.names.index(t), fit.names.index(t)]))
+    assert fit.robust_se[t] > 1.2 * binomial
+    # clustering by student-year (independent rows) gives less than clustering by student
+    rows = models.model_frame(
+        models.student_year_outcomes(sy).with_columns(
+            (pl.col("days_enrolled") - pl.col("days_absent")).alias("days_attended"),
+            pl.format("{}|{}", "study_id", "school_year").alias("row_id"),
+        )
+    )
+    by_row = models.fit_grouped(
+        rows,
+        outcome="days_attended",
+        trials="days_enrolled",
+        family="identity_binomial",
+        categorical={"care_status": "none", "board_id": None, "gender": None, "grade_year": None},
+        numeric=[DOSE_TERM],
+        indicators=models._care_terms(),
+        key_terms=[t],
+        cluster="row_id",
+    )
+    assert by_row.coef(t) == pytest.approx(fit.coef(t), abs=1e-4)
+    assert fit.robust_se[t] > 1.03 * by_row.robust_se[t]
+    assert fit.se[t] == max(fit.robust_se[t], fit.model_se[t])
 
 
 def test_grouped_logit_matches_individual_fit() -> None:

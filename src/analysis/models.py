@@ -29,7 +29,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 import polars as pl
-import statsmodels.api as sm
+from scipy import linalg, sparse
 
 from analysis.outcomes import Z95, eqao_with_care, student_year_outcomes
 
@@ -54,7 +54,15 @@ MIN_EVENTS = 5  # fewest successes and failures a care status needs to enter a l
 
 @dataclass
 class GroupedFit:
-    """A model fitted on cells, with student-clustered variances of its key terms."""
+    """A model fitted on cells, with two standard errors of each key term.
+
+    ``robust_se``: student-clustered (sandwich), right when a student's outcomes are correlated
+    across years (attendance frailty) but biased downward when a term rests on few students (the
+    in-care group of a small board or scale: 86.7% coverage of nominal 95% over 60 seeds at
+    ``tiny``). ``model_se``: the GLM's own (binomial: dispersion 1; attendance and credits: the
+    Pearson or residual variance), right when the rows are independent given the covariates.
+    Intervals use :attr:`se`, the larger of the two for each term (93.3% at ``tiny``).
+    """
 
     outcome: str
     family: Family
@@ -68,12 +76,18 @@ class GroupedFit:
     n_clusters: int
     scale: float = 1.0
     ame: dict[str, tuple[float, float]] = field(default_factory=dict)  # term -> (estimate, se)
+    model_se: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def se(self) -> dict[str, float]:
+        """Reported standard error of each key term: max(clustered, model-based)."""
+        return {t: max(s, self.model_se.get(t, 0.0)) for t, s in self.robust_se.items()}
 
     def coef(self, term: str) -> float:
         return float(self.params[self.names.index(term)])
 
     def ci(self, term: str, z: float = Z95) -> tuple[float, float]:
-        b, s = self.coef(term), self.robust_se[term]
+        b, s = self.coef(term), self.se[term]
         return b - z * s, b + z * s
 
 
@@ -116,6 +130,95 @@ def _design(
             cols.append(col)
             names.append(var)
     return np.column_stack(cols), names
+
+
+def _solve_pd(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Solve ``A x = b`` for a symmetric positive (semi)definite ``A`` (pseudo-inverse fallback).
+
+    Cholesky (scipy's ``cho_solve``), not ``numpy.linalg.solve``: on a busy machine OpenBLAS's
+    threaded LU of a 100 x 100 matrix can take 0.2 s where the Cholesky takes 0.1 ms.
+    """
+    try:
+        return np.asarray(linalg.cho_solve(linalg.cho_factor(A), b))
+    except linalg.LinAlgError:
+        return np.asarray(linalg.pinvh(A) @ b)
+
+
+def _inverse_pd(A: np.ndarray) -> np.ndarray:
+    return _solve_pd(A, np.eye(A.shape[0]))
+
+
+def _xtwx(X: sparse.csr_matrix, w: np.ndarray) -> np.ndarray:
+    """``X' diag(w) X`` of the (sparse: dummies) cell design, as a dense matrix."""
+    return np.asarray((X.T @ X.multiply(w[:, None]).tocsr()).toarray())
+
+
+def _wls(X: sparse.csr_matrix, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted least squares: ``(params, (X'WX)^-1)``."""
+    xtwx = _xtwx(X, w)
+    return _solve_pd(xtwx, X.T @ (w * y)), _inverse_pd(xtwx)
+
+
+def _binomial_newton(
+    X: sparse.csr_matrix,
+    y: np.ndarray,
+    n: np.ndarray,
+    *,
+    logit: bool,
+    max_iter: int = 100,
+    tol: float = 1e-10,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Maximum likelihood of a grouped binomial GLM (``y`` successes of ``n``), logit or identity.
+
+    Fisher scoring on the normal equations (a few ms for thousands of cells and a hundred columns,
+    where a QR/SVD-based IRLS takes seconds). Returns ``(params, (X'WX)^-1, fitted mean)``.
+    A stratum with no failures (or no successes) drifts towards an infinite coefficient without
+    affecting the others; iteration stops when the log-likelihood no longer changes.
+    """
+    p_obs = (y + 0.5) / (n + 1.0)
+    if logit:
+        params = _wls(X, np.log(p_obs / (1 - p_obs)), n * p_obs * (1 - p_obs))[0]
+    else:
+        params = _wls(X, y / n, n)[0]
+    eps = 1e-9
+
+    def mean(b: np.ndarray) -> np.ndarray:
+        eta = X @ b
+        return 1 / (1 + np.exp(-eta)) if logit else np.clip(eta, eps, 1 - eps)
+
+    def loglik(m: np.ndarray) -> float:
+        m = np.clip(m, 1e-300, 1 - 1e-16)
+        return float(np.sum(y * np.log(m) + (n - y) * np.log1p(-m)))
+
+    mu = mean(params)
+    ll = loglik(mu)
+    for _ in range(max_iter):
+        v = np.clip(mu * (1 - mu), eps, None)
+        if logit:
+            w = n * v  # Fisher information weight; score = X'(y - n mu)
+            score = X.T @ (y - n * mu)
+        else:
+            w = n / v
+            score = X.T @ ((y - n * mu) / v)
+        step = _solve_pd(_xtwx(X, w), score)
+        new = params + step
+        new_mu = mean(new)
+        new_ll = loglik(new_mu)
+        halvings = 0
+        while new_ll < ll - 1e-9 * abs(ll) and halvings < 30:
+            step /= 2
+            new = params + step
+            new_mu = mean(new)
+            new_ll = loglik(new_mu)
+            halvings += 1
+        params, mu = new, new_mu
+        done = abs(new_ll - ll) <= tol * (abs(ll) + 1.0)
+        ll = new_ll
+        if done:
+            break
+    v = np.clip(mu * (1 - mu), eps, None)
+    w = n * v if logit else n / v
+    return params, _inverse_pd(_xtwx(X, w)), mu
 
 
 def fit_grouped(
@@ -186,31 +289,24 @@ def fit_grouped(
         .sort(keys)
         .with_row_index("_cell")
     )
-    X, names = _design(cells, categorical, numeric, indicators)
+    X_dense, names = _design(cells, categorical, numeric, indicators)
+    X = sparse.csr_matrix(X_dense)
     ysum = cells["_y"].to_numpy()
     wsum = cells["_w"].to_numpy()
     if family == "gaussian":
         ybar = ysum / wsum
-        model = sm.WLS(ybar, X, weights=wsum)
-        res = model.fit()
-        resid_between = float(np.sum(wsum * (ybar - res.fittedvalues) ** 2))
+        params, bread = _wls(X, ybar, wsum)
+        mu = X @ params
+        resid_between = float(np.sum(wsum * (ybar - mu) ** 2))
         within = float(np.sum(cells["_yy"].to_numpy() - wsum * ybar**2))
         scale = (within + resid_between) / max(wsum.sum() - X.shape[1], 1)
-        params = np.asarray(res.params)
-        bread = np.asarray(res.normalized_cov_params)
-        mu = X @ params
     else:
-        endog = np.column_stack([ysum, wsum - ysum])
-        link = sm.families.links.Logit() if family == "logit" else sm.families.links.Identity()
-        fam = sm.families.Binomial(link=link)
-        start = None
-        if family == "identity_binomial":
-            start = np.asarray(sm.WLS(ysum / wsum, X, weights=wsum).fit().params)
-        res = sm.GLM(endog, X, family=fam).fit(start_params=start, scale="X2")
-        params = np.asarray(res.params)
-        bread = np.asarray(res.normalized_cov_params)
-        scale = float(res.scale)
-        mu = np.asarray(res.predict(X))
+        params, bread, mu = _binomial_newton(X, ysum, wsum, logit=family == "logit")
+        # Pearson dispersion (meaningful for the attendance days; for 0/1 outcomes the model-based
+        # variance uses scale 1, see GroupedFit.model_se)
+        v = np.clip(mu * (1 - mu), 1e-12, None)
+        pearson = float(np.sum((ysum - wsum * mu) ** 2 / (wsum * v)))
+        scale = pearson / max(cells.height - X.shape[1], 1)
     # per-row score residuals s_i, so that the score of the cell fit is sum_i x_c(i) * s_i
     if family == "logit":
         resid_scale = np.ones_like(mu)
@@ -231,7 +327,7 @@ def fit_grouped(
             sel = cells[gvar].to_numpy() == level
             if not sel.any() or term not in names:
                 continue
-            X1 = X[sel]
+            X1 = X_dense[sel]
             X0 = X1.copy()
             X0[:, care_idx] = 0.0
             p1 = 1 / (1 + np.exp(-X1 @ params))
@@ -270,8 +366,14 @@ def fit_grouped(
     else:
         var = {}
         n_clusters = int(data[cluster].n_unique())
+    # model-based variances of the same contrasts (binary outcomes: dispersion 1)
+    model_scale = 1.0 if family == "logit" else scale
+    mvar = {name: float(model_scale * a @ bread @ a) for name, a in contrasts.items()}
     robust = {t: float(np.sqrt(var[t])) for t in present}
-    ame_out = {t: (ame[t], float(np.sqrt(var[f"ame:{t}"]))) for t in ame}
+    model_se = {t: float(np.sqrt(mvar[t])) for t in present}
+    ame_out = {
+        t: (ame[t], float(np.sqrt(max(var[f"ame:{t}"], mvar[f"ame:{t}"])))) for t in ame
+    }
     return GroupedFit(
         outcome=outcome,
         family=family,
@@ -285,6 +387,7 @@ def fit_grouped(
         n_clusters=n_clusters,
         scale=scale,
         ame=ame_out,
+        model_se=model_se,
     )
 
 
@@ -443,7 +546,7 @@ def coefficient_table(
     recs = []
     for outcome, fit in fits.items():
         for t in fit.key_terms:
-            b, s = fit.coef(t), fit.robust_se[t]
+            b, s = fit.coef(t), fit.se[t]
             recs.append((outcome, t, _SCALES[fit.family], b, s, people[t]))
         for t, (b, s) in fit.ame.items():
             recs.append(
@@ -556,7 +659,7 @@ def dose_response(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFra
             for t in fit.key_terms:
                 lev = t[len(var) + 1 : -1]
                 n = int(frame.filter(pl.col(var) == lev)["study_id"].n_unique())
-                recs.append((outcome, dim, lev, "log_odds", fit.coef(t), fit.robust_se[t], n))
+                recs.append((outcome, dim, lev, "log_odds", fit.coef(t), fit.se[t], n))
     df = pl.DataFrame(
         recs,
         schema={
@@ -617,7 +720,7 @@ def equity_views(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFram
         for t in fit.key_terms:
             lev = t[len(var) + 1 : -1]
             n = int(frame.filter(pl.col(var) == lev)["study_id"].n_unique())
-            recs.append(("eqao_at_standard", dim, lev, ref, fit.coef(t), fit.robust_se[t], n))
+            recs.append(("eqao_at_standard", dim, lev, ref, fit.coef(t), fit.se[t], n))
     df = pl.DataFrame(
         recs,
         schema={
@@ -671,5 +774,5 @@ def linkage_sensitivity(
 
 def to_pandas_summary(fit: GroupedFit) -> pd.DataFrame:
     """The key terms of ``fit`` as a small pandas frame (for notebooks)."""
-    rows = [(t, fit.coef(t), fit.robust_se[t], *fit.ci(t)) for t in fit.key_terms]
+    rows = [(t, fit.coef(t), fit.se[t], *fit.ci(t)) for t in fit.key_terms]
     return pd.DataFrame(rows, columns=["term", "estimate", "se", "ci_low", "ci_high"])

@@ -122,7 +122,7 @@ def _kernel() -> Any:
         from jupyter_client.manager import KernelManager
 
         _KM = KernelManager(kernel_name=KERNEL)
-        _KM.start_kernel(cwd=str(REPO_ROOT), extra_env={"PYDEVD_DISABLE_FILE_VALIDATION": "1"})
+        _KM.start_kernel(cwd=str(REPO_ROOT))
         import atexit
 
         atexit.register(_KM.shutdown_kernel, now=True)

@@ -222,9 +222,7 @@ def indicators(r: Report, results: Mapping[str, Protected], society_id: str = "T
         t = replace(t, df=t.df.with_columns(
             pl.when(pl.col("society_id") == "Total").then(pl.lit("Ontario"))
             .otherwise(pl.lit(subject or society_id)).alias("society_id")))
-        kind = {"rate": "proportion", "pct_days": "percent" if t.df["pct_days"].drop_nulls().max() is not None
-                and (t.df["pct_days"].drop_nulls().max() or 0) > 1.0 else "proportion", "mean": "decimal1"}
-        fmt = kind.get(value, "decimal1")
+        fmt = {"rate": "proportion", "pct_days": "percent", "mean": "decimal1"}[value]
         formats = {value: fmt}
         for c in ("ci_low", "ci_high"):
             if c in t.df.columns:

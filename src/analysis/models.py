@@ -49,6 +49,9 @@ EQUITY_DIMENSIONS: tuple[str, ...] = (
     "gender",
 )
 _MISSING = "__missing__"
+FIRTH = (
+    False  # Firth logit fits (see _binomial_newton): 92.0% vs 91.3% coverage at tiny, not default
+)
 MIN_EVENTS = 5  # fewest successes and failures a care status needs to enter a logit model
 
 
@@ -165,6 +168,7 @@ def _binomial_newton(
     n: np.ndarray,
     *,
     logit: bool,
+    firth: bool = False,
     max_iter: int = 100,
     tol: float = 1e-10,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -174,7 +178,11 @@ def _binomial_newton(
     where a QR/SVD-based IRLS takes seconds). Returns ``(params, (X'WX)^-1, fitted mean)``.
     A stratum with no failures (or no successes) drifts towards an infinite coefficient without
     affecting the others; iteration stops when the log-likelihood no longer changes.
+    ``firth`` (logit only): Firth's penalised likelihood ``l + log|X'WX| / 2``, which removes the
+    O(1/n) bias of the maximum likelihood log-odds (away from zero, noticeable for a care status
+    with a hundred students) and keeps every coefficient finite.
     """
+    firth = firth and logit
     p_obs = (y + 0.5) / (n + 1.0)
     if logit:
         params = _wls(X, np.log(p_obs / (1 - p_obs)), n * p_obs * (1 - p_obs))[0]
@@ -186,39 +194,50 @@ def _binomial_newton(
         eta = X @ b
         return 1 / (1 + np.exp(-eta)) if logit else np.clip(eta, eps, 1 - eps)
 
-    def loglik(m: np.ndarray) -> float:
-        m = np.clip(m, 1e-300, 1 - 1e-16)
-        return float(np.sum(y * np.log(m) + (n - y) * np.log1p(-m)))
+    def weights(m: np.ndarray) -> np.ndarray:
+        v = np.clip(m * (1 - m), eps, None)
+        return n * v if logit else n / v
+
+    def objective(m: np.ndarray) -> tuple[float, np.ndarray]:
+        mc = np.clip(m, 1e-300, 1 - 1e-16)
+        ll = float(np.sum(y * np.log(mc) + (n - y) * np.log1p(-mc)))
+        info = _xtwx(X, weights(m))
+        if firth:
+            try:
+                ll += float(np.sum(np.log(np.diag(linalg.cholesky(info)))))
+            except linalg.LinAlgError:
+                ll = -np.inf
+        return ll, info
 
     mu = mean(params)
-    ll = loglik(mu)
+    ll, info = objective(mu)
     for _ in range(max_iter):
         v = np.clip(mu * (1 - mu), eps, None)
         if logit:
-            w = n * v  # Fisher information weight; score = X'(y - n mu)
-            score = X.T @ (y - n * mu)
+            resid = y - n * mu  # score = X'(y - n mu); information X' diag(n mu (1 - mu)) X
+            if firth:
+                inv = _inverse_pd(info)
+                h = weights(mu) * np.asarray(X.multiply(X @ inv).sum(axis=1)).ravel()
+                resid = resid + h * (0.5 - mu)
         else:
-            w = n / v
-            score = X.T @ ((y - n * mu) / v)
-        step = _solve_pd(_xtwx(X, w), score)
+            resid = (y - n * mu) / v
+        step = _solve_pd(info, X.T @ resid)
         new = params + step
         new_mu = mean(new)
-        new_ll = loglik(new_mu)
+        new_ll, new_info = objective(new_mu)
         halvings = 0
         while new_ll < ll - 1e-9 * abs(ll) and halvings < 30:
             step /= 2
             new = params + step
             new_mu = mean(new)
-            new_ll = loglik(new_mu)
+            new_ll, new_info = objective(new_mu)
             halvings += 1
-        params, mu = new, new_mu
+        params, mu, info = new, new_mu, new_info
         done = abs(new_ll - ll) <= tol * (abs(ll) + 1.0)
         ll = new_ll
         if done:
             break
-    v = np.clip(mu * (1 - mu), eps, None)
-    w = n * v if logit else n / v
-    return params, _inverse_pd(_xtwx(X, w)), mu
+    return params, _inverse_pd(_xtwx(X, weights(mu))), mu
 
 
 def fit_grouped(
@@ -233,6 +252,7 @@ def fit_grouped(
     key_terms: Sequence[str] = KEY_TERMS,
     ame_groups: Mapping[str, tuple[str, str]] | None = None,
     cluster: str = "study_id",
+    firth: bool | None = None,
 ) -> GroupedFit:
     """Fit a GLM on the cells of ``rows`` and cluster-robust variances for ``key_terms``.
 
@@ -301,7 +321,9 @@ def fit_grouped(
         within = float(np.sum(cells["_yy"].to_numpy() - wsum * ybar**2))
         scale = (within + resid_between) / max(wsum.sum() - X.shape[1], 1)
     else:
-        params, bread, mu = _binomial_newton(X, ysum, wsum, logit=family == "logit")
+        params, bread, mu = _binomial_newton(
+            X, ysum, wsum, logit=family == "logit", firth=FIRTH if firth is None else firth
+        )
         # Pearson dispersion (meaningful for the attendance days; for 0/1 outcomes the model-based
         # variance uses scale 1, see GroupedFit.model_se)
         v = np.clip(mu * (1 - mu), 1e-12, None)
@@ -371,9 +393,7 @@ def fit_grouped(
     mvar = {name: float(model_scale * a @ bread @ a) for name, a in contrasts.items()}
     robust = {t: float(np.sqrt(var[t])) for t in present}
     model_se = {t: float(np.sqrt(mvar[t])) for t in present}
-    ame_out = {
-        t: (ame[t], float(np.sqrt(max(var[f"ame:{t}"], mvar[f"ame:{t}"])))) for t in ame
-    }
+    ame_out = {t: (ame[t], float(np.sqrt(max(var[f"ame:{t}"], mvar[f"ame:{t}"])))) for t in ame}
     return GroupedFit(
         outcome=outcome,
         family=family,

@@ -42,6 +42,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import polars as pl
 import splink.comparison_level_library as cll
 from splink import Linker, SettingsCreator, block_on
@@ -202,6 +203,41 @@ def _register(db_api: Any, df: pl.DataFrame, name: str) -> Any:
     return db_api.register(df.to_arrow(), table_name=name)
 
 
+# EM sessions (columns blocked on); birth date + gender halves the first session's pairs and
+# doubles its share of true matches (gender is estimated in the second session)
+EM_BLOCKING_RULES: tuple[tuple[str, ...], ...] = (("dob", "gender"), ("first_name", "last_name"))
+# The students are sampled for training so that blocking on birth date alone would give about
+# this many pairs (all students are used when there are fewer).
+EM_TRAINING_PAIRS = 600_000
+
+
+def training_sample(
+    cw: pl.DataFrame, students: pl.DataFrame, *, seed: int, target_pairs: int
+) -> tuple[pl.DataFrame, float]:
+    """A seeded random sample of the students for training (u sampling and EM).
+
+    The fraction is ``target_pairs`` over the number of child-welfare x student pairs sharing a
+    birth date (capped at 1), so training cost stays flat as the province grows while the
+    share of true matches among training pairs is unchanged.
+
+    Returns
+    -------
+    sample, fraction
+    """
+    n_pairs = (
+        cw.group_by("dob")
+        .len("a")
+        .join(students.group_by("dob").len("b"), on="dob")
+        .select((pl.col("a").cast(pl.Int64) * pl.col("b")).sum())
+        .item()
+    )
+    frac = min(1.0, target_pairs / max(int(n_pairs or 0), 1))
+    if frac >= 1.0:
+        return students, 1.0
+    keep = np.random.default_rng(seed).random(students.height) < frac
+    return students.filter(pl.Series(keep)), frac
+
+
 def score(
     cw: pl.DataFrame,
     students: pl.DataFrame,
@@ -228,19 +264,39 @@ def score(
         Pairs below this probability are dropped from the returned pairs, except same-OEN pairs
         (always kept: the deterministic pass needs them).
     """
-    cw_sdf = _register(db_api, cw, CW_TABLE)
-    st_sdf = _register(db_api, students, STUDENT_TABLE)
-    linker = Linker([cw_sdf, st_sdf], settings("link_only"), log_level=None)
-
-    tr = linker.training
+    # Training (u sampling and EM) on a seeded sample of the students: m and u are properties of
+    # the comparison levels, not of the file size, and the sample keeps the share of true matches
+    # among the blocked pairs. The prior and the term frequencies come from the full data.
+    train_students, frac = training_sample(cw, students, seed=seed, target_pairs=EM_TRAINING_PAIRS)
+    tr_cw = _register(db_api, cw, CW_TABLE + "_train")
+    tr_st = _register(db_api, train_students, STUDENT_TABLE + "_train")
+    trainer = Linker([tr_cw, tr_st], settings("link_only"), log_level=None)
+    tr = trainer.training
     tr.estimate_probability_two_random_records_match(
         [block_on("first_name", "last_name", "dob")], recall=DETERMINISTIC_RECALL
     )
     tr.estimate_u_using_random_sampling(max_pairs=float(max_pairs_em), seed=seed)
     sessions = []
-    for rule in (block_on("dob"), block_on("first_name", "last_name")):
-        tr.estimate_parameters_using_expectation_maximisation(rule, max_pairs=float(max_pairs_em))
-        sessions.append({"blocking_rule": str(rule.get_blocking_rule("duckdb").blocking_rule_sql)})
+    for rule in EM_BLOCKING_RULES:
+        tr.estimate_parameters_using_expectation_maximisation(
+            block_on(*rule), max_pairs=float(max_pairs_em)
+        )
+        sessions.append(
+            {
+                "blocking_rule": " AND ".join(f"same {c}" for c in rule),
+                "student_sample_fraction": frac,
+                "students_in_sample": train_students.height,
+            }
+        )
+    trained = trainer.misc.save_model_to_json()
+    trained["linker_uid"] = None
+
+    cw_sdf = _register(db_api, cw, CW_TABLE)
+    st_sdf = _register(db_api, students, STUDENT_TABLE)
+    linker = Linker([cw_sdf, st_sdf], trained, log_level=None)
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("first_name", "last_name", "dob")], recall=DETERMINISTIC_RECALL
+    )
 
     predictions = linker.inference.predict(warning_mode="never")
     pred = predictions.physical_name

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -176,6 +177,16 @@ def _common(df: pl.DataFrame) -> pl.DataFrame:
     return df.select(LINK_COLUMNS)
 
 
+def _cleaned(lf: pl.LazyFrame, col: str, clean: Any) -> pl.LazyFrame:
+    """``col`` -> ``_clean`` for each distinct value of ``col`` (clean once, join back)."""
+    return (
+        lf.select(pl.col(col))
+        .unique()
+        .filter(pl.col(col).is_not_null())
+        .with_columns(clean(pl.col(col)).alias("_clean"))
+    )
+
+
 def _check_columns(schema: pl.Schema, needed: tuple[str, ...], source: str) -> None:
     missing = [c for c in needed if c not in schema.names()]
     if missing:
@@ -201,34 +212,63 @@ def standardise_students(
     """
     lf = onsis.lazy()
     _check_columns(lf.collect_schema(), ONSIS_COLUMNS, source)
-    lf = lf.select(ONSIS_COLUMNS).with_columns(
-        clean_postal(pl.col("postal_code")).alias("postal_code")
+    # Two group-bys instead of one arg-max per column over every student-year (that took most of
+    # this step at 12 M rows): first one row per student *and* identity (name, birth date, gender:
+    # nearly always one per student) with its latest school year and raw postal codes, then the
+    # latest identity per student (ties in the same year broken by sort order, deterministically)
+    # and the union of cleaned postal codes. Postal codes are cleaned after the first group-by,
+    # on a few million values rather than on every student-year.
+    ident = ["first_name", "last_name", "birth_date", "gender"]
+    per_identity = (
+        lf.select(ONSIS_COLUMNS)
+        .group_by("oen", *ident)
+        .agg(
+            pl.col("school_year").max().alias("_yr"),
+            pl.col("postal_code").drop_nulls().unique().alias("postal_codes"),
+        )
+        .collect()
     )
-    # The latest school year's identifiers: one arg-max per student over a small integer year
-    # rank (sorting every student's years once per column took most of this step at 12 M rows).
-    years = sorted(lf.select(pl.col("school_year").unique()).collect()["school_year"].drop_nulls())
-    rank = {y: i for i, y in enumerate(years)}
-    lf = lf.with_columns(
-        pl.col("school_year").replace_strict(rank, default=-1, return_dtype=pl.Int16).alias("_yr")
+    # nearly every student has one identity: only the others need sorting
+    multi = pl.col("oen").is_duplicated()
+    latest = pl.concat(
+        [
+            per_identity.lazy().filter(~multi).select("oen", *ident),
+            per_identity.lazy()
+            .filter(multi)
+            .sort(
+                ["oen", "_yr", *ident],
+                descending=[False, True] + [False] * len(ident),
+                nulls_last=True,
+            )
+            .unique(subset="oen", keep="first", maintain_order=True)
+            .select("oen", *ident),
+        ]
     )
-    latest = [
-        pl.col(c).get(pl.col("_yr").arg_max())
-        for c in ("first_name", "last_name", "birth_date", "gender")
-    ]
+    raw_postal = per_identity.lazy().select("oen", "postal_codes").explode("postal_codes")
+    postal = (
+        raw_postal.join(
+            _cleaned(raw_postal, "postal_codes", clean_postal), on="postal_codes", how="left"
+        )
+        .group_by("oen")
+        .agg(pl.col("_clean").drop_nulls().unique().sort().alias("postal_codes"))
+    )
     collapsed = (
-        lf.group_by("oen")
-        .agg(*latest, pl.col("postal_code").drop_nulls().unique().sort().alias("postal_codes"))
+        latest.join(postal, on="oen", how="left")
+        .join(_cleaned(latest, "first_name", clean_first_name), on="first_name", how="left")
+        .join(_cleaned(latest, "last_name", surname_tokens), on="last_name", how="left")
         .with_columns(
             pl.col("oen").alias("unique_id"),
-            clean_first_name(pl.col("first_name")).alias("first_name"),
-            surname_tokens(pl.col("last_name")).alias("last_name_tokens"),
+            pl.col("_clean").alias("first_name"),
+            pl.col("_clean_right").alias("last_name_tokens"),
             pl.when(pl.col("gender").is_in(["female", "male"]))
             .then(pl.col("gender"))
             .alias("gender"),
         )
+        .drop("_clean", "_clean_right")
         .sort("oen")
         .collect()
     )
+    del per_identity
     return _common(collapsed)
 
 

@@ -67,6 +67,22 @@ SYMBOL_NOT_AVAILABLE = "x"
 SYMBOL_LOW_RELIABILITY = "u"
 
 _TOL = 1e-6
+_BATCH_VARS = 4000  # variables per batched LP (see _Problem.solve)
+
+# one LP job: a component's variables (sorted) and the objective's variables and coefficients
+_Job = tuple[np.ndarray, np.ndarray, np.ndarray]
+# a component's rows: COO row, column, value (local numbering), right-hand side, is-equality
+_Sub = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+_CONE_TOL = 1e-7  # a recession direction improving the objective by more: unbounded
+
+
+def _gather(indptr: np.ndarray, sel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the entries of compressed rows (or columns) ``sel``, and which one each is."""
+    starts, ends = indptr[sel], indptr[np.asarray(sel) + 1]
+    lens = ends - starts
+    owner = np.repeat(np.arange(len(sel)), lens)
+    flat = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens) + starts[owner]
+    return flat, owner
 
 
 @dataclass(frozen=True)
@@ -140,8 +156,34 @@ def _relation(total: float, member_sum: float) -> str:
     return "remainder" if total > member_sum else "overlap"
 
 
+def _matrix(rows: list[dict[int, float]], ncol: int) -> sparse.csr_matrix:
+    r, c, d = [], [], []
+    for k, row in enumerate(rows):
+        for j, val in row.items():
+            if val != 0.0:
+                r.append(k)
+                c.append(j)
+                d.append(val)
+    return sparse.csr_matrix((d, (r, c)), shape=(len(rows), ncol))
+
+
 class _Problem:
-    """Linear system for one table: count variables, numerator variables, remainder variables."""
+    """Linear system for one table: count variables, numerator variables, remainder variables.
+
+    Built once per table: the constraint rows (margins, ``numerator <= count``) as one sparse
+    matrix ``A`` whose first ``n_eq`` rows are equalities (``A v = 0``) and the rest inequalities
+    (``A v <= 0``), over ``v = (counts, numerators, remainders)``.
+
+    Solving is by components. Published values are constants, so they move to the right-hand
+    side; what is left splits into connected components over the unpublished variables (two are
+    connected when a constraint row holds both). The feasible set is the product of the
+    components' feasible sets (each non-empty: the true values satisfy every row), so the min and
+    max of a value over the whole table equal its min and max over its own component: exact, and
+    typically a handful of variables instead of the whole table. A component of one variable is
+    bounded in closed form; larger ones are solved with HiGHS. A component's sub-problem depends
+    only on its set of variables (every other variable in its rows is published, at its true
+    value), so results are cached by that set for the life of the table.
+    """
 
     def __init__(
         self,
@@ -173,6 +215,25 @@ class _Problem:
                     self.rem.append((gi, m, float(vals[g.total] - vals[g.members].sum())))
         self.rem_index = {(gi, m): nv + j for j, (gi, m, _) in enumerate(self.rem)}
         self.nvar = nv + len(self.rem)
+        # true value of every variable (published ones are fixed at it)
+        parts = [np.asarray(counts, dtype=float)]
+        if numerators is not None:
+            parts.append(np.asarray(numerators, dtype=float))
+        parts.append(np.array([t for _, _, t in self.rem], dtype=float))
+        self.values = np.concatenate(parts)
+        eq, ub = self._static_rows()
+        self.n_eq = len(eq)
+        self.a = _matrix(eq + ub, self.nvar)
+        self.a_csc = self.a.tocsc()
+        self._cache: dict[tuple[bytes, bytes, bytes], tuple[float, float]] = {}
+        self._by_cell: dict[int, list[int]] | None = None
+        self._incidence: sparse.csr_matrix | None = None
+        self._margin: np.ndarray | None = None
+        self.lp_solves = 0  # LPs solved (for benchmarks and tests)
+        self._subs: dict[bytes, _Sub] = {}
+        self.pattern = abs(self.a).tocsr()
+        self.residual = self.a @ self.values  # 0 (or <= 0) where the true values satisfy a row
+        self.is_eq_row = np.arange(self.a.shape[0]) < self.n_eq
 
     def xvar(self, i: int) -> int:
         return i
@@ -209,56 +270,390 @@ class _Problem:
                 ub.append({self.yvar(i): 1.0, self.xvar(i): -1.0})
         return eq, ub
 
+    # ------------------------------------------------------------ structure helpers
+    @property
+    def by_cell(self) -> dict[int, list[int]]:
+        """Margin groups each cell takes part in (as total or member)."""
+        if self._by_cell is None:
+            self._by_cell = {}
+            for gi, g in enumerate(self.groups):
+                for c in [g.total, *g.members]:
+                    self._by_cell.setdefault(c, []).append(gi)
+        return self._by_cell
+
+    @property
+    def incidence(self) -> sparse.csr_matrix:
+        """Groups x cells: 1 where the cell is the group's total or one of its members."""
+        if self._incidence is None:
+            r, c = [], []
+            for gi, g in enumerate(self.groups):
+                for cell in [g.total, *g.members]:
+                    r.append(gi)
+                    c.append(cell)
+            self._incidence = sparse.csr_matrix(
+                (np.ones(len(r)), (r, c)), shape=(len(self.groups), self.n)
+            )
+        return self._incidence
+
+    def margin(self, dim_rows: list[tuple[Any, ...]], totals_label: str) -> np.ndarray:
+        """Which cells are margins (some dim equal to ``totals_label``)."""
+        if self._margin is None:
+            self._margin = np.array(
+                [any(v == totals_label for v in r) for r in dim_rows], dtype=bool
+            )
+        return self._margin
+
+    def free_mask(self, count_supp: np.ndarray, num_supp: np.ndarray) -> np.ndarray:
+        """Which variables are unpublished (free, ``>= 0``) under this suppression pattern."""
+        free = np.ones(self.nvar, dtype=bool)
+        free[: self.n] = np.asarray(count_supp, dtype=bool)
+        if self.has_num:
+            free[self.n : 2 * self.n] = np.asarray(num_supp, dtype=bool)
+        return free
+
+    def objective(self, cell: int, measure: str) -> tuple[np.ndarray, np.ndarray]:
+        """Variables and coefficients of one target value."""
+        if measure == "count":
+            return np.array([self.xvar(cell)]), np.array([1.0])
+        if measure == "numerator":
+            return np.array([self.yvar(cell)]), np.array([1.0])
+        if measure == "non_outcome":
+            return np.array([self.xvar(cell), self.yvar(cell)]), np.array([1.0, -1.0])
+        _, gi, m = measure.split(":")  # remainder:<group index>:<measure>
+        return np.array([self.rem_index[(int(gi), m)]]), np.array([1.0])
+
+    def component(self, v: int, free: np.ndarray) -> np.ndarray:
+        """Sorted free variables connected to ``v`` through constraint rows with free members."""
+        a, a_csc = self.a, self.a_csc
+        seen_v = np.zeros(self.nvar, dtype=bool)
+        seen_v[v] = True
+        seen_r = np.zeros(a.shape[0], dtype=bool)
+        frontier = [v]
+        while frontier:
+            rows = np.concatenate(
+                [a_csc.indices[a_csc.indptr[u] : a_csc.indptr[u + 1]] for u in frontier]
+            )
+            rows = np.unique(rows)
+            rows = rows[~seen_r[rows]]
+            if not rows.size:
+                break
+            seen_r[rows] = True
+            vs = np.unique(np.concatenate([a.indices[a.indptr[r] : a.indptr[r + 1]] for r in rows]))
+            vs = vs[free[vs] & ~seen_v[vs]]
+            seen_v[vs] = True
+            frontier = vs.tolist()
+        return np.flatnonzero(seen_v)
+
+    def _sub(self, comp: np.ndarray) -> _Sub:
+        """Rows of component ``comp``: coefficients on its variables (COO, local row and column
+        numbers), right-hand side with the published values moved over, and which are equalities.
+        """
+        ck = comp.tobytes()
+        hit = self._subs.get(ck)
+        if hit is not None:
+            return hit
+        a, a_csc = self.a, self.a_csc
+        flat, _ = _gather(a_csc.indptr, comp)
+        rows = np.unique(a_csc.indices[flat])
+        flat, owner = _gather(a.indptr, rows)
+        cols, data = a.indices[flat], a.data[flat]
+        pos = np.full(self.nvar, -1)
+        pos[comp] = np.arange(comp.size)
+        inside = pos[cols] >= 0
+        rhs = -np.bincount(
+            owner[~inside], weights=data[~inside] * self.values[cols[~inside]], minlength=rows.size
+        )
+        sub = (owner[inside], pos[cols[inside]], data[inside], rhs, rows < self.n_eq)
+        self._subs[ck] = sub
+        return sub
+
+    def solve(self, jobs: Sequence[_Job]) -> list[tuple[float, float]]:
+        """Min and max of each job's objective over its component (cached by component).
+
+        One-variable components are bounded in closed form. The rest are solved in batches: the
+        jobs' components (a copy per job) form one block-diagonal LP, and each block's part of
+        an optimum is optimal for that job on its own (the blocks share nothing). Unbounded
+        directions are found first, exactly, from the recession cone (``A_eq d = 0``,
+        ``A_ub d <= 0``, ``0 <= d <= 1``: the objective is unbounded above iff some such ``d``
+        has ``c . d > 0``), so the batched min and max LPs hold only bounded jobs.
+        """
+        out: list[tuple[float, float] | None] = [None] * len(jobs)
+        pending: dict[tuple[bytes, bytes, bytes], list[int]] = {}
+        for k, (comp, idx, coef) in enumerate(jobs):
+            key = (comp.tobytes(), idx.tobytes(), coef.tobytes())
+            hit = self._cache.get(key)
+            if hit is not None:
+                out[k] = hit
+            elif comp.size == 1:
+                row, _, data, rhs, is_eq = self._sub(comp)
+                a1 = np.bincount(row, weights=data, minlength=rhs.size)
+                res = self._closed_form(a1, rhs, is_eq, float(coef.sum()))
+                self._cache[key] = out[k] = res
+            else:
+                pending.setdefault(key, []).append(k)
+        batches: list[list[tuple[bytes, bytes, bytes]]] = [[]]
+        size = 0
+        for key, ks in pending.items():
+            if size >= _BATCH_VARS:
+                batches.append([])
+                size = 0
+            batches[-1].append(key)
+            size += jobs[ks[0]][0].size
+        for batch in batches:
+            if not batch:
+                continue
+            solved = self._lp_batch([jobs[pending[b][0]] for b in batch])
+            for b, r in zip(batch, solved, strict=True):
+                self._cache[b] = r
+                for k in pending[b]:
+                    out[k] = r
+        return [r for r in out if r is not None]
+
+    def _lp_batch(self, jobs: Sequence[_Job]) -> list[tuple[float, float]]:
+        subs = [self._sub(comp) for comp, _, _ in jobs]
+        objs = []
+        for comp, idx, coef in jobs:
+            o = np.zeros(comp.size)
+            o[np.searchsorted(comp, idx)] = coef
+            objs.append(o)
+        # unbounded directions: minimise -c.d (max side) and c.d (min side) over the cone
+        cone = self._block_lp(
+            [(s, -o) for s, o in zip(subs, objs, strict=True)]
+            + [(s, o) for s, o in zip(subs, objs, strict=True)],
+            cone=True,
+        )
+        nj = len(jobs)
+        if cone is None:  # cannot happen (d = 0 is feasible and the cone LP bounded)
+            return [self._lp_job(j, s) for j, s in zip(jobs, subs, strict=True)]
+        hi_unb = [v < -_CONE_TOL for v in cone[:nj]]
+        lo_unb = [v < -_CONE_TOL for v in cone[nj:]]
+        lows = [-np.inf if u else np.nan for u in lo_unb]
+        highs = [np.inf if u else np.nan for u in hi_unb]
+        for sign, unb, ends in ((1.0, lo_unb, lows), (-1.0, hi_unb, highs)):
+            keep = [j for j in range(nj) if not unb[j]]
+            if not keep:
+                continue
+            vals = self._block_lp([(subs[j], sign * objs[j]) for j in keep], cone=False)
+            for n, j in enumerate(keep):
+                if vals is None:  # infeasible or numerically troubled: solve each alone
+                    ends[j] = self._lp_one(jobs[j], subs[j], sign)
+                else:
+                    ends[j] = sign * vals[n]
+        return list(zip(lows, highs, strict=True))
+
+    def _block_lp(
+        self, blocks: Sequence[tuple[_Sub, np.ndarray]], cone: bool
+    ) -> list[float] | None:
+        """Minimise the sum of the blocks' objectives (one LP); each block's optimal value.
+
+        ``cone``: the homogeneous system (right-hand sides 0) with ``0 <= d <= 1``.
+        """
+        parts: dict[bool, list[list[np.ndarray]]] = {
+            True: [[], [], [], []],
+            False: [[], [], [], []],
+        }
+        nrows = {True: 0, False: 0}
+        offs = np.cumsum([0] + [o.size for _, o in blocks])
+        for j, ((row, col, data, rhs, is_eq), _) in enumerate(blocks):
+            for e in (True, False):
+                sel = is_eq == e
+                k = int(sel.sum())
+                if not k:
+                    continue
+                local = np.cumsum(sel) - 1  # new row number within this kind
+                keep = sel[row]
+                r, c, d, b = parts[e]
+                r.append(local[row[keep]] + nrows[e])
+                c.append(col[keep] + offs[j])
+                d.append(data[keep])
+                b.append(np.zeros(k) if cone else rhs[sel])
+                nrows[e] += k
+        nv = int(offs[-1])
+
+        def mat(e: bool) -> tuple[sparse.csr_matrix | None, np.ndarray | None]:
+            if not nrows[e]:
+                return None, None
+            r, c, d, b = parts[e]
+            shape = (nrows[e], nv)
+            m = sparse.csr_matrix(
+                (np.concatenate(d), (np.concatenate(r), np.concatenate(c))), shape=shape
+            )
+            return m, np.concatenate(b)
+
+        a_eq, b_eq = mat(True)
+        a_ub, b_ub = mat(False)
+        obj = np.concatenate([o for _, o in blocks])
+        self.lp_solves += 1
+        res = linprog(
+            obj,
+            A_ub=a_ub,
+            b_ub=b_ub,
+            A_eq=a_eq,
+            b_eq=b_eq,
+            bounds=(0.0, 1.0 if cone else None),
+            method="highs",
+        )
+        if res.status != 0:
+            return None
+        x = res.x
+        return [
+            float(obj[offs[j] : offs[j + 1]] @ x[offs[j] : offs[j + 1]]) for j in range(len(blocks))
+        ]
+
+    def _lp_job(self, job: _Job, sub: _Sub) -> tuple[float, float]:
+        return self._lp_one(job, sub, 1.0), self._lp_one(job, sub, -1.0)
+
+    @staticmethod
+    def _closed_form(
+        a: np.ndarray, b: np.ndarray, is_eq: np.ndarray, c: float
+    ) -> tuple[float, float]:
+        """Bounds of ``c * v`` where ``v >= 0`` and ``a_r v (=|<=) b_r`` for each row ``r``."""
+        lo, hi = 0.0, np.inf
+        for ar, br, e in zip(a.tolist(), b.tolist(), is_eq.tolist(), strict=True):
+            if ar == 0.0:
+                continue
+            q = br / ar
+            if e:
+                lo, hi = max(lo, q), min(hi, q)
+            elif ar > 0:
+                hi = min(hi, q)
+            else:
+                lo = max(lo, q)
+        if lo > hi + _TOL:
+            raise DisclosureError(
+                "linear-programming check could not solve (infeasible); "
+                "the table's margins are inconsistent with its cells"
+            )
+        hi = max(hi, lo)
+        return (c * lo, c * hi) if c >= 0 else (c * hi, c * lo)
+
+    def _lp_one(self, job: _Job, sub: _Sub, sign: float) -> float:
+        """Min (``sign`` 1) or max (``sign`` -1) of one job alone; infinite if unbounded."""
+        comp, idx, coef = job
+        row, col, data, rhs, is_eq = sub
+        a_v = sparse.csr_matrix((data, (row, col)), shape=(rhs.size, comp.size))
+        obj = np.zeros(comp.size)
+        obj[np.searchsorted(comp, idx)] = coef
+        eq_rows, ub_rows = np.flatnonzero(is_eq), np.flatnonzero(~is_eq)
+        self.lp_solves += 1
+        res = linprog(
+            sign * obj,
+            A_ub=a_v[ub_rows] if ub_rows.size else None,
+            b_ub=rhs[ub_rows] if ub_rows.size else None,
+            A_eq=a_v[eq_rows] if eq_rows.size else None,
+            b_eq=rhs[eq_rows] if eq_rows.size else None,
+            bounds=(0.0, None),
+            method="highs",
+        )
+        if res.status == 3:  # unbounded
+            return -np.inf if sign > 0 else np.inf
+        if res.status != 0:
+            raise DisclosureError(
+                f"linear-programming check could not solve ({res.message}); "
+                "the table's margins are inconsistent with its cells"
+            )
+        return float(sign * res.fun)
+
     def intervals(
         self,
         count_supp: np.ndarray,
         num_supp: np.ndarray,
         targets: Iterable[tuple[int, str]] | None = None,
         stop_below: float | None = None,
+        skip: set[tuple[int, str]] | None = None,
     ) -> list[Interval]:
-        """Min and max of every unpublished value (or of ``targets``)."""
-        eq, ub = self._static_rows()
-        bounds: list[tuple[float, float | None]] = []
-        for i in range(self.n):
-            v = float(self.counts[i])
-            bounds.append((0.0, None) if count_supp[i] else (v, v))
-        if self.has_num:
-            assert self.numerators is not None
-            for i in range(self.n):
-                v = float(self.numerators[i])
-                bounds.append((0.0, None) if num_supp[i] else (v, v))
-        bounds.extend((0.0, None) for _ in self.rem)
+        """Min and max of every unpublished value (or of ``targets``), exactly.
 
-        def mat(rows: list[dict[int, float]]) -> sparse.csr_matrix | None:
-            if not rows:
-                return None
-            r, c, d = [], [], []
-            for k, row in enumerate(rows):
-                for j, val in row.items():
-                    r.append(k)
-                    c.append(j)
-                    d.append(val)
-            return sparse.csr_matrix((d, (r, c)), shape=(len(rows), self.nvar))
+        Each target is solved over its own component only (see the class docstring); the
+        result equals the min and max over the whole table. ``stop_below`` cuts the list after
+        the first interval narrower than it; targets in ``skip`` are left out (the secondary
+        suppression loop passes those already known wide: suppressing more only relaxes the
+        problem, so an interval never narrows as suppression grows).
+        """
+        if targets is None:
+            targets = self.default_targets(count_supp, num_supp)
+        todo = [t for t in targets if skip is None or t not in skip]
+        free = self.free_mask(count_supp, num_supp)
+        self._check_published(free)
+        comp_of: dict[int, np.ndarray] = {}
+        jobs: list[_Job] = []
+        plan: list[tuple[float, list[int]]] = []
+        for cell, measure in todo:
+            const, tjobs = self.jobs(cell, measure, free, comp_of)
+            plan.append((const, list(range(len(jobs), len(jobs) + len(tjobs)))))
+            jobs.extend(tjobs)
+        res = self.solve(jobs)
+        out: list[Interval] = []
+        for (cell, measure), (const, ks) in zip(todo, plan, strict=True):
+            low = const + sum(res[k][0] for k in ks)
+            high = const + sum(res[k][1] for k in ks)
+            low = max(low, 0.0) if np.isfinite(low) else 0.0
+            out.append(Interval(cell, measure, float(low), float(high), ""))
+            if stop_below is not None and out[-1].width < stop_below - _TOL:
+                break
+        return out
 
-        a_eq, a_ub = mat(eq), mat(ub)
-        b_eq = np.zeros(len(eq)) if eq else None
-        b_ub = np.zeros(len(ub)) if ub else None
+    def _check_published(self, free: np.ndarray) -> None:
+        """Rows among published values only must hold (the whole-table LP would be infeasible)."""
+        has_free = (self.pattern @ free.astype(float)) > 0
+        resid = self.residual
+        bad = ~has_free & np.where(self.is_eq_row, np.abs(resid) > _TOL, resid > _TOL)
+        if bad.any():
+            raise DisclosureError(
+                "linear-programming check could not solve (infeasible); "
+                "the table's margins are inconsistent with its cells"
+            )
 
+    def jobs(
+        self, cell: int, measure: str, free: np.ndarray, comp_of: dict[int, np.ndarray]
+    ) -> tuple[float, list[_Job]]:
+        """One target as a constant plus one job per component its free variables fall in.
+
+        ``comp_of`` memoises components under this ``free`` pattern.
+        """
+        idx, coef = self.objective(cell, measure)
+        f = free[idx]
+        const = float(coef[~f] @ self.values[idx[~f]])
+        fi, fc = idx[f], coef[f]
+        out: list[_Job] = []
+        done: set[bytes] = set()
+        for v in fi.tolist():
+            if v not in comp_of:
+                comp = self.component(v, free)
+                for u in comp.tolist():
+                    comp_of[u] = comp
+            comp = comp_of[v]
+            ck = comp.tobytes()
+            if ck in done:
+                continue
+            done.add(ck)
+            inside = np.isin(fi, comp)
+            out.append((comp, fi[inside], fc[inside]))
+        return const, out
+
+    def intervals_full(
+        self,
+        count_supp: np.ndarray,
+        num_supp: np.ndarray,
+        targets: Iterable[tuple[int, str]] | None = None,
+    ) -> list[Interval]:
+        """Reference: the same intervals from two LPs over the whole table per target (slow).
+
+        Kept to test :meth:`intervals` against; not used by the release.
+        """
+        free = self.free_mask(count_supp, num_supp)
+        bounds = [(0.0, None) if free[j] else (v, v) for j, v in enumerate(self.values.tolist())]
+        a_eq = self.a[: self.n_eq] if self.n_eq else None
+        a_ub = self.a[self.n_eq :] if self.a.shape[0] > self.n_eq else None
+        b_eq = np.zeros(self.n_eq) if a_eq is not None else None
+        b_ub = np.zeros(self.a.shape[0] - self.n_eq) if a_ub is not None else None
         if targets is None:
             targets = self.default_targets(count_supp, num_supp)
         out: list[Interval] = []
         for cell, measure in targets:
+            idx, coef = self.objective(cell, measure)
             obj = np.zeros(self.nvar)
-            if measure == "count":
-                obj[self.xvar(cell)] = 1.0
-            elif measure == "numerator":
-                obj[self.yvar(cell)] = 1.0
-            elif measure == "non_outcome":
-                obj[self.xvar(cell)] = 1.0
-                obj[self.yvar(cell)] = -1.0
-            else:  # remainder:<group index>:<measure>
-                _, gi, m = measure.split(":")
-                obj[self.rem_index[(int(gi), m)]] = 1.0
+            obj[idx] = coef
             ends = []
             for sign in (1.0, -1.0):
                 res = linprog(
@@ -270,20 +665,16 @@ class _Problem:
                     bounds=bounds,
                     method="highs",
                 )
-                if res.status == 3:  # unbounded
-                    ends.append(sign * -np.inf if sign > 0 else np.inf)
+                if res.status == 3:
+                    ends.append(-np.inf if sign > 0 else np.inf)
                 elif res.status != 0:
                     raise DisclosureError(
-                        f"linear-programming check could not solve ({res.message}); "
-                        "the table's margins are inconsistent with its cells"
+                        f"linear-programming check could not solve ({res.message})"
                     )
                 else:
                     ends.append(sign * res.fun)
-            low, high = ends[0], ends[1]
-            low = max(low, 0.0) if np.isfinite(low) else 0.0
-            out.append(Interval(cell, measure, float(low), float(high), ""))
-            if stop_below is not None and out[-1].width < stop_below - _TOL:
-                break
+            low = max(ends[0], 0.0) if np.isfinite(ends[0]) else 0.0
+            out.append(Interval(cell, measure, float(low), float(ends[1]), ""))
         return out
 
     def default_targets(
@@ -341,6 +732,7 @@ class Release:
         self._records: dict[str, _Record] = {}
         self._suppressed: set[tuple[str, frozenset[tuple[str, Any]]]] = set()
         self._num_suppressed: set[tuple[str, str, frozenset[tuple[str, Any]]]] = set()
+        self._problems: dict[str, tuple[pl.DataFrame, tuple[Any, ...], _Problem]] = {}
 
     # ---------------------------------------------------------------- protect
     def protect(
@@ -424,8 +816,7 @@ class Release:
             frozenset((d, v) for d, v in zip(dims, row, strict=True) if v != totals_label)
             for row in dim_rows
         ]
-        groups = _groups(dim_rows, dims, totals_label)
-        prob = _Problem(counts, nums, groups)
+        prob = self._problem(name, table, dims, count, numerator, totals_label, dim_rows)
 
         reasons = [""] * n
         count_supp = np.zeros(n, dtype=bool)
@@ -457,9 +848,11 @@ class Release:
         # secondary suppression until the LP check passes
         width = float(p.protection_width)
         guard = 0
+        wide: set[tuple[int, str]] = set()  # stays wide: suppression only grows in this loop
         while True:
             guard += 1
-            ivs = prob.intervals(count_supp, num_supp, stop_below=width)
+            ivs = prob.intervals(count_supp, num_supp, skip=wide)
+            wide.update((iv.cell, iv.measure) for iv in ivs if iv.width >= width - _TOL)
             bad = [iv for iv in ivs if iv.width < width - _TOL]
             if not bad or guard > 4 * n + 4:
                 break
@@ -538,6 +931,27 @@ class Release:
             intervals=ivs,
             passed=passed,
         )
+
+    def _problem(
+        self,
+        name: str,
+        table: pl.DataFrame,
+        dims: tuple[str, ...],
+        count: str,
+        numerator: str | None,
+        totals_label: str,
+        dim_rows: list[tuple[Any, ...]],
+    ) -> _Problem:
+        """The table's linear system, reused (with its solved components) on re-protection."""
+        sig = (dims, count, numerator, totals_label)
+        hit = self._problems.get(name)
+        if hit is not None and hit[0] is table and hit[1] == sig:
+            return hit[2]
+        counts = table[count].cast(pl.Float64).to_numpy().copy()
+        nums = table[numerator].cast(pl.Float64).to_numpy().copy() if numerator else None
+        prob = _Problem(counts, nums, _groups(dim_rows, dims, totals_label))
+        self._problems[name] = (table, sig, prob)
+        return prob
 
     # ---------------------------------------------------------------- release-wide
     def finalise(self) -> dict[str, Protected]:
@@ -738,17 +1152,12 @@ def _complement(
     """
     unpub = count_supp if measure == "count" else num_supp
     published = ~unpub & (counts > 0) if measure != "count" else ~count_supp
-    margin = np.array([any(v == totals_label for v in r) for r in dim_rows], dtype=bool)
-    by_cell: dict[int, list[int]] = {}
-    for gi, g in enumerate(prob.groups):
-        for c in [g.total, *g.members]:
-            by_cell.setdefault(c, []).append(gi)
-    linked = np.zeros(len(counts), dtype=bool)
-    for g in prob.groups:
-        cells = [g.total, *g.members]
-        if any(unpub[c] for c in cells):
-            for c in cells:
-                linked[c] = True
+    margin = prob.margin(dim_rows, totals_label)
+    by_cell = prob.by_cell
+    # cells sharing a margin group with an unpublished value
+    inc = prob.incidence
+    touched = (inc @ unpub.astype(float)) > 0
+    linked = (inc.T @ touched.astype(float)) > 0
 
     def score(o: int) -> tuple[Any, ...]:
         return (margin[o], counts[o] == 0, not linked[o], counts[o], o)
@@ -784,7 +1193,9 @@ def _complement(
         rest = np.flatnonzero(published).tolist()
         return int(min(rest, key=score)) if rest else None
     ranked = sorted(cand_set, key=score)[:12]
-    best, best_w = ranked[0], -1.0
+    # the widths with each candidate suppressed, solved together as one batch
+    plans: list[tuple[float, list[int]]] = []
+    jobs: list[_Job] = []
     for o in ranked:
         cs, ns = count_supp.copy(), num_supp.copy()
         if measure == "count":
@@ -792,7 +1203,16 @@ def _complement(
             ns[o] = True
         else:
             ns[o] = True
-        w = prob.intervals(cs, ns, targets=[(iv.cell, iv.measure)])[0].width
+        const, tjobs = prob.jobs(iv.cell, iv.measure, prob.free_mask(cs, ns), {})
+        plans.append((const, list(range(len(jobs), len(jobs) + len(tjobs)))))
+        jobs.extend(tjobs)
+    res = prob.solve(jobs)
+    best, best_w = ranked[0], -1.0
+    for o, (const, ks) in zip(ranked, plans, strict=True):
+        low = const + sum(res[k][0] for k in ks)
+        high = const + sum(res[k][1] for k in ks)
+        low = max(low, 0.0) if np.isfinite(low) else 0.0
+        w = high - low
         if w > best_w + _TOL:
             best, best_w = o, w
     return best

@@ -391,8 +391,9 @@ def test_planted_effects_recovered_small() -> None:
     """Planted effects at ``small``: the default seed 20251 and the next two seeds (not chosen).
 
     About 14 effects per seed at 95% each: a seed misses one or two by chance (20251: the
-    Indigenous EQAO term at z = -2.4 and the CCSYP attendance gap at z = -2.3; over seeds 11-16,
-    79 terms, the z-scores have mean 0.01, SD 1.01 and 5.1% beyond 1.96). So the test asserts what a
+    Indigenous EQAO term at z = -2.4 and the CCSYP attendance gap at z = -2.3; 20252: in-care credits
+    at 2.2; 20253: kinship EQAO at 1.97; seeds 11, 15 and 16 miss none; over seeds 11-16 and
+    20251-20253, 118 terms, 8 (6.8%) beyond 1.96 with z SD near 1). So the test asserts what a
     calibrated estimator satisfies and a biased or overconfident one does not: no effect beyond
     3.29 SE (99.9%), at most 4 of the ~42 outside their 95% interval, the z-scores centred with SD
     near 1, and every effect inside its interval at one seed or more.

@@ -31,3 +31,13 @@ def small_generated(tmp_path_factory: pytest.TempPathFactory) -> Config:
     cfg = make_cfg(tmp_path_factory.mktemp("small"), scale="small")
     generate(cfg)
     return cfg
+
+
+@pytest.fixture(scope="session")
+def tiny_build(tmp_path_factory: pytest.TempPathFactory) -> Config:
+    """The whole annual build at `tiny`, every report, run once per session."""
+    from analysis.pipeline import build
+
+    cfg = make_cfg(tmp_path_factory.mktemp("build"))
+    build(cfg)
+    return cfg

@@ -225,11 +225,13 @@ def run(cfg: Config, *, workers: int | None = None, kinds: Sequence[str] = REPOR
     from analysis.render import RenderedReport, render_site
 
     jobs = report_jobs(cfg, kinds=kinds)
+    if cfg.reports.only:
+        jobs = [j for j in jobs if j.slug in set(cfg.reports.only)]
     digest = _inputs_digest(cfg)
     keys = [job_key(j, digest) for j in jobs]
     cache = cfg.paths.data_dir / ".render-cache"
     cache.mkdir(parents=True, exist_ok=True)
-    n_workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    n_workers = workers or cfg.reports.workers or min(2, os.cpu_count() or 1)
     cached = sum((cache / k / "entry.json").exists() for k in keys)
     result = StageResult(stage="render")
     entries: list[dict[str, Any]] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -144,6 +145,10 @@ class Validation(_Frozen):
 class Reports(_Frozen):
     languages: tuple[Literal["en", "fr"], ...] = ("en", "fr")
     formats: tuple[Literal["html", "pdf"], ...] = ("html", "pdf")
+    # Render only these report slugs (e.g. ["ministry-en", "board-b01-en"]); empty = every report.
+    # For quick looks and tests; the annual build renders all of them.
+    only: tuple[str, ...] = ()
+    workers: int | None = None  # report worker processes (default: number of cores, at most 2)
 
 
 class Config(_Frozen):
@@ -227,6 +232,11 @@ def load_config(
         Naming the file and the offending key when the configuration is invalid.
     """
     raw: dict[str, Any] = yaml.safe_load(DEFAULT_CONFIG_FILE.read_text(encoding="utf-8"))
+    # Environment overrides for tools that cannot pass arguments (nbval, Quarto, JupyterLab).
+    if data_dir is None and os.environ.get("ANALYSIS_DATA_DIR"):
+        data_dir = os.environ["ANALYSIS_DATA_DIR"]
+    if reports_dir is None and os.environ.get("ANALYSIS_REPORTS_DIR"):
+        reports_dir = os.environ["ANALYSIS_REPORTS_DIR"]
     if path is not None:
         p = Path(path)
         if not p.is_file():

@@ -1,0 +1,147 @@
+"""The annual build end to end at `tiny`: every report, the site, the manifest, skipping, separation."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+from pypdf import PdfReader
+
+from analysis.build_reports import report_jobs
+from analysis.io import hash_tree, sha256_file
+from analysis.pipeline import build, run_stage
+from conftest import make_cfg
+
+pytestmark = pytest.mark.slow
+
+
+def test_every_expected_report_exists_and_is_linked(tiny_build):
+    cfg = tiny_build
+    root = cfg.paths.reports_dir
+    jobs = report_jobs(cfg)
+    assert len(jobs) == 2 + 2 + 72 + 50
+    index = (root / "index.html").read_text(encoding="utf-8")
+    index_fr = (root / "index-fr.html").read_text(encoding="utf-8")
+    for job in jobs:
+        for ext in ("html", "pdf"):
+            assert (root / f"{job.slug}.{ext}").is_file(), job.slug
+        assert f'href="{job.slug}.html"' in index and f'href="{job.slug}.pdf"' in index, job.slug
+        assert f'href="{job.slug}.html"' in index_fr
+        assert (root / "notebooks" / f"{job.slug}.ipynb").is_file()  # the executed notebook
+    for lang in ("en", "fr"):
+        assert (root / f"methodology-{lang}.html").is_file()
+    # French boards get French reports.
+    boards = pl.read_parquet(cfg.paths.analytic / "boards.parquet")
+    fr = boards.filter(pl.col("language") == "fr")["board_id"].to_list()
+    assert len(fr) == 12
+    for bid in fr:
+        page = (root / f"board-{bid.lower()}-fr.html").read_text(encoding="utf-8")
+        assert '<html lang="fr' in page
+
+
+def test_no_external_resource_in_any_html(tiny_build):
+    pages = list(tiny_build.paths.reports_dir.rglob("*.html"))
+    assert len(pages) > 120
+    url = re.compile(r"https?://", re.IGNORECASE)
+    for page in pages:
+        assert not url.search(page.read_text(encoding="utf-8")), page.name
+
+
+def test_every_pdf_opens_is_tagged_and_has_text(tiny_build):
+    pdfs = sorted(tiny_build.paths.reports_dir.glob("*.pdf"))
+    assert len(pdfs) > 120
+    for pdf in pdfs:
+        reader = PdfReader(pdf)
+        text = "".join(page.extract_text() or "" for page in reader.pages)
+        assert len(text) > 200, pdf.name
+        root = reader.trailer["/Root"]
+        assert "/StructTreeRoot" in root and "/Lang" in root, pdf.name
+        assert reader.metadata is not None and reader.metadata.title, pdf.name
+
+
+def test_csv_downloads_carry_symbols_not_small_numbers(tiny_build):
+    cfg = tiny_build
+    csvs = list((cfg.paths.reports_dir / "data").glob("*.csv"))
+    assert len(csvs) > 100
+    saw_symbol = False
+    for c in csvs:
+        if c.name.endswith(".notes.csv"):
+            continue
+        df = pl.read_csv(c, infer_schema=False)
+        for col in ("n", "events"):
+            if col in df.columns:
+                vals = df[col].drop_nulls()
+                saw_symbol |= bool((vals == "c").any())
+                nums = vals.filter(vals.str.contains(r"^\d+$")).cast(pl.Int64)
+                assert not ((nums > 0) & (nums < cfg.privacy.min_cell)).any(), c.name
+    assert saw_symbol
+
+
+def test_manifest_hashes_match_files_and_hold_no_key(tiny_build):
+    root = tiny_build.paths.reports_dir
+    text = (root / "manifest.json").read_text(encoding="utf-8")
+    manifest = json.loads(text)
+    assert manifest["seed"] == tiny_build.seed
+    assert manifest["outputs"], "no outputs listed"
+    for rel, digest in manifest["outputs"].items():
+        assert sha256_file(root / rel) == digest, rel
+    assert set(manifest["outputs"]) == {p for p in hash_tree(root) if p != "manifest.json"}
+    for rel, digest in manifest["inputs"].items():
+        folder, _, name = rel.partition("/")
+        base = {"analytic": tiny_build.paths.analytic, "results": tiny_build.paths.results}[folder]
+        assert sha256_file(base / name) == digest, rel
+    assert manifest["study_key"]["development_key"] is True
+    assert len(manifest["study_key"]["key_fingerprint"]) >= 8
+    rows = manifest["rows_per_stage"]
+    assert {"validate", "link", "deidentify", "analyse"} <= set(rows)
+
+
+def test_identifiers_appear_nowhere_downstream(tiny_build):
+    from analysis.deidentify import scan_for_identifiers
+
+    cfg = tiny_build
+    hits = scan_for_identifiers([cfg.paths.analytic, cfg.paths.results, cfg.paths.reports_dir], cfg.paths.sources)
+    assert hits == []
+
+
+def test_rebuild_with_nothing_changed_redoes_nothing(tiny_build):
+    before = hash_tree(tiny_build.paths.reports_dir)
+    record = build(tiny_build)
+    assert all(s["skipped"] for s in record.stages.values()), record.stages
+    assert hash_tree(tiny_build.paths.reports_dir) == before
+
+
+def test_reports_build_without_identifiable_sources(tiny_build, tmp_path):
+    """Separation: analysis and reports need the analytic dataset alone."""
+    cfg = make_cfg(tmp_path)
+    shutil.copytree(tiny_build.paths.analytic, cfg.paths.analytic)
+    assert not cfg.paths.sources.exists() and not cfg.paths.linkage.exists() and not cfg.paths.truth.exists()
+    cfg = cfg.with_overrides(reports={"languages": ["en", "fr"], "formats": ["html", "pdf"],
+                                      "only": ["ministry-en", "board-b01-en", "society-s01-en", "youth-fr"]})
+    run_stage(cfg, "analyse", force=True)
+    run_stage(cfg, "render", force=True)
+    for slug in ("ministry-en", "board-b01-en", "society-s01-en", "youth-fr"):
+        assert (cfg.paths.reports_dir / f"{slug}.html").is_file()
+    # Same analytic data, same published tables.
+    a = hash_tree(tiny_build.paths.results)
+    b = hash_tree(cfg.paths.results)
+    assert {k: v for k, v in a.items() if k.endswith(".parquet")} == {k: v for k, v in b.items() if k.endswith(".parquet")}
+
+
+def test_small_board_report_explains_suppression(tiny_build):
+    """A board with too few children in care gets a report that says so, never an empty page."""
+    root = tiny_build.paths.reports_dir
+    explained = [p for p in root.glob("board-*-en.html")
+                 if "Too few children and youth in care" in p.read_text(encoding="utf-8")]
+    assert explained, "at tiny scale some boards have too few children in care"
+    for p in explained:
+        page = p.read_text(encoding="utf-8")
+        assert "<table" in page and ">c<" in page
+
+
+def _paths(p: Path) -> list[str]:
+    return sorted(x.relative_to(p).as_posix() for x in p.rglob("*") if x.is_file())

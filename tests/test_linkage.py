@@ -11,7 +11,13 @@ import pytest
 
 from analysis.config import load_config
 from analysis.linkage import resolve, standardise
-from analysis.linkage.model import BLOCKING_RULE_NAMES, LEVEL_NAMES, blocking_rules, comparisons
+from analysis.linkage.model import (
+    BLOCKING_RULE_NAMES,
+    LEVEL_NAMES,
+    POSTAL_LEVELS,
+    blocking_rules,
+    comparisons,
+)
 
 
 # ----------------------------------------------------------------------------- standardise
@@ -98,6 +104,19 @@ def test_settings_levels_match_documented_gamma_names() -> None:
         # one null level, then the named levels from most to least similar
         assert len(levels) - 1 == len(LEVEL_NAMES[name])
     assert len(blocking_rules()) == len(BLOCKING_RULE_NAMES)
+    assert POSTAL_LEVELS.index("exact") == resolve.POSTAL_EXACT
+
+
+def test_likely_duplicates_with_the_same_best_student_become_one_person() -> None:
+    # c1 and c2 look alike (0.95, below high confidence) and both point at s1: one child
+    pairs = [_pair("c1", "s1", 0.97), _pair("c2", "s1", 0.95)]
+    links, unl = _resolve(pairs, ["c1", "c2"], [("c1", "c2", 0.95)])
+    assert links["oen"].to_list() == ["s1", "s1"]
+    assert links["cw_person_id"].n_unique() == 1
+    # without the record-pair evidence they stay two children, and only one gets the student
+    links, unl = _resolve(pairs, ["c1", "c2"])
+    assert links["oen"].to_list() == ["s1", None]
+    assert unl["reason"].to_list() == ["student_taken"]
 
 
 # ----------------------------------------------------------------------------- resolution
@@ -110,7 +129,7 @@ def _pair(
     first: int = 4,
     last: int = 4,
     dob: int = 4,
-    postal: int = 2,
+    postal: int = 3,
     weight: float | None = None,
 ) -> dict:
     import math

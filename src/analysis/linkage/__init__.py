@@ -69,10 +69,13 @@ def _db_api(cfg: Config) -> Iterator[Any]:
         # Bounded memory: DuckDB spills to disk rather than growing past the limit (the
         # provincial floor is 4 GiB per process). Insertion order is kept: sampling depends on it.
         with tempfile.TemporaryDirectory(prefix="duckdb-") as spill:
-            con = duckdb.connect(":memory:", config={
-                "memory_limit": DUCKDB_MEMORY_LIMIT,
-                "temp_directory": spill,
-            })
+            con = duckdb.connect(
+                ":memory:",
+                config={
+                    "memory_limit": DUCKDB_MEMORY_LIMIT,
+                    "temp_directory": spill,
+                },
+            )
             try:
                 yield DuckDBAPI(connection=con)
             finally:

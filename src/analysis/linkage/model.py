@@ -17,7 +17,8 @@ last_name   exact (term-frequency adjusted) / a shared part (hyphenated, double 
 dob         exact / day and month swapped / within one day / one year apart, same day and month
             / else
 postal      the child-welfare postal code is one of the student's (any school year) / same
-            forward sortation area / else
+            forward sortation area / same postal district (first letter: a family that moved
+            usually stays in its region) / else
 gender      same / different (null when the gender identity has no school equivalent)
 =========== ===================================================================================
 
@@ -27,7 +28,8 @@ finds it):
 0. same OEN (Luhn-valid on the child-welfare side): the deterministic candidates, scored too;
 1. same birth date and first initial;
 2. same birth date and surname initial;
-3. same first name, surname and birth year (catches day-month swaps and one-day errors);
+3. same first name, surname and birth year, and the birth date day-month swapped or within a
+   day (catches those two errors without pairing every namesake born the same year);
 4. same first name, surname, birth month and day (catches one-year errors).
 
 Between them they miss a true pair only when two identifiers are both damaged in particular
@@ -57,7 +59,7 @@ STUDENT_TABLE = "onsis_students"
 FIRST_NAME_LEVELS = ("else", "swapped", "dl1", "nickname", "exact")
 LAST_NAME_LEVELS = ("else", "dl2", "dl1", "part", "exact")
 DOB_LEVELS = ("else", "year_off", "day_off", "day_month_swap", "exact")
-POSTAL_LEVELS = ("else", "fsa", "exact")
+POSTAL_LEVELS = ("else", "region", "fsa", "exact")
 GENDER_LEVELS = ("else", "exact")
 LEVEL_NAMES: dict[str, tuple[str, ...]] = {
     "first_name": FIRST_NAME_LEVELS,
@@ -71,7 +73,7 @@ BLOCKING_RULE_NAMES = (
     "same OEN",
     "birth date + first initial",
     "birth date + surname initial",
-    "first name + surname + birth year",
+    "first name + surname + birth year (day-month swap or one day out)",
     "first name + surname + birth month and day",
 )
 
@@ -140,6 +142,7 @@ def comparisons() -> list[CustomComparison]:
             _null("postal_codes"),
             cll.ArrayIntersectLevel("postal_codes", 1).configure(label_for_charts="exact"),
             cll.ArrayIntersectLevel("postal_fsas", 1).configure(label_for_charts="fsa"),
+            cll.ArrayIntersectLevel("postal_regions", 1).configure(label_for_charts="region"),
             cll.ElseLevel().configure(label_for_charts="else"),
         ],
     )
@@ -160,7 +163,10 @@ def blocking_rules() -> list[Any]:
         block_on("oen"),
         block_on("dob", "first_initial"),
         block_on("dob", "last_initial"),
-        block_on("first_name", "last_name", "dob_year"),
+        # equality keys first (DuckDB hash-joins on them), then the residual condition
+        "l.first_name = r.first_name AND l.last_name = r.last_name AND l.dob_year = r.dob_year "
+        "AND ((l.dob_month = r.dob_day AND l.dob_day = r.dob_month) "
+        "OR abs(l.dob_days - r.dob_days) <= 1)",
         block_on("first_name", "last_name", "dob_month", "dob_day"),
     ]
 
@@ -209,6 +215,8 @@ EM_BLOCKING_RULES: tuple[tuple[str, ...], ...] = (("dob", "gender"), ("first_nam
 # The students are sampled for training so that blocking on birth date alone would give about
 # this many pairs (all students are used when there are fewer).
 EM_TRAINING_PAIRS = 600_000
+# Random pairs for u (each level still needs splink's minimum count of 100, or all pairs are used)
+U_MAX_PAIRS = 1_000_000
 
 
 def training_sample(
@@ -275,7 +283,7 @@ def score(
     tr.estimate_probability_two_random_records_match(
         [block_on("first_name", "last_name", "dob")], recall=DETERMINISTIC_RECALL
     )
-    tr.estimate_u_using_random_sampling(max_pairs=float(max_pairs_em), seed=seed)
+    tr.estimate_u_using_random_sampling(max_pairs=float(min(max_pairs_em, U_MAX_PAIRS)), seed=seed)
     sessions = []
     for rule in EM_BLOCKING_RULES:
         tr.estimate_parameters_using_expectation_maximisation(

@@ -9,8 +9,10 @@
    the probabilistic pass like any record without an OEN.
 2. **Duplicate child-welfare records.** Records are grouped into persons (``cw_person_id``) by
    connected components of (a) record pairs the model scores at or above
-   ``Linkage.high_confidence`` as the same child and (b) records that each match the same student
-   deterministically or at or above ``Linkage.high_confidence``. A person's candidates are the union of its records' candidates.
+   ``Linkage.high_confidence`` as the same child, (b) records that each match the same student
+   deterministically or at or above ``Linkage.high_confidence`` and (c) record pairs scored at
+   or above ``Linkage.match_threshold`` whose best candidate is the same student (at or above
+   the threshold for both). A person's candidates are the union of its records' candidates.
 3. **One-to-one.** Candidates (deterministic first, then by match probability and weight) are
    taken greedily: a person gets at most one student and a student at most one person. A
    probabilistic candidate needs ``match_probability >= Linkage.match_threshold`` and must beat
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import polars as pl
 
+POSTAL_EXACT = 3  # gamma of "exact" in analysis.linkage.model.POSTAL_LEVELS
 AMBIGUITY_MARGIN = 2.0  # bits of match weight (a Bayes factor of 4)
 UNBLOCKED_MASS = 0.01  # share of true pairs no blocking rule finds (m-mass outside the blocks)
 
@@ -89,7 +92,7 @@ def deterministic_mask() -> pl.Expr:
     dob_ok = pl.col("gamma_dob") >= 1
     first_ok = pl.col("gamma_first_name") >= 1
     last_ok = pl.col("gamma_last_name") >= 1
-    postal_ok = pl.col("gamma_postal") >= 2
+    postal_ok = pl.col("gamma_postal") >= POSTAL_EXACT
     return pl.col("same_oen") & ((dob_ok & (first_ok | last_ok | postal_ok)) | (first_ok & last_ok))
 
 
@@ -165,6 +168,23 @@ def resolve(
     for _, grp in det.group_by("oen"):
         members = sorted(grp["cw_id"].to_list())
         edges.extend((members[0], m) for m in members[1:])
+    # Two records the duplicate model scores at or above the match threshold whose best
+    # candidate is the same student (at or above the threshold for both) are the same child too;
+    # otherwise one would take the student and the other be left "student_taken".
+    best = (
+        pairs.sort(["cw_id", "match_probability", "oen"], descending=[False, True, False])
+        .group_by("cw_id", maintain_order=True)
+        .first()
+        .filter(pl.col("match_probability") >= threshold)
+        .select("cw_id", "oen")
+    )
+    likely = (
+        cw_pairs.filter(pl.col("match_probability") >= threshold)
+        .join(best.rename({"cw_id": "cw_id_1", "oen": "oen_1"}), on="cw_id_1")
+        .join(best.rename({"cw_id": "cw_id_2", "oen": "oen_2"}), on="cw_id_2")
+        .filter(pl.col("oen_1") == pl.col("oen_2"))
+    )
+    edges.extend(likely.select("cw_id_1", "cw_id_2").iter_rows())
     comp = _components(ids, edges)
     roots = sorted(set(comp.values()))
     person_no = {r: f"CWP{i + 1:07d}" for i, r in enumerate(roots)}

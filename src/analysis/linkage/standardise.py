@@ -8,7 +8,8 @@ plus every formal name it is a nickname of), ``last_name`` (letters only, parts 
 ``last_name_tokens`` (the parts of a hyphenated or double surname), ``first_initial``,
 ``last_initial``, ``dob`` (``YYYY-MM-DD``), ``dob_year``, ``dob_month``, ``dob_day``, ``dob_days``
 (days since 1970-01-01), ``gender`` (female|male|null), ``postal_codes`` (list of ``A1A1A1``),
-``postal_fsas`` (list of forward sortation areas).
+``postal_fsas`` (list of forward sortation areas), ``postal_regions`` (list of first letters: the
+postal district, K/L/M/N/P in Ontario).
 
 OnSIS holds one row per student and school year; it is collapsed to one row per OEN keeping the
 latest name, birth date and gender and *every* postal code the student had, because a
@@ -53,6 +54,7 @@ LINK_COLUMNS = (
     "gender",
     "postal_codes",
     "postal_fsas",
+    "postal_regions",
 )
 
 _GENDER_FROM_IDENTITY = {"girl_woman": "female", "boy_man": "male"}
@@ -156,6 +158,11 @@ def _common(df: pl.DataFrame) -> pl.DataFrame:
         .list.unique()
         .list.sort()
         .alias("postal_fsas"),
+        pl.col("postal_codes")
+        .list.eval(pl.element().str.slice(0, 1))
+        .list.unique()
+        .list.sort()
+        .alias("postal_regions"),
     ).with_columns(
         pl.when(pl.col("last_name") == "")
         .then(None)
@@ -173,6 +180,10 @@ def _common(df: pl.DataFrame) -> pl.DataFrame:
         .then(None)
         .otherwise(pl.col("postal_fsas"))
         .alias("postal_fsas"),
+        pl.when(pl.col("postal_regions").list.len() == 0)
+        .then(None)
+        .otherwise(pl.col("postal_regions"))
+        .alias("postal_regions"),
     )
     return df.select(LINK_COLUMNS)
 

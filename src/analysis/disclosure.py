@@ -67,12 +67,13 @@ SYMBOL_NOT_AVAILABLE = "x"
 SYMBOL_LOW_RELIABILITY = "u"
 
 _TOL = 1e-6
-_BATCH_VARS = 4000  # variables per batched LP (see _Problem.solve)
+_BATCH_VARS = 8000  # variables per batched LP (see _Problem.solve)
 
 # one LP job: a component's variables (sorted) and the objective's variables and coefficients
 _Job = tuple[np.ndarray, np.ndarray, np.ndarray]
 # a component's rows: COO row, column, value (local numbering), right-hand side, is-equality
 _Sub = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+_ZERO_TOL = 1e-9  # a non-negative objective this small at a feasible point: minimum 0
 _CONE_TOL = 1e-7  # a recession direction improving the objective by more: unbounded
 
 
@@ -409,6 +410,21 @@ class _Problem:
                     out[k] = r
         return [r for r in out if r is not None]
 
+    def _nonneg(self, job: _Job) -> bool:
+        """Whether the job's objective is ``>= 0`` on every feasible point (a bound or a row)."""
+        _, idx, coef = job
+        if idx.size == 1:
+            return bool(coef[0] > 0)
+        # count minus numerator of one cell: numerator <= count is a row of the system
+        return (
+            self.has_num
+            and idx.size == 2
+            and int(idx[0]) < self.n
+            and int(idx[1]) == self.yvar(int(idx[0]))
+            and coef[0] == 1.0
+            and coef[1] == -1.0
+        )
+
     def _lp_batch(self, jobs: Sequence[_Job]) -> list[tuple[float, float]]:
         subs = [self._sub(comp) for comp, _, _ in jobs]
         objs = []
@@ -416,21 +432,40 @@ class _Problem:
             o = np.zeros(comp.size)
             o[np.searchsorted(comp, idx)] = coef
             objs.append(o)
-        # unbounded directions: minimise -c.d (max side) and c.d (min side) over the cone
+        nj = len(jobs)
+        nonneg = [self._nonneg(j) for j in jobs]
+        signed = [j for j in range(nj) if not nonneg[j]]
+        # unbounded directions: minimise -c.d (max side) and c.d (min side) over the cone;
+        # an objective that is >= 0 everywhere cannot be unbounded below
         cone = self._block_lp(
-            [(s, -o) for s, o in zip(subs, objs, strict=True)]
-            + [(s, o) for s, o in zip(subs, objs, strict=True)],
+            [(subs[j], -objs[j]) for j in range(nj)] + [(subs[j], objs[j]) for j in signed],
             cone=True,
         )
-        nj = len(jobs)
         if cone is None:  # cannot happen (d = 0 is feasible and the cone LP bounded)
             return [self._lp_job(j, s) for j, s in zip(jobs, subs, strict=True)]
-        hi_unb = [v < -_CONE_TOL for v in cone[:nj]]
-        lo_unb = [v < -_CONE_TOL for v in cone[nj:]]
-        lows = [-np.inf if u else np.nan for u in lo_unb]
-        highs = [np.inf if u else np.nan for u in hi_unb]
-        for sign, unb, ends in ((1.0, lo_unb, lows), (-1.0, hi_unb, highs)):
-            keep = [j for j in range(nj) if not unb[j]]
+        highs = [np.inf if v < -_CONE_TOL else np.nan for v in cone[:nj]]
+        lows = [np.nan] * nj
+        for j, v in zip(signed, cone[nj:], strict=True):
+            if v < -_CONE_TOL:
+                lows[j] = -np.inf
+        # a non-negative objective that is 0 at some feasible point has minimum 0: one LP per
+        # component (minimising the sum of its non-negative objectives) certifies most of them
+        by_comp: dict[bytes, list[int]] = {}
+        for j in range(nj):
+            if nonneg[j]:
+                by_comp.setdefault(jobs[j][0].tobytes(), []).append(j)
+        if by_comp:
+            groups = list(by_comp.values())
+            point = self._block_point(
+                [(subs[g[0]], np.sum([objs[j] for j in g], axis=0)) for g in groups], cone=False
+            )
+            if point is not None:
+                for g, x in zip(groups, point, strict=True):
+                    for j in g:
+                        if float(objs[j] @ x) <= _ZERO_TOL:
+                            lows[j] = 0.0
+        for sign, ends in ((1.0, lows), (-1.0, highs)):
+            keep = [j for j in range(nj) if np.isnan(ends[j])]
             if not keep:
                 continue
             vals = self._block_lp([(subs[j], sign * objs[j]) for j in keep], cone=False)
@@ -448,6 +483,15 @@ class _Problem:
 
         ``cone``: the homogeneous system (right-hand sides 0) with ``0 <= d <= 1``.
         """
+        xs = self._block_point(blocks, cone)
+        if xs is None:
+            return None
+        return [float(o @ x) for (_, o), x in zip(blocks, xs, strict=True)]
+
+    def _block_point(
+        self, blocks: Sequence[tuple[_Sub, np.ndarray]], cone: bool
+    ) -> list[np.ndarray] | None:
+        """An optimum of :meth:`_block_lp`, one slice per block (``None`` if none found)."""
         parts: dict[bool, list[list[np.ndarray]]] = {
             True: [[], [], [], []],
             False: [[], [], [], []],
@@ -495,10 +539,7 @@ class _Problem:
         )
         if res.status != 0:
             return None
-        x = res.x
-        return [
-            float(obj[offs[j] : offs[j + 1]] @ x[offs[j] : offs[j + 1]]) for j in range(len(blocks))
-        ]
+        return [res.x[offs[j] : offs[j + 1]] for j in range(len(blocks))]
 
     def _lp_job(self, job: _Job, sub: _Sub) -> tuple[float, float]:
         return self._lp_one(job, sub, 1.0), self._lp_one(job, sub, -1.0)

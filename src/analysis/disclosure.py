@@ -232,6 +232,9 @@ class _Problem:
         self._margin: np.ndarray | None = None
         self.lp_solves = 0  # LPs solved (for benchmarks and tests)
         self._subs: dict[bytes, _Sub] = {}
+        self._objectives: dict[tuple[int, str], tuple[np.ndarray, np.ndarray]] = {}
+        # the last full answer (every default target) and the unpublished pattern it was for
+        self._last: tuple[bytes, list[tuple[int, str, float, float]]] | None = None
         self.pattern = abs(self.a).tocsr()
         self.residual = self.a @ self.values  # 0 (or <= 0) where the true values satisfy a row
         self.is_eq_row = np.arange(self.a.shape[0]) < self.n_eq
@@ -611,10 +614,31 @@ class _Problem:
         suppression loop passes those already known wide: suppressing more only relaxes the
         problem, so an interval never narrows as suppression grows).
         """
+        free = self.free_mask(count_supp, num_supp)
+        memo = targets is None and not skip
+        if memo and self._last is not None and self._last[0] == free.tobytes():
+            out = [Interval(c, m, lo, hi, "") for c, m, lo, hi in self._last[1]]
+        else:
+            out = self._intervals(free, count_supp, num_supp, targets, skip)
+            if memo:
+                self._last = (free.tobytes(), [(i.cell, i.measure, i.low, i.high) for i in out])
+        if stop_below is not None:
+            for k, iv in enumerate(out):
+                if iv.width < stop_below - _TOL:
+                    return out[: k + 1]
+        return out
+
+    def _intervals(
+        self,
+        free: np.ndarray,
+        count_supp: np.ndarray,
+        num_supp: np.ndarray,
+        targets: Iterable[tuple[int, str]] | None,
+        skip: set[tuple[int, str]] | None,
+    ) -> list[Interval]:
         if targets is None:
             targets = self.default_targets(count_supp, num_supp)
         todo = [t for t in targets if skip is None or t not in skip]
-        free = self.free_mask(count_supp, num_supp)
         self._check_published(free)
         comp_of: dict[int, np.ndarray] = {}
         jobs: list[_Job] = []
@@ -630,8 +654,6 @@ class _Problem:
             high = const + sum(res[k][1] for k in ks)
             low = max(low, 0.0) if np.isfinite(low) else 0.0
             out.append(Interval(cell, measure, float(low), float(high), ""))
-            if stop_below is not None and out[-1].width < stop_below - _TOL:
-                break
         return out
 
     def _check_published(self, free: np.ndarray) -> None:
@@ -652,22 +674,34 @@ class _Problem:
 
         ``comp_of`` memoises components under this ``free`` pattern.
         """
-        idx, coef = self.objective(cell, measure)
+        key = (cell, measure)
+        hit = self._objectives.get(key)
+        if hit is None:
+            hit = self._objectives[key] = self.objective(cell, measure)
+        idx, coef = hit
         f = free[idx]
-        const = float(coef[~f] @ self.values[idx[~f]])
-        fi, fc = idx[f], coef[f]
-        out: list[_Job] = []
-        done: set[bytes] = set()
+        if f.all():
+            const, fi, fc = 0.0, idx, coef
+        else:
+            const = float(coef[~f] @ self.values[idx[~f]])
+            fi, fc = idx[f], coef[f]
+        comps = []
         for v in fi.tolist():
             if v not in comp_of:
                 comp = self.component(v, free)
                 for u in comp.tolist():
                     comp_of[u] = comp
-            comp = comp_of[v]
-            ck = comp.tobytes()
-            if ck in done:
+            comps.append(comp_of[v])
+        if not comps:
+            return const, []
+        if all(c is comps[0] for c in comps):
+            return const, [(comps[0], fi, fc)]
+        out: list[_Job] = []
+        done: set[int] = set()
+        for comp in comps:
+            if id(comp) in done:
                 continue
-            done.add(ck)
+            done.add(id(comp))
             inside = np.isin(fi, comp)
             out.append((comp, fi[inside], fc[inside]))
         return const, out

@@ -26,8 +26,8 @@ Blocking rules for prediction (each pair is scored once, attributed to the first
 finds it):
 
 0. same OEN (Luhn-valid on the child-welfare side): the deterministic candidates, scored too;
-1. same birth date and first initial;
-2. same birth date and surname initial;
+1. same birth date and first initial, gender compatible (equal, or unknown on either side);
+2. same birth date and surname initial, gender compatible;
 3. same first name, surname and birth year, and the birth date day-month swapped or within a
    day (catches those two errors without pairing every namesake born the same year);
 4. same first name, surname, birth month and day (catches one-year errors).
@@ -71,8 +71,8 @@ LEVEL_NAMES: dict[str, tuple[str, ...]] = {
 
 BLOCKING_RULE_NAMES = (
     "same OEN",
-    "birth date + first initial",
-    "birth date + surname initial",
+    "birth date + first initial (gender compatible)",
+    "birth date + surname initial (gender compatible)",
     "first name + surname + birth year (day-month swap or one day out)",
     "first name + surname + birth month and day",
 )
@@ -157,12 +157,17 @@ def comparisons() -> list[CustomComparison]:
     return [first, last, dob, postal, gender]
 
 
+# gender agrees or is unknown on either side (a child-welfare gender identity with no school
+# equivalent is null, so those children are still paired with every student)
+_GENDER_COMPATIBLE = "(l.gender = r.gender OR l.gender IS NULL OR r.gender IS NULL)"
+
+
 def blocking_rules() -> list[Any]:
     """Prediction blocking rules, in the order of :data:`BLOCKING_RULE_NAMES`."""
     return [
         block_on("oen"),
-        block_on("dob", "first_initial"),
-        block_on("dob", "last_initial"),
+        f"l.dob = r.dob AND l.first_initial = r.first_initial AND {_GENDER_COMPATIBLE}",
+        f"l.dob = r.dob AND l.last_initial = r.last_initial AND {_GENDER_COMPATIBLE}",
         # equality keys first (DuckDB hash-joins on them), then the residual condition
         "l.first_name = r.first_name AND l.last_name = r.last_name AND l.dob_year = r.dob_year "
         "AND ((l.dob_month = r.dob_day AND l.dob_day = r.dob_month) "

@@ -252,6 +252,7 @@ def run(cfg: Config, *, workers: int | None = None, kinds: Sequence[str] = REPOR
         for lang in cfg.reports.languages:
             meth = site.methodology(cfg, lang)
             render_site(tmp, rendered, meth, lang=lang)
+        shutil.rmtree(tmp / "_docs", ignore_errors=True)  # intermediate documents, not published
         manifest.write(cfg, tmp, entries)
     # Keep the cache small: only what this build used.
     for d in cache.iterdir():

@@ -199,9 +199,19 @@ class Config(_Frozen):
     def to_json(self) -> str:
         return json.dumps(self.model_dump(mode="json"), sort_keys=True, indent=2)
 
-    def fingerprint(self) -> str:
-        """SHA-256 of the resolved configuration (identifies a build's inputs)."""
-        return hashlib.sha256(self.to_json().encode()).hexdigest()
+    def fingerprint(self, *, data_only: bool = False) -> str:
+        """SHA-256 of the resolved configuration (identifies a build's inputs).
+
+        Which reports to render and on how many workers never change a number: they are left
+        out, so asking for more reports does not redo the data stages or the reports already made.
+        ``data_only`` also leaves out the whole ``reports`` section (for the data stages).
+        """
+        data = json.loads(self.to_json())
+        data["reports"].pop("only", None)
+        data["reports"].pop("workers", None)
+        if data_only:
+            data.pop("reports")
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

@@ -135,7 +135,9 @@ def _state_file(cfg: Config, name: str) -> Path:
 def _fingerprint(cfg: Config, name: str) -> str:
     # generate depends on the whole configuration (the seed and sizes); later stages on the
     # configuration and on the content of their inputs.
-    return hashlib.sha256((cfg.fingerprint() + name + _digest(stage_inputs(cfg, name))).encode()).hexdigest()
+    conf = cfg.fingerprint(data_only=name != "render")
+    extra = json.dumps(list(cfg.reports.only)) if name == "render" else ""
+    return hashlib.sha256((conf + name + extra + _digest(stage_inputs(cfg, name))).encode()).hexdigest()
 
 
 def is_up_to_date(cfg: Config, name: str) -> bool:

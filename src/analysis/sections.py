@@ -200,11 +200,11 @@ def adjusted_models(r: Report, results: Mapping[str, Protected]) -> Report:
 
 
 INDICATORS = (
-    ("indicator1_no_recurrence_investigation", "measure.indicator_1", "fiscal_year", "rate"),
-    ("indicator2_no_recurrence_ongoing", "measure.indicator_2", "fiscal_year", "rate"),
-    ("indicator3_days_by_placement", "measure.indicator_3", "fiscal_year", "pct_days"),
-    ("indicator4_exits", "measure.indicator_4", "admission_fiscal_year", "rate"),
-    ("indicator5_caregiver_relationship", "measure.indicator_5", "fiscal_year", "mean"),
+    ("indicator1_no_recurrence_investigation", "measure.indicator_1", "fiscal_year", "rate", "col.cases"),
+    ("indicator2_no_recurrence_ongoing", "measure.indicator_2", "fiscal_year", "rate", "col.cases"),
+    ("indicator3_days_by_placement", "measure.indicator_3", "fiscal_year", "pct_days", "col.children"),
+    ("indicator4_exits", "measure.indicator_4", "admission_fiscal_year", "rate", "col.admissions"),
+    ("indicator5_caregiver_relationship", "measure.indicator_5", "fiscal_year", "mean", "col.youth"),
 )
 
 
@@ -213,7 +213,7 @@ def indicators(r: Report, results: Mapping[str, Protected], society_id: str = "T
     """The five MCCSS performance indicators by fiscal year, for a society against the province."""
     r.heading("heading.indicators")
     r.text("text.indicators")
-    for name, msg, year_col, value in INDICATORS:
+    for name, msg, _year_col, value, n_label in INDICATORS:
         if name not in results:
             continue
         p = results[name]
@@ -228,7 +228,8 @@ def indicators(r: Report, results: Mapping[str, Protected], society_id: str = "T
             if c in t.df.columns:
                 formats[c] = fmt
         r.heading(msg, level=3)
-        r.table(t, "caption.indicator", caption_values={"measure": r.t(msg)}, formats=formats)
+        r.table(t, "caption.indicator", caption_values={"measure": r.t(msg)}, formats=formats,
+                labels={"n": n_label, "events": "col.events_indicator"})
     return r
 
 

@@ -470,3 +470,23 @@ def test_firth_keeps_separated_stratum_finite() -> None:
     fi = models.fit_grouped(df, key_terms=["x[v]", "g[c]"], firth=True, **kw)  # type: ignore[arg-type]
     assert ml.coef("g[c]") > 10 and 3 < fi.coef("g[c]") < 10
     assert fi.coef("x[v]") == pytest.approx(ml.coef("x[v]"), abs=0.05)
+
+
+def test_grouped_gaussian_matches_individual_ols() -> None:
+    """Cell means with var_weights = individual-row OLS: same coefficients, same model-based SE
+    (the scale includes the within-cell sums of squares)."""
+    import statsmodels.api as sm
+
+    rng = np.random.default_rng(6)
+    n = 2000
+    g = rng.choice(["a", "b", "c"], n)
+    x = rng.choice(["u", "v"], n)
+    y = 7.0 - 1.0 * (g == "b") + 0.5 * (x == "v") + rng.normal(0, 1.0, n)
+    df = pl.DataFrame({"study_id": np.arange(n).astype(str), "g": g, "x": x, "y": y})
+    fit = models.fit_grouped(
+        df, outcome="y", family="gaussian", categorical={"g": "a", "x": "u"}, key_terms=["g[b]"]
+    )
+    X = np.column_stack([np.ones(n), g == "b", g == "c", x == "v"]).astype(float)
+    ref = sm.OLS(y, X).fit()
+    assert np.allclose(fit.params, ref.params, atol=1e-8)
+    assert fit.model_se["g[b]"] == pytest.approx(ref.bse[1], rel=1e-6)

@@ -22,14 +22,24 @@ Output tables are long: ``outcome``, ``term``, ``scale``, ``estimate``, ``se``, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, ParamSpec, TypeVar
 
 import numpy as np
 import pandas as pd
 import polars as pl
-from scipy import linalg, sparse
+import statsmodels.api as sm
+from statsmodels.genmod.generalized_linear_model import GLMResults
+from statsmodels.tools.sm_exceptions import DomainWarning, PerfectSeparationWarning
+
+try:
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover - see _one_blas_thread
+    threadpool_limits = None
 
 from analysis.outcomes import Z95, eqao_with_care, student_year_outcomes
 
@@ -49,9 +59,9 @@ EQUITY_DIMENSIONS: tuple[str, ...] = (
     "gender",
 )
 _MISSING = "__missing__"
-FIRTH = (
-    False  # Firth logit fits (see _binomial_newton): 92.0% vs 91.3% coverage at tiny, not default
-)
+P = ParamSpec("P")
+R = TypeVar("R")
+FIRTH = False  # Firth logit fits (see _firth_logit): 92.0% vs 91.3% coverage at tiny, not default
 MIN_EVENTS = 5  # fewest successes and failures a care status needs to enter a logit model
 
 
@@ -135,111 +145,137 @@ def _design(
     return np.column_stack(cols), names
 
 
-def _solve_pd(A: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Solve ``A x = b`` for a symmetric positive (semi)definite ``A`` (pseudo-inverse fallback).
+def _one_blas_thread() -> AbstractContextManager[object]:
+    """Limit BLAS/OpenMP to one thread while fitting (``threadpoolctl``).
 
-    Cholesky (scipy's ``cho_solve``), not ``numpy.linalg.solve``: on a busy machine OpenBLAS's
-    threaded LU of a 100 x 100 matrix can take 0.2 s where the Cholesky takes 0.1 ms.
+    The fits are small (a few thousand cells by ~100-160 columns): with OpenBLAS's default thread
+    pool on a busy 2-core machine, oversubscription makes each IRLS step 10-50x slower than on one
+    thread (tiny ``fit_outcome_models``: 12.7 s vs 0.4 s). Without ``threadpoolctl`` installed the
+    fits still run, just with the library's default threads.
     """
-    try:
-        return np.asarray(linalg.cho_solve(linalg.cho_factor(A), b))
-    except linalg.LinAlgError:
-        return np.asarray(linalg.pinvh(A) @ b)
+    if threadpool_limits is None:
+        return nullcontext()
+    return threadpool_limits(limits=1)
 
 
-def _inverse_pd(A: np.ndarray) -> np.ndarray:
-    return _solve_pd(A, np.eye(A.shape[0]))
+def _single_blas_thread(func: Callable[P, R]) -> Callable[P, R]:
+    """Run ``func`` under :func:`_one_blas_thread`."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with _one_blas_thread():
+            return func(*args, **kwargs)
+
+    return wrapper
 
 
-def _xtwx(X: sparse.csr_matrix, w: np.ndarray) -> np.ndarray:
-    """``X' diag(w) X`` of the (sparse: dummies) cell design, as a dense matrix."""
-    return np.asarray((X.T @ X.multiply(w[:, None]).tocsr()).toarray())
+@dataclass
+class _CellFit:
+    params: np.ndarray
+    bread: np.ndarray  # unscaled (X'WX)^-1 at the fitted mean (statsmodels normalized_cov_params)
+    mu: np.ndarray  # fitted mean per cell (proportion for binomial families, mean for gaussian)
+    scale: float
+    cov_model: np.ndarray  # model-based covariance (statsmodels cov_params at the model's scale)
 
 
-def _wls(X: sparse.csr_matrix, y: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted least squares: ``(params, (X'WX)^-1)``."""
-    xtwx = _xtwx(X, w)
-    return _solve_pd(xtwx, X.T @ (w * y)), _inverse_pd(xtwx)
-
-
-def _binomial_newton(
-    X: sparse.csr_matrix,
+def _glm_binomial(
+    X: np.ndarray,
     y: np.ndarray,
     n: np.ndarray,
     *,
     logit: bool,
-    firth: bool = False,
-    max_iter: int = 100,
-    tol: float = 1e-10,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Maximum likelihood of a grouped binomial GLM (``y`` successes of ``n``), logit or identity.
+    start: np.ndarray | None = None,
+) -> GLMResults:
+    """statsmodels binomial GLM on grouped cells: ``y`` successes of ``n`` (logit or identity)."""
+    link = sm.families.links.Logit() if logit else sm.families.links.Identity()
+    with warnings.catch_warnings():
+        # identity link: DomainWarning (the fitted rates stay well inside (0, 1) here); a stratum
+        # with no failures (or successes): PerfectSeparationWarning, its coefficient drifts off
+        # without affecting the others (fit_grouped drops sparse care statuses beforehand)
+        warnings.simplefilter("ignore", DomainWarning)
+        warnings.simplefilter("ignore", PerfectSeparationWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        model = sm.GLM(np.column_stack([y, n - y]), X, family=sm.families.Binomial(link=link))
+        return model.fit(
+            start_params=start,
+            method="IRLS",
+            maxiter=100,
+            tol=1e-8,
+            scale=None if logit else "X2",
+        )
 
-    Fisher scoring on the normal equations (a few ms for thousands of cells and a hundred columns,
-    where a QR/SVD-based IRLS takes seconds). Returns ``(params, (X'WX)^-1, fitted mean)``.
-    A stratum with no failures (or no successes) drifts towards an infinite coefficient without
-    affecting the others; iteration stops when the log-likelihood no longer changes.
-    ``firth`` (logit only): Firth's penalised likelihood ``l + log|X'WX| / 2``, which removes the
-    O(1/n) bias of the maximum likelihood log-odds (away from zero, noticeable for a care status
-    with a hundred students) and keeps every coefficient finite.
+
+def _firth_logit(X: np.ndarray, y: np.ndarray, n: np.ndarray, res: GLMResults) -> GLMResults:
+    """Firth's bias-reduced logit from statsmodels fits on pseudo-data.
+
+    Firth's modified score ``X'(y - n mu + h (1/2 - mu))`` (``h``: hat values) is the ordinary
+    score of the pseudo-cells ``y + h/2`` successes of ``n + h``; refitting the statsmodels GLM on
+    them with ``h`` from the previous fit converges to the penalised-likelihood estimate
+    (``l + log|X'WX| / 2``), which removes the O(1/n) bias of the maximum likelihood log-odds and
+    keeps every coefficient finite. The returned fit's mean, bread and covariance are those of the
+    pseudo-cells' GLM at the Firth estimate.
     """
-    firth = firth and logit
-    p_obs = (y + 0.5) / (n + 1.0)
-    if logit:
-        params = _wls(X, np.log(p_obs / (1 - p_obs)), n * p_obs * (1 - p_obs))[0]
-    else:
-        params = _wls(X, y / n, n)[0]
-    eps = 1e-9
-
-    def mean(b: np.ndarray) -> np.ndarray:
-        eta = X @ b
-        return 1 / (1 + np.exp(-eta)) if logit else np.clip(eta, eps, 1 - eps)
-
-    def weights(m: np.ndarray) -> np.ndarray:
-        v = np.clip(m * (1 - m), eps, None)
-        return n * v if logit else n / v
-
-    def objective(m: np.ndarray) -> tuple[float, np.ndarray]:
-        mc = np.clip(m, 1e-300, 1 - 1e-16)
-        ll = float(np.sum(y * np.log(mc) + (n - y) * np.log1p(-mc)))
-        info = _xtwx(X, weights(m))
-        if firth:
-            try:
-                ll += float(np.sum(np.log(np.diag(linalg.cholesky(info)))))
-            except linalg.LinAlgError:
-                ll = -np.inf
-        return ll, info
-
-    mu = mean(params)
-    ll, info = objective(mu)
-    for _ in range(max_iter):
-        v = np.clip(mu * (1 - mu), eps, None)
-        if logit:
-            resid = y - n * mu  # score = X'(y - n mu); information X' diag(n mu (1 - mu)) X
-            if firth:
-                inv = _inverse_pd(info)
-                h = weights(mu) * np.asarray(X.multiply(X @ inv).sum(axis=1)).ravel()
-                resid = resid + h * (0.5 - mu)
-        else:
-            resid = (y - n * mu) / v
-        step = _solve_pd(info, X.T @ resid)
-        new = params + step
-        new_mu = mean(new)
-        new_ll, new_info = objective(new_mu)
-        halvings = 0
-        while new_ll < ll - 1e-9 * abs(ll) and halvings < 30:
-            step /= 2
-            new = params + step
-            new_mu = mean(new)
-            new_ll, new_info = objective(new_mu)
-            halvings += 1
-        params, mu, info = new, new_mu, new_info
-        done = abs(new_ll - ll) <= tol * (abs(ll) + 1.0)
-        ll = new_ll
+    params = np.zeros(X.shape[1])
+    params[0] = res.params[0] if np.isfinite(res.params[0]) else 0.0
+    for _ in range(200):
+        h = (
+            sm.GLM(np.column_stack([y, n - y]), X, family=sm.families.Binomial())
+            .fit(start_params=params, maxiter=0)
+            .get_hat_matrix_diag(observed=False)
+        )
+        new = _glm_binomial(X, y + h / 2, n + h, logit=True, start=params)
+        done = np.max(np.abs(new.params - params)) < 1e-8
+        params = new.params
         if done:
             break
-    return params, _inverse_pd(_xtwx(X, weights(mu))), mu
+    return new
 
 
+def _fit_cells(
+    X: np.ndarray,
+    ysum: np.ndarray,
+    wsum: np.ndarray,
+    yysum: np.ndarray,
+    family: Family,
+    firth: bool,
+) -> _CellFit:
+    """Fit the cell-level GLM with statsmodels.
+
+    Binomial families: ``(successes, failures)`` endog, IRLS; logit at dispersion 1, identity link
+    (attendance days) at the Pearson dispersion. Gaussian: cell means with ``var_weights`` = rows
+    per cell (the WLS of the individual rows), at the exact individual-level residual variance
+    (within-cell sums of squares included, which the cell means alone do not carry).
+    """
+    p = X.shape[1]
+    if family == "gaussian":
+        ybar = ysum / wsum
+        res = sm.GLM(ybar, X, family=sm.families.Gaussian(), var_weights=wsum).fit(method="IRLS")
+        mu = np.asarray(res.mu)
+        resid_between = float(np.sum(wsum * (ybar - mu) ** 2))
+        within = float(np.sum(yysum - wsum * ybar**2))
+        scale = (within + resid_between) / max(wsum.sum() - p, 1)
+        cov = np.asarray(res.cov_params(scale=scale))
+    else:
+        logit = family == "logit"
+        res = _glm_binomial(X, ysum, wsum, logit=logit)
+        if logit and firth:
+            res = _firth_logit(X, ysum, wsum, res)
+        mu = np.asarray(res.mu)
+        # Pearson dispersion (meaningful for the attendance days; for 0/1 outcomes the model-based
+        # variance uses scale 1, see GroupedFit.model_se)
+        v = np.clip(mu * (1 - mu), 1e-12, None)
+        scale = float(np.sum((ysum - wsum * mu) ** 2 / (wsum * v))) / max(X.shape[0] - p, 1)
+        cov = np.asarray(res.cov_params(scale=1.0 if logit else scale))
+    return _CellFit(
+        params=np.asarray(res.params),
+        bread=np.asarray(res.normalized_cov_params),
+        mu=mu,
+        scale=scale,
+        cov_model=cov,
+    )
+
+
+@_single_blas_thread
 def fit_grouped(
     rows: pl.DataFrame,
     *,
@@ -310,25 +346,13 @@ def fit_grouped(
         .with_row_index("_cell")
     )
     X_dense, names = _design(cells, categorical, numeric, indicators)
-    X = sparse.csr_matrix(X_dense)
+    X = X_dense
     ysum = cells["_y"].to_numpy()
     wsum = cells["_w"].to_numpy()
-    if family == "gaussian":
-        ybar = ysum / wsum
-        params, bread = _wls(X, ybar, wsum)
-        mu = X @ params
-        resid_between = float(np.sum(wsum * (ybar - mu) ** 2))
-        within = float(np.sum(cells["_yy"].to_numpy() - wsum * ybar**2))
-        scale = (within + resid_between) / max(wsum.sum() - X.shape[1], 1)
-    else:
-        params, bread, mu = _binomial_newton(
-            X, ysum, wsum, logit=family == "logit", firth=FIRTH if firth is None else firth
-        )
-        # Pearson dispersion (meaningful for the attendance days; for 0/1 outcomes the model-based
-        # variance uses scale 1, see GroupedFit.model_se)
-        v = np.clip(mu * (1 - mu), 1e-12, None)
-        pearson = float(np.sum((ysum - wsum * mu) ** 2 / (wsum * v)))
-        scale = pearson / max(cells.height - X.shape[1], 1)
+    cf = _fit_cells(
+        X, ysum, wsum, cells["_yy"].to_numpy(), family, FIRTH if firth is None else firth
+    )
+    params, bread, mu, scale = cf.params, cf.bread, cf.mu, cf.scale
     # per-row score residuals s_i, so that the score of the cell fit is sum_i x_c(i) * s_i
     if family == "logit":
         resid_scale = np.ones_like(mu)
@@ -388,9 +412,9 @@ def fit_grouped(
     else:
         var = {}
         n_clusters = int(data[cluster].n_unique())
-    # model-based variances of the same contrasts (binary outcomes: dispersion 1)
-    model_scale = 1.0 if family == "logit" else scale
-    mvar = {name: float(model_scale * a @ bread @ a) for name, a in contrasts.items()}
+    # model-based variances of the same contrasts (statsmodels covariance; binary outcomes:
+    # dispersion 1, attendance: Pearson, credits: individual-level residual variance)
+    mvar = {name: float(a @ cf.cov_model @ a) for name, a in contrasts.items()}
     robust = {t: float(np.sqrt(var[t])) for t in present}
     model_se = {t: float(np.sqrt(mvar[t])) for t in present}
     ame_out = {t: (ame[t], float(np.sqrt(max(var[f"ame:{t}"], mvar[f"ame:{t}"])))) for t in ame}

@@ -108,9 +108,9 @@ def test_settings_levels_match_documented_gamma_names() -> None:
 
 
 def test_likely_duplicates_with_the_same_best_student_become_one_person() -> None:
-    # c1 and c2 look alike (0.95, below high confidence) and both point at s1: one child
+    # c1 and c2 look alike (0.6: more likely than not, below high confidence) and both point at s1: one child
     pairs = [_pair("c1", "s1", 0.97), _pair("c2", "s1", 0.95)]
-    links, unl = _resolve(pairs, ["c1", "c2"], [("c1", "c2", 0.95)])
+    links, unl = _resolve(pairs, ["c1", "c2"], [("c1", "c2", 0.6)])
     assert links["oen"].to_list() == ["s1", "s1"]
     assert links["cw_person_id"].n_unique() == 1
     # without the record-pair evidence they stay two children, and only one gets the student

@@ -28,11 +28,13 @@ finds it):
 0. same OEN (Luhn-valid on the child-welfare side): the deterministic candidates, scored too;
 1. same birth date and first initial, gender compatible (equal, or unknown on either side);
 2. same birth date and surname initial, gender compatible;
-3. same first name, surname and birth year, and the birth date day-month swapped or within a
-   day (catches those two errors without pairing every namesake born the same year);
-4. same first name, surname, birth month and day (catches one-year errors).
+3. same surname, birth date with day and month swapped, gender compatible;
+4. same surname, birth year and month, day within one, gender compatible;
+5. same first name, surname and birth year, within a day (one-day errors across a month end);
+6. same surname, birth month and day, birth year one apart, gender compatible.
 
-Between them they miss a true pair only when two identifiers are both damaged in particular
+Rules 3-6 catch a damaged birth date together with a damaged first name (typo or nickname with
+a new initial), which rules 1-2 cannot. Between them they miss a true pair only when two identifiers are both damaged in particular
 ways (for example a wrong birth date *and* a nickname with a new initial *and* a changed
 surname); the quality report counts such misses against the truth.
 """
@@ -73,8 +75,10 @@ BLOCKING_RULE_NAMES = (
     "same OEN",
     "birth date + first initial (gender compatible)",
     "birth date + surname initial (gender compatible)",
-    "first name + surname + birth year (day-month swap or one day out)",
-    "first name + surname + birth month and day",
+    "surname + birth date with day and month swapped",
+    "surname + birth year and month, day within one",
+    "first name + surname + birth year, within a day (across a month end)",
+    "surname + birth month and day, year one apart",
 )
 
 # Judgement, documented: exact first name + surname + birth date finds about 80% of the true
@@ -168,11 +172,15 @@ def blocking_rules() -> list[Any]:
         block_on("oen"),
         f"l.dob = r.dob AND l.first_initial = r.first_initial AND {_GENDER_COMPATIBLE}",
         f"l.dob = r.dob AND l.last_initial = r.last_initial AND {_GENDER_COMPATIBLE}",
-        # equality keys first (DuckDB hash-joins on them), then the residual condition
+        # equality keys first (the engine hash-joins on them), then the residual condition
+        "l.last_name = r.last_name AND l.dob_year = r.dob_year "
+        f"AND l.dob_month = r.dob_day AND l.dob_day = r.dob_month AND {_GENDER_COMPATIBLE}",
+        "l.last_name = r.last_name AND l.dob_year = r.dob_year AND l.dob_month = r.dob_month "
+        f"AND abs(l.dob_day - r.dob_day) <= 1 AND {_GENDER_COMPATIBLE}",
         "l.first_name = r.first_name AND l.last_name = r.last_name AND l.dob_year = r.dob_year "
-        "AND ((l.dob_month = r.dob_day AND l.dob_day = r.dob_month) "
-        "OR abs(l.dob_days - r.dob_days) <= 1)",
-        block_on("first_name", "last_name", "dob_month", "dob_day"),
+        "AND abs(l.dob_days - r.dob_days) <= 1",
+        "l.last_name = r.last_name AND l.dob_month = r.dob_month AND l.dob_day = r.dob_day "
+        f"AND abs(l.dob_year - r.dob_year) = 1 AND {_GENDER_COMPATIBLE}",
     ]
 
 

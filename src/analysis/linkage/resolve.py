@@ -11,7 +11,7 @@
    connected components of (a) record pairs the model scores at or above
    ``Linkage.high_confidence`` as the same child, (b) records that each match the same student
    deterministically or at or above ``Linkage.high_confidence`` and (c) record pairs scored at
-   or above ``Linkage.match_threshold`` whose best candidate is the same student (at or above
+   or above ``DUPLICATE_LIKELY`` (0.5) whose best candidate is the same student (at or above
    the threshold for both). A person's candidates are the union of its records' candidates.
 3. **One-to-one.** Candidates (deterministic first, then by match probability and weight) are
    taken greedily: a person gets at most one student and a student at most one person. A
@@ -26,6 +26,7 @@ from __future__ import annotations
 import polars as pl
 
 POSTAL_EXACT = 3  # gamma of "exact" in analysis.linkage.model.POSTAL_LEVELS
+DUPLICATE_LIKELY = 0.5  # record pair "more likely than not" the same child
 AMBIGUITY_MARGIN = 2.0  # bits of match weight (a Bayes factor of 4)
 UNBLOCKED_MASS = 0.01  # share of true pairs no blocking rule finds (m-mass outside the blocks)
 
@@ -168,9 +169,10 @@ def resolve(
     for _, grp in det.group_by("oen"):
         members = sorted(grp["cw_id"].to_list())
         edges.extend((members[0], m) for m in members[1:])
-    # Two records the duplicate model scores at or above the match threshold whose best
-    # candidate is the same student (at or above the threshold for both) are the same child too;
-    # otherwise one would take the student and the other be left "student_taken".
+    # Two records the duplicate model scores as more likely than not the same child
+    # (DUPLICATE_LIKELY) whose best candidate is the same student (at or above the threshold for
+    # both) are the same child too; otherwise one would take the student and the other be left
+    # "student_taken".
     best = (
         pairs.sort(["cw_id", "match_probability", "oen"], descending=[False, True, False])
         .group_by("cw_id", maintain_order=True)
@@ -179,7 +181,7 @@ def resolve(
         .select("cw_id", "oen")
     )
     likely = (
-        cw_pairs.filter(pl.col("match_probability") >= threshold)
+        cw_pairs.filter(pl.col("match_probability") >= DUPLICATE_LIKELY)
         .join(best.rename({"cw_id": "cw_id_1", "oen": "oen_1"}), on="cw_id_1")
         .join(best.rename({"cw_id": "cw_id_2", "oen": "oen_2"}), on="cw_id_2")
         .filter(pl.col("oen_1") == pl.col("oen_2"))

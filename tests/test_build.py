@@ -145,3 +145,23 @@ def test_small_board_report_explains_suppression(tiny_build):
 
 def _paths(p: Path) -> list[str]:
     return sorted(x.relative_to(p).as_posix() for x in p.rglob("*") if x.is_file())
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_youth_summary_reads_at_grade_6_or_lower(tiny_build, lang):
+    from analysis import sections
+    from analysis.readability import check_grade
+    from analysis.report import Report
+
+    results = sections.open_results(tiny_build)
+    r = Report("youth", "youth", lang, title="youth.title")
+    sections.youth_summary(r, results, tiny_build.school_years[-1])
+    prose = r.prose()
+    assert len(prose) >= 8
+    got = check_grade(prose, lang)
+    assert got.grade <= 6
+    text = " ".join(prose)
+    assert "1-800-668-6868" in text  # where to get help
+    # Acronyms are explained where they are used.
+    for acronym in ("CAS", "EQAO") if lang == "en" else ("SAE", "OQRE"):
+        assert acronym in text

@@ -281,6 +281,15 @@ def youth_summary(r: Report, results: Mapping[str, Protected], school_year: str)
         r.text("youth.compare_all", all=r.in_ten(reading_all, proportion=True))
     if att_care is not None:
         r.text("youth.attendance_days", days=r.num(round(att_care * 10)))
+    grad = label_bool(results["graduation_by_ever_in_care"], "ever_in_care") if (
+        "graduation_by_ever_in_care" in results) else None
+    if grad is not None and grad.df.height:
+        first = str(grad.df["cohort"].min())
+        g_care = cell(grad, "rate", cohort=first, years=5, ever_in_care="in care")
+        g_all = cell(grad, "rate", cohort=first, years=5, ever_in_care="not in care")
+        if g_care is not None and g_all is not None:
+            r.text("youth.finished_school", in_care=r.in_ten(g_care, proportion=True).capitalize())
+            r.text("youth.finished_school_all", all=r.in_ten(g_all, proportion=True))
     r.text("youth.groups")
     r.text("youth.privacy")
     r.heading("heading.words")

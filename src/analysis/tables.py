@@ -13,6 +13,8 @@ draw a model. The public entry points :func:`table_html`, :func:`write_csv` and
 
 from __future__ import annotations
 
+import math
+
 import csv
 import html
 import io
@@ -95,8 +97,9 @@ def cell_text(value: Any, symbol: str | None, kind: str, lang: str) -> tuple[str
     symbol = symbol or ""
     if symbol in (SYMBOL_SUPPRESSED, SYMBOL_NOT_APPLICABLE, SYMBOL_NOT_AVAILABLE):
         return symbol, symbol
-    if value is None:
-        # A null without a symbol would print as blank: disclosure promised a symbol.
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        # A null without a symbol would print as blank, and an infinite or undefined estimate
+        # (e.g. an odds ratio where a group had no events) has no number to show: "x".
         return SYMBOL_NOT_AVAILABLE, SYMBOL_NOT_AVAILABLE
     text = format_value(value, kind, lang)
     if symbol == SYMBOL_LOW_RELIABILITY:

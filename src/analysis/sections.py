@@ -154,6 +154,10 @@ def care_comparison(r: Report, results: Mapping[str, Protected], school_year: st
     return r
 
 
+def _show_pct(r: Report, v: float | None) -> str:
+    return r.t("symbol.c_short") if v is None else r.pct(v, 0, proportion=True)
+
+
 def eqao_trends(r: Report, results: Mapping[str, Protected], cfg: Config,
                 assessments: tuple[str, ...] = ("g3_reading", "g6_math", "osslt")) -> Report:
     """EQAO trends, in care (ever) vs not, with the pandemic gap and the 2021-22 baseline break."""
@@ -170,11 +174,10 @@ def eqao_trends(r: Report, results: Mapping[str, Protected], cfg: Config,
         first, last = years[0], years[-1]
         start = cell(t, "rate", school_year=first, ever_in_care="in care")
         end = cell(t, "rate", school_year=last, ever_in_care="in care")
-        fmt = (lambda v: r.t("symbol.c_short") if v is None else r.pct(v, 0, proportion=True))
         r.chart(t, kind="line", category="school_year", value="rate", series="ever_in_care",
                 caption="caption.trend", alt="alt.trend",
                 values={"measure": measure, "first": cfg.school_years[0], "last": cfg.school_years[-1],
-                        "series": r.t("value.in care"), "start": fmt(start), "end": fmt(end)},
+                        "series": r.t("value.in care"), "start": _show_pct(r, start), "end": _show_pct(r, end)},
                 formats={"rate": "proportion", "ci_low": "proportion", "ci_high": "proportion"})
     return r
 

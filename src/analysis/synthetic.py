@@ -134,7 +134,7 @@ def _reference(rng: np.random.Generator) -> tuple[pl.DataFrame, pl.DataFrame, di
              + [("fr", "catholic")] * 8)
     # Every region has at least one board of each kind where possible; the rest by population.
     region_of = []
-    for i, (lang, typ) in enumerate(kinds):
+    for i, (lang, _typ) in enumerate(kinds):
         if lang == "fr":
             region_of.append(REGIONS[i % 5])
         else:
@@ -181,7 +181,7 @@ def _reference(rng: np.random.Generator) -> tuple[pl.DataFrame, pl.DataFrame, di
     # FSA pools: about 100 per region, drawn from the region's letter.
     fsas = {}
     for reg in REGIONS:
-        combos = [f"{REGION_LETTER[reg]}{d}{l}" for d in range(10) for l in POSTAL_LETTERS]
+        combos = [f"{REGION_LETTER[reg]}{d}{letter}" for d in range(10) for letter in POSTAL_LETTERS]
         fsas[reg] = np.array(sorted(rng.choice(combos, size=100, replace=False)))
     return boards, societies, fsas
 
@@ -700,7 +700,7 @@ def _eqao(cfg: Config, s: _Streams, panel: dict, truth: dict, board_eff: np.ndar
              ("g6_reading", 7, "lit"), ("g6_writing", 7, "lit"), ("g6_math", 7, "math"),
              ("g9_math", 10, "math"), ("osslt", 11, "lit")]
     frames = []
-    for a, (name, g_idx, kind) in enumerate(specs):
+    for name, g_idx, kind in specs:
         m = (gidx == g_idx) & eqao_years[yi]
         idx = np.flatnonzero(m)
         if len(idx) == 0:

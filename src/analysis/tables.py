@@ -13,11 +13,10 @@ draw a model. The public entry points :func:`table_html`, :func:`write_csv` and
 
 from __future__ import annotations
 
-import math
-
 import csv
 import html
 import io
+import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field

@@ -78,8 +78,16 @@ def _run(cfg: Config, stages: tuple[str, ...], force: bool) -> None:
             if nxt < len(stages):
                 progress.update(task, description=stages[nxt])
 
+        reports_task = None
+
+        def on_report(done: int, total: int) -> None:
+            nonlocal reports_task
+            if reports_task is None:
+                reports_task = progress.add_task("reports", total=total)
+            progress.update(reports_task, completed=done)
+
         try:
-            build(cfg, stages=stages, force=force, on_stage=on_stage)
+            build(cfg, stages=stages, force=force, on_stage=on_stage, progress=on_report)
         except (SourceValidationError, ValueError) as exc:
             # Validation, de-identification (missing or short key) and disclosure errors are the
             # user's to fix: a clear message and exit 2, never a traceback with local values.

@@ -151,7 +151,8 @@ def is_up_to_date(cfg: Config, name: str) -> bool:
     return state.get("outputs") == _digest(stage_outputs(cfg, name))
 
 
-def run_stage(cfg: Config, name: str, *, force: bool = False) -> StageResult:
+def run_stage(cfg: Config, name: str, *, force: bool = False,
+              progress: Callable[[int, int], None] | None = None) -> StageResult:
     """Run one stage unless it is up to date; record its fingerprint when it completes."""
     for out in stage_outputs(cfg, name):
         clean_stale_staging(out.parent)
@@ -159,7 +160,8 @@ def run_stage(cfg: Config, name: str, *, force: bool = False) -> StageResult:
         state = json.loads(_state_file(cfg, name).read_text())
         return StageResult(stage=name, rows=state.get("rows", {}), metrics=state.get("metrics", {}),
                            skipped=True)
-    result = _stage_fn(name)(cfg)
+    fn = _stage_fn(name)
+    result = fn(cfg, progress=progress) if (name == "render" and progress is not None) else fn(cfg)  # type: ignore[call-arg]
     # Taken after the run: validation may rewrite its own input folder (quarantined rows removed).
     fingerprint = _fingerprint(cfg, name)
     write_json({"fingerprint": fingerprint, "outputs": _digest(stage_outputs(cfg, name)),
@@ -173,13 +175,14 @@ def build(
     stages: tuple[str, ...] = STAGES,
     force: bool = False,
     on_stage: Callable[[str, StageResult, float], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> BuildRecord:
     """Run ``stages`` in order; each is skipped when its inputs and outputs are unchanged."""
     record = BuildRecord(config=json.loads(cfg.to_json()), config_sha256=cfg.fingerprint(),
                          seed=cfg.seed, scale=cfg.scale, code_version=_code_version())
     for name in stages:
         t0 = time.perf_counter()
-        result = run_stage(cfg, name, force=force)
+        result = run_stage(cfg, name, force=force, progress=progress)
         dt = time.perf_counter() - t0
         record.stages[name] = {"rows": result.rows, "metrics": result.metrics, "skipped": result.skipped,
                                "seconds": round(dt, 3)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 import numpy as np
 import polars as pl
@@ -202,3 +203,172 @@ def test_property_every_suppressed_cell_is_protected(n_rows, n_cols, data):
     assert ((pub == 0) | (pub >= PRIV.min_cell)).all()
     for iv in attack(prot, df):
         assert iv.width >= PRIV.protection_width - 1e-6
+
+
+def long_table(levels, interior, num=None, extra=None):
+    """Every cell and margin of an n-way table (``levels`` per dim), as keys, counts, numerators.
+
+    ``extra`` adds people to chosen margins (a margin larger than the sum of its members).
+    """
+    keys, counts, nums = [], [], []
+    for k in itertools.product(*[[*lv, "Total"] for lv in levels]):
+        cells = [c for c in interior if all(a in (b, "Total") for a, b in zip(k, c, strict=True))]
+        keys.append(k)
+        counts.append(sum(interior[c] for c in cells) + (extra or {}).get(k, 0))
+        nums.append(sum(num[c] for c in cells) if num else 0)
+    return keys, np.array(counts, dtype=float), np.array(nums, dtype=float)
+
+
+@st.composite
+def lp_systems(draw):
+    """A random n-way table with margins (some with unpublished remainders), optional
+    numerators, and a random suppression pattern (cells and margins)."""
+    nd = draw(st.integers(1, 3))
+    levels = [[f"v{i}" for i in range(draw(st.integers(2, 3)))] for _ in range(nd)]
+    cells = st.one_of(st.just(0), st.integers(1, 9), st.integers(10, 120))
+    interior = {k: draw(cells) for k in itertools.product(*levels)}
+    num = {k: draw(st.integers(0, v)) for k, v in interior.items()}
+    has_num = draw(st.booleans())
+    keys0 = list(itertools.product(*[[*lv, "Total"] for lv in levels]))
+    grand = keys0[-1]
+    extra = {grand: draw(st.integers(0, 4))}
+    keys, counts, nums = long_table(levels, interior, num if has_num else None, extra)
+    count_supp = np.array(draw(st.lists(st.booleans(), min_size=len(keys), max_size=len(keys))))
+    more = np.array(draw(st.lists(st.booleans(), min_size=len(keys), max_size=len(keys))))
+    dims = tuple(f"d{i}" for i in range(nd))
+    prob = _Problem(counts, nums if has_num else None, _groups(keys, dims, "Total"))
+    return prob, count_supp, count_supp | more
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(lp_systems())
+def test_property_components_give_the_whole_table_intervals(system):
+    """Solving each value over its own component equals two LPs over the whole table."""
+    prob, count_supp, num_supp = system
+    by_parts = prob.intervals(count_supp, num_supp)
+    whole = prob.intervals_full(count_supp, num_supp)
+    assert [(i.cell, i.measure) for i in by_parts] == [(i.cell, i.measure) for i in whole]
+    for a, b in zip(by_parts, whole, strict=True):
+        assert a.low == pytest.approx(b.low, abs=1e-6)
+        assert a.high == pytest.approx(b.high, abs=1e-6) or a.high == b.high == np.inf
+    # and again from the cache, asking for one value at a time
+    for b in whole:
+        (a,) = prob.intervals(count_supp, num_supp, targets=[(b.cell, b.measure)])
+        assert a.low == pytest.approx(b.low, abs=1e-6)
+        assert a.high == pytest.approx(b.high, abs=1e-6) or a.high == b.high == np.inf
+
+
+def test_inconsistent_margins_fail_like_the_whole_table_lp():
+    # a published total smaller than one published member: no table satisfies it
+    keys = [("a",), ("b",), ("Total",)]
+    counts = np.array([40.0, 3.0, 30.0])
+    prob = _Problem(counts, None, _groups(keys, ("g",), "Total"))
+    supp = np.array([False, True, False])
+    for solve in (prob.intervals, prob.intervals_full):
+        with pytest.raises(DisclosureError, match="inconsistent|could not solve"):
+            solve(supp, supp)
+
+
+def test_value_in_no_constraint_with_other_unknowns_needs_no_lp():
+    # no margin: a suppressed cell is unbounded above, whatever else is published
+    keys = [("a",), ("b",), ("c",)]
+    prob = _Problem(np.array([3.0, 40.0, 50.0]), None, _groups(keys, ("g",), "Total"))
+    supp = np.array([True, False, False])
+    (iv,) = prob.intervals(supp, supp)
+    assert (iv.low, iv.high) == (0.0, np.inf) and prob.lp_solves == 0
+
+
+def test_attackable_cell_in_a_larger_table_fails_the_lp_check():
+    # 3 x 3 x 2 table, every margin published, one small interior cell suppressed: recoverable
+    levels = [["a", "b", "c"], ["x", "y", "z"], ["m", "f"]]
+    interior = {k: 20 + i for i, k in enumerate(itertools.product(*levels))}
+    interior[("b", "y", "f")] = 3
+    keys, counts, _ = long_table(levels, interior)
+    supp = np.array([k == ("b", "y", "f") for k in keys])
+    prob = _Problem(counts, None, _groups(keys, ("r", "c", "s"), "Total"))
+    (iv,) = prob.intervals(supp, supp)
+    assert iv.low == pytest.approx(3) and iv.high == pytest.approx(3)
+    assert iv.width < PRIV.protection_width
+    # suppressing a rectangle's corners is not enough when the rest of the slice is published
+    # in the third dim; protect() must find complements until every interval is wide
+    df = pl.DataFrame(
+        [(*k, int(v)) for k, v in zip(keys, counts, strict=True)],
+        schema=["r", "c", "s", "n"],
+        orient="row",
+    )
+    rel = Release(PRIV)
+    prot = rel.protect("t", df, ("r", "c", "s"), "n")
+    assert rel.audit()["tables"][0]["lp_check_passed"]
+    supp2 = (prot.df["n__symbol"] == "c").to_numpy()
+    for iv in _Problem(counts, None, _groups(keys, ("r", "c", "s"), "Total")).intervals_full(
+        supp2, supp2
+    ):
+        assert iv.width >= PRIV.protection_width - 1e-6
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_property_three_way_with_numerators_every_suppressed_value_is_protected(data):
+    """Random 3-way tables with numerators: after protect(), every suppressed count, numerator
+    and non-outcome count is at least the protection width wide, checked on the whole table."""
+    levels = [[f"v{i}" for i in range(data.draw(st.integers(2, 3)))] for _ in range(3)]
+    cells = st.one_of(st.integers(0, 12), st.integers(10, 150))
+    interior = {k: data.draw(cells) for k in itertools.product(*levels)}
+    num = {k: data.draw(st.integers(0, v)) for k, v in interior.items()}
+    keys, counts, nums = long_table(levels, interior, num)
+    df = pl.DataFrame(
+        [(*k, int(n), int(y)) for k, n, y in zip(keys, counts, nums, strict=True)],
+        schema=["a", "b", "c", "n", "y"],
+        orient="row",
+    )
+    rel = Release(PRIV)
+    prot = rel.protect("t", df, ("a", "b", "c"), "n", numerator="y")
+    pub = prot.df.filter(pl.col("n__symbol") == "")["n"]
+    assert ((pub == 0) | (pub >= PRIV.min_cell)).all()
+    cs = (prot.df["n__symbol"] == "c").to_numpy()
+    ns = (prot.df["y__symbol"] == "c").to_numpy()
+    prob = _Problem(counts, nums, _groups(keys, ("a", "b", "c"), "Total"))
+    for iv in prob.intervals_full(cs, ns):
+        assert iv.width >= PRIV.protection_width - 1e-6
+
+
+def bench_table(seed: int = 0):
+    """A 2000-cell table with margins (9 x 9 x 19 interior cells, every margin), many small."""
+    rng = np.random.default_rng(seed)
+    levels = [
+        [f"a{i}" for i in range(9)],
+        [f"b{i}" for i in range(9)],
+        [f"c{i}" for i in range(19)],
+    ]
+    interior = {
+        k: int(rng.choice([rng.integers(0, 10), rng.integers(10, 400)], p=[0.3, 0.7]))
+        for k in itertools.product(*levels)
+    }
+    num = {k: int(rng.integers(0, v + 1)) for k, v in interior.items()}
+    keys, counts, nums = long_table(levels, interior, num)
+    df = pl.DataFrame(
+        [(*k, int(n), int(y)) for k, n, y in zip(keys, counts, nums, strict=True)],
+        schema=["a", "b", "c", "n", "y"],
+        orient="row",
+    )
+    return df.with_columns(rate=pl.when(pl.col("n") > 0).then(pl.col("y") / pl.col("n")))
+
+
+@pytest.mark.bench
+@pytest.mark.parametrize("numerator", [None, "y"])
+def test_bench_protect_2000_cells(numerator):
+    """Prints protect() time for a 2000-cell, three-way table with every margin."""
+    df = bench_table()
+    assert df.height == 2000
+    rel = Release(PRIV)
+    t0 = time.perf_counter()
+    rel.protect("bench", df, ("a", "b", "c"), "n", numerator=numerator, stats=("rate",))
+    seconds = time.perf_counter() - t0
+    table = rel.audit()["tables"][0]
+    prob = rel._problems["bench"][2]
+    print(
+        f"\nprotect 2000 cells (numerator={numerator}): {seconds:.2f} s, "
+        f"{table['suppressed_counts']} counts and {table['suppressed_numerators']} numerators "
+        f"suppressed, {len(table['suppressed'])} intervals, {prob.lp_solves} LPs"
+    )
+    assert table["lp_check_passed"]

@@ -66,7 +66,7 @@ def _run(cfg: Config, stages: tuple[str, ...], force: bool) -> None:
     from analysis.schemas import SourceValidationError
 
     with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total} stages"), TimeElapsedColumn(),
+                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
                   console=console, transient=False) as progress:
         task = progress.add_task(f"{stages[0]}", total=len(stages))
 

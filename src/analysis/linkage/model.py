@@ -37,6 +37,13 @@ Rules 3-6 catch a damaged birth date together with a damaged first name (typo or
 a new initial), which rules 1-2 cannot. Between them they miss a true pair only when two identifiers are both damaged in particular
 ways (for example a wrong birth date *and* a nickname with a new initial *and* a changed
 surname); the quality report counts such misses against the truth.
+
+Training: u by random sampling (at most :data:`U_MAX_PAIRS` pairs) and two EM sessions (blocked
+on birth date + gender, then first name + surname) run on a seeded random sample of the students
+sized so that blocking on birth date would give about :data:`EM_TRAINING_PAIRS` pairs
+(:func:`training_sample`; every student below that size, so tiny and small train on all). The
+trained m and u are then used on all students, with the prior (probability two random records
+match) and the term frequencies taken from the full data.
 """
 
 from __future__ import annotations

@@ -113,7 +113,7 @@ class Effects(_Frozen):
 
 class Linkage(_Frozen):
     engine: Literal["duckdb", "spark"] = "duckdb"
-    match_threshold: float = Field(0.9, gt=0, lt=1)
+    match_threshold: float = Field(0.8, gt=0, lt=1)
     high_confidence: float = Field(0.99, gt=0, lt=1)
     max_pairs_em: int = Field(2_000_000, gt=0)
 

@@ -24,6 +24,16 @@ def stage_records(cfg: Config) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _stable(obj: Any) -> Any:
+    """Drop timings and memory readings: the manifest of two identical builds is identical."""
+    if isinstance(obj, dict):
+        return {k: _stable(v) for k, v in obj.items()
+                if not any(w in k for w in ("seconds", "timings", "peak", "rss", "_s"))}
+    if isinstance(obj, list):
+        return [_stable(v) for v in obj]
+    return obj
+
+
 def write(cfg: Config, reports_root: Path, entries: list[dict[str, Any]]) -> Path:
     """Write ``reports_root/manifest.json`` (hashes every file already under ``reports_root``)."""
     from analysis.pipeline import _code_version
@@ -34,11 +44,6 @@ def write(cfg: Config, reports_root: Path, entries: list[dict[str, Any]]) -> Pat
     inputs = {}
     for name, root in (("analytic", cfg.paths.analytic), ("results", cfg.paths.results)):
         inputs.update({f"{name}/{rel}": d for rel, d in hash_tree(root).items()})
-    q = cfg.paths.linkage / "quality.json"
-    if q.exists():
-        from analysis.io import sha256_file
-
-        inputs["linkage/quality.json"] = sha256_file(q)
     outputs = {rel: d for rel, d in hash_tree(reports_root).items() if rel != MANIFEST}
     manifest = {
         "title": "Annual report build (synthetic data)",
@@ -59,9 +64,13 @@ def write(cfg: Config, reports_root: Path, entries: list[dict[str, Any]]) -> Pat
         },
         "study_key": key,
         "rows_per_stage": {k: v["rows"] for k, v in stages.items()},
-        "stage_metrics": {k: v["metrics"] for k, v in stages.items() if k in ("link", "deidentify", "analyse")},
-        "reports": [{k: e[k] for k in ("slug", "kind", "audience", "lang", "title", "html", "pdf", "csvs")}
-                    for e in entries],
+        "stage_metrics": {
+            k: v["metrics"] for k, v in stages.items() if k in ("link", "deidentify", "analyse")
+        },
+        "reports": [
+            {k: e[k] for k in ("slug", "kind", "audience", "lang", "title", "html", "pdf", "csvs")}
+            for e in entries
+        ],
         "inputs": inputs,
         "outputs": outputs,
     }

@@ -126,16 +126,22 @@ def measure_stage(cfg: Config, name: str) -> dict[str, Any]:
         cmd = [sys.executable, "-m", "analysis.bench", "_stage", str(cfg_file), name, str(out_file)]
         cpu0 = _cpu_children()
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=_child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            cmd, env=_child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         with _TreeSampler(proc.pid) as sampler:
             _, err = proc.communicate()
         wall = time.perf_counter() - t0
         cpu = _cpu_children() - cpu0
         if proc.returncode != 0:
             tail = err.decode("utf-8", "replace").strip().splitlines()[-15:]
-            raise RuntimeError(f"bench: stage {name} failed (exit {proc.returncode}):\n" + "\n".join(tail))
+            raise RuntimeError(
+                f"bench: stage {name} failed (exit {proc.returncode}):\n" + "\n".join(tail)
+            )
         child = json.loads(out_file.read_text(encoding="utf-8"))
-    peak_kib = max(child["self_maxrss_kib"], child["children_maxrss_kib"], sampler.peak_single / 1024)
+    peak_kib = max(
+        child["self_maxrss_kib"], child["children_maxrss_kib"], sampler.peak_single / 1024
+    )
     row: dict[str, Any] = {
         "stage": name,
         "wall_s": round(wall, 2),
@@ -211,8 +217,11 @@ def _child_main(cfg_file: str, name: str, out_file: str) -> None:
         "children_maxrss_kib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
     }
     if timer is not None:
-        out["disclosure"] = {"wall_s": round(timer.wall, 3), "cpu_s": round(timer.cpu, 3),
-                             "calls": timer.calls}
+        out["disclosure"] = {
+            "wall_s": round(timer.wall, 3),
+            "cpu_s": round(timer.cpu, 3),
+            "calls": timer.calls,
+        }
     Path(out_file).write_text(json.dumps(out), encoding="utf-8")
 
 
@@ -225,7 +234,10 @@ def _naive_child(cfg_file: str, n: str, out_file: str) -> None:
     jobs = br.report_jobs(cfg)[: int(n)]
     digest = br._inputs_digest(cfg)
     out: dict[str, Any] = {"reports": len(jobs), "slugs": [j.slug for j in jobs]}
-    for label, workers, shared in (("naive", 1, False), ("fast", min(2, os.cpu_count() or 1), True)):
+    for label, workers, shared in (
+        ("naive", 1, False),
+        ("fast", min(2, os.cpu_count() or 1), True),
+    ):
         with tempfile.TemporaryDirectory(prefix=f"bench-{label}-") as cache:
             # A distinct key per mode: nothing is served from the build's render cache.
             keys = [br.job_key(j, digest + label) for j in jobs]
@@ -246,9 +258,18 @@ def naive_comparison(cfg: Config, n: int) -> dict[str, Any]:
         cfg_file = Path(tmp) / "config.json"
         out_file = Path(tmp) / "result.json"
         cfg_file.write_text(cfg.to_json(), encoding="utf-8")
-        cmd = [sys.executable, "-m", "analysis.bench", "_naive", str(cfg_file), str(n), str(out_file)]
-        proc = subprocess.run(cmd, env=_child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              check=False)
+        cmd = [
+            sys.executable,
+            "-m",
+            "analysis.bench",
+            "_naive",
+            str(cfg_file),
+            str(n),
+            str(out_file),
+        ]
+        proc = subprocess.run(
+            cmd, env=_child_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False
+        )
         if proc.returncode != 0:
             tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-15:]
             raise RuntimeError("bench: naive comparison failed:\n" + "\n".join(tail))
@@ -265,7 +286,33 @@ def naive_comparison(cfg: Config, n: int) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ the benchmark
-def run_bench(cfg: Config, naive_reports: int = 6, *, stages: tuple[str, ...] | None = None) -> dict[str, Any]:
+def analyst_loop(cfg: Config, board_id: str = "B01", repeats: int = 3) -> dict[str, Any]:
+    """The analyst's loop: re-running one board notebook in a kernel that is already running
+    (as in JupyterLab after the first run), against the analytic dataset and results.
+
+    Returns the first run (kernel start-up and imports included) and the median of the re-runs.
+    """
+    import statistics
+
+    from analysis.build_reports import Job, execute_notebook
+
+    job = Job("board", f"board-{board_id.lower()}-en", {"lang": "en", "board_id": board_id,
+                                                        "scale": cfg.scale, "seed": cfg.seed,
+                                                        "data_dir": str(cfg.paths.data_dir),
+                                                        "school_year": cfg.school_years[-1]})
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for k in range(repeats + 1):
+            t0 = time.perf_counter()
+            execute_notebook(job, Path(tmp) / f"run{k}.ipynb", Path(tmp) / "docs", shared_kernel=True)
+            times.append(time.perf_counter() - t0)
+    return {"notebook": "board", "first_run_s": round(times[0], 2),
+            "rerun_median_s": round(statistics.median(times[1:]), 2), "reruns": [round(t, 2) for t in times[1:]]}
+
+
+def run_bench(
+    cfg: Config, naive_reports: int = 6, *, stages: tuple[str, ...] | None = None
+) -> dict[str, Any]:
     """Run the build at ``cfg.scale`` stage by stage, each in a fresh process, and measure it.
 
     Parameters
@@ -294,9 +341,16 @@ def run_bench(cfg: Config, naive_reports: int = 6, *, stages: tuple[str, ...] | 
         rows.append(row)
         if name == "analyse" and "disclosure" in row:
             d = row["disclosure"]
-            rows.append({"stage": "disclosure", "wall_s": d["wall_s"], "cpu_s": d["cpu_s"],
-                         "peak_mib": row["peak_mib"], "part_of": "analyse",
-                         "note": "time inside analysis.disclosure during analyse (not added to the total)"})
+            rows.append(
+                {
+                    "stage": "disclosure",
+                    "wall_s": d["wall_s"],
+                    "cpu_s": d["cpu_s"],
+                    "peak_mib": row["peak_mib"],
+                    "part_of": "analyse",
+                    "note": "time inside analysis.disclosure during analyse (not added to the total)",
+                }
+            )
     counted = [r for r in rows if "part_of" not in r]
     total = {
         "wall_s": round(sum(r["wall_s"] for r in counted), 2),
@@ -310,13 +364,19 @@ def run_bench(cfg: Config, naive_reports: int = 6, *, stages: tuple[str, ...] | 
         res["render_s_per_report"] = round(render["wall_s"] / render["rows"]["reports"], 2)
     if naive_reports > 0 and "render" in names:
         res["naive"] = naive_comparison(cfg, naive_reports)
+    if "render" in names:
+        res["analyst_loop"] = analyst_loop(cfg)
         if "render_s_per_report" in res:
             res["naive"]["ratio_vs_render_stage"] = round(
-                res["naive"]["naive_s_per_report"] / max(res["render_s_per_report"], 1e-9), 2)
+                res["naive"]["naive_s_per_report"] / max(res["render_s_per_report"], 1e-9), 2
+            )
     import platform
 
-    res["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
-                      "platform": platform.platform()}
+    res["machine"] = {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
     out = cfg.paths.reports_dir / "bench" / f"{cfg.scale}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")

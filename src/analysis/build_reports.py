@@ -66,8 +66,12 @@ def _reference(cfg: Config, name: str) -> pl.DataFrame:
 def report_jobs(cfg: Config, *, kinds: Sequence[str] = REPORT_NOTEBOOKS) -> list[Job]:
     """Every report of a build: ministry and youth in each language, one per board (in the
     board's language) and one per society (in the society's language)."""
-    common = {"scale": cfg.scale, "seed": cfg.seed, "data_dir": str(cfg.paths.data_dir),
-              "school_year": cfg.school_years[-1]}
+    common = {
+        "scale": cfg.scale,
+        "seed": cfg.seed,
+        "data_dir": str(cfg.paths.data_dir),
+        "school_year": cfg.school_years[-1],
+    }
     jobs: list[Job] = []
     langs = list(cfg.reports.languages)
     if "ministry" in kinds:
@@ -78,12 +82,24 @@ def report_jobs(cfg: Config, *, kinds: Sequence[str] = REPORT_NOTEBOOKS) -> list
         boards = _reference(cfg, "boards").sort("board_id")
         for bid, lang in zip(boards["board_id"], boards["language"], strict=True):
             lang = lang if lang in langs else langs[0]
-            jobs.append(Job("board", f"board-{bid.lower()}-{lang}", {**common, "lang": lang, "board_id": bid}))
+            jobs.append(
+                Job(
+                    "board",
+                    f"board-{bid.lower()}-{lang}",
+                    {**common, "lang": lang, "board_id": bid},
+                )
+            )
     if "society" in kinds:
         socs = _reference(cfg, "societies").sort("society_id")
         for sid, lang in zip(socs["society_id"], socs["language"], strict=True):
             lang = lang if lang in langs else langs[0]
-            jobs.append(Job("society", f"society-{sid.lower()}-{lang}", {**common, "lang": lang, "society_id": sid}))
+            jobs.append(
+                Job(
+                    "society",
+                    f"society-{sid.lower()}-{lang}",
+                    {**common, "lang": lang, "society_id": sid},
+                )
+            )
     return jobs
 
 
@@ -144,11 +160,21 @@ def execute_notebook(job: Job, out_nb: Path, docs_dir: Path, *, shared_kernel: b
         kc.stop_channels()
         kwargs["km"] = km
     out_nb.parent.mkdir(parents=True, exist_ok=True)
-    pm.execute_notebook(str(job.notebook), str(out_nb), parameters=params, kernel_name=KERNEL,
-                        progress_bar=False, cwd=str(REPO_ROOT), log_output=False, **kwargs)
+    pm.execute_notebook(
+        str(job.notebook),
+        str(out_nb),
+        parameters=params,
+        kernel_name=KERNEL,
+        progress_bar=False,
+        cwd=str(REPO_ROOT),
+        log_output=False,
+        **kwargs,
+    )
     doc = docs_dir / f"{job.slug}.json"
     if not doc.exists():
-        raise RuntimeError(f"{job.notebook.name} ({job.slug}): the notebook did not save its report")
+        raise RuntimeError(
+            f"{job.notebook.name} ({job.slug}): the notebook did not save its report"
+        )
     return doc
 
 
@@ -175,14 +201,22 @@ def run_job(job: Job, cache_dir: Path, key: str, shared_kernel: bool = True) -> 
     target = cache_dir / key
     if not (target / "entry.json").exists():
         with atomic_dir(target) as tmp:
-            doc = execute_notebook(job, tmp / "notebooks" / f"{job.slug}.ipynb", tmp / "_docs",
-                                   shared_kernel=shared_kernel)
+            doc = execute_notebook(
+                job,
+                tmp / "notebooks" / f"{job.slug}.ipynb",
+                tmp / "_docs",
+                shared_kernel=shared_kernel,
+            )
             _strip_volatile(tmp / "notebooks" / f"{job.slug}.ipynb")
             rendered = render_report(doc, tmp, pdf=True, home_href="index.html")
             entry = {
-                "slug": rendered.slug, "kind": rendered.kind, "audience": rendered.audience,
-                "lang": rendered.lang, "title": rendered.title,
-                "html": rendered.html.name, "pdf": rendered.pdf.name if rendered.pdf else None,
+                "slug": rendered.slug,
+                "kind": rendered.kind,
+                "audience": rendered.audience,
+                "lang": rendered.lang,
+                "title": rendered.title,
+                "html": rendered.html.name,
+                "pdf": rendered.pdf.name if rendered.pdf else None,
                 "csvs": [f"data/{c.name}" for c in rendered.csvs],
                 "params": job.params,
             }
@@ -194,8 +228,14 @@ def _run_job_star(args: tuple[Job, Path, str, bool]) -> dict[str, Any]:
     return run_job(*args)
 
 
-def run_jobs(jobs: Sequence[Job], cache_dir: Path, keys: Sequence[str], *, workers: int = 2,
-             shared_kernel: bool = True) -> Iterator[dict[str, Any]]:
+def run_jobs(
+    jobs: Sequence[Job],
+    cache_dir: Path,
+    keys: Sequence[str],
+    *,
+    workers: int = 2,
+    shared_kernel: bool = True,
+) -> Iterator[dict[str, Any]]:
     """Run ``jobs`` on ``workers`` processes; yield each entry as it completes (in job order)."""
     todo = [(j, cache_dir, k, shared_kernel) for j, k in zip(jobs, keys, strict=True)]
     if workers <= 1:
@@ -218,8 +258,13 @@ def _copy_report(src: Path, dst: Path) -> None:
             shutil.copyfile(p, out)
 
 
-def run(cfg: Config, *, workers: int | None = None, kinds: Sequence[str] = REPORT_NOTEBOOKS,
-        progress: Any = None) -> StageResult:
+def run(
+    cfg: Config,
+    *,
+    workers: int | None = None,
+    kinds: Sequence[str] = REPORT_NOTEBOOKS,
+    progress: Any = None,
+) -> StageResult:
     """Render every report, the methodology page, the site index and the manifest."""
     from analysis import manifest, site
     from analysis.render import RenderedReport, render_site
@@ -243,16 +288,25 @@ def run(cfg: Config, *, workers: int | None = None, kinds: Sequence[str] = REPOR
         rendered = []
         for key, entry in zip(keys, entries, strict=True):
             _copy_report(cache / key, tmp)
-            rendered.append(RenderedReport(  # paths inside the staging folder
-                slug=entry["slug"], kind=entry["kind"], audience=entry["audience"], lang=entry["lang"],
-                title=entry["title"], html=tmp / entry["html"],
-                pdf=tmp / entry["pdf"] if entry["pdf"] else None,
-                csvs=[tmp / c for c in entry["csvs"]],
-            ))
+            rendered.append(
+                RenderedReport(  # paths inside the staging folder
+                    slug=entry["slug"],
+                    kind=entry["kind"],
+                    audience=entry["audience"],
+                    lang=entry["lang"],
+                    title=entry["title"],
+                    html=tmp / entry["html"],
+                    pdf=tmp / entry["pdf"] if entry["pdf"] else None,
+                    csvs=[tmp / c for c in entry["csvs"]],
+                )
+            )
         for lang in cfg.reports.languages:
             meth = site.methodology(cfg, lang)
             render_site(tmp, rendered, meth, lang=lang)
         shutil.rmtree(tmp / "_docs", ignore_errors=True)  # intermediate documents, not published
+        bench = cfg.paths.reports_dir / "bench"
+        if bench.is_dir():  # benchmark records outlive a rebuild of the reports
+            shutil.copytree(bench, tmp / "bench")
         manifest.write(cfg, tmp, entries)
     # Keep the cache small: only what this build used.
     for d in cache.iterdir():
@@ -260,6 +314,12 @@ def run(cfg: Config, *, workers: int | None = None, kinds: Sequence[str] = REPOR
             shutil.rmtree(d, ignore_errors=True)
     result.outputs = [cfg.paths.reports_dir]
     result.rows["reports"] = len(jobs)
-    result.metrics.update({"reports": len(jobs), "rendered_now": len(jobs) - cached, "from_cache": cached,
-                           "workers": n_workers})
+    result.metrics.update(
+        {
+            "reports": len(jobs),
+            "rendered_now": len(jobs) - cached,
+            "from_cache": cached,
+            "workers": n_workers,
+        }
+    )
     return result

@@ -20,26 +20,47 @@ from rich.table import Table
 
 from analysis.config import Config, load_config
 
-app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Synthetic Ontario child-welfare + education linkage, analysis and reports.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Synthetic Ontario child-welfare + education linkage, analysis and reports.",
+)
 console = Console(stderr=True)
 
 ScaleOpt = Annotated[str | None, typer.Option("--scale", help="tiny, small or province")]
 SeedOpt = Annotated[int | None, typer.Option("--seed", help="Random seed (default from config)")]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="YAML file overriding config/default.yaml")]
-DataOpt = Annotated[Path | None, typer.Option("--data-dir", help="Where data lives (default data/synthetic)")]
-ReportsOpt = Annotated[Path | None, typer.Option("--reports-dir", help="Where reports go (default reports)")]
-SourcesOpt = Annotated[Path | None, typer.Option("--sources", help="Your own extract (CSV or parquet) instead of synthetic data")]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="YAML file overriding config/default.yaml")
+]
+DataOpt = Annotated[
+    Path | None, typer.Option("--data-dir", help="Where data lives (default data/synthetic)")
+]
+ReportsOpt = Annotated[
+    Path | None, typer.Option("--reports-dir", help="Where reports go (default reports)")
+]
+SourcesOpt = Annotated[
+    Path | None,
+    typer.Option("--sources", help="Your own extract (CSV or parquet) instead of synthetic data"),
+]
 ForceOpt = Annotated[bool, typer.Option("--force", help="Re-run even if inputs are unchanged")]
-EngineOpt = Annotated[str | None, typer.Option("--engine", help="Linkage engine: duckdb (default) or spark")]
+EngineOpt = Annotated[
+    str | None, typer.Option("--engine", help="Linkage engine: duckdb (default) or spark")
+]
 
 
 def _abs(p: Path | None) -> Path | None:
     return None if p is None else p.resolve()  # command-line paths are relative to the cwd
 
 
-def _cfg(config: Path | None, scale: str | None, seed: int | None, data_dir: Path | None = None,
-         reports_dir: Path | None = None, sources: Path | None = None, engine: str | None = None) -> Config:
+def _cfg(
+    config: Path | None,
+    scale: str | None,
+    seed: int | None,
+    data_dir: Path | None = None,
+    reports_dir: Path | None = None,
+    sources: Path | None = None,
+    engine: str | None = None,
+) -> Config:
     if scale is not None and scale not in ("tiny", "small", "province"):
         _fail(f"--scale: '{scale}' is not one of tiny, small, province")
     if engine is not None and engine not in ("duckdb", "spark"):
@@ -47,8 +68,15 @@ def _cfg(config: Path | None, scale: str | None, seed: int | None, data_dir: Pat
     if sources is not None and not sources.is_dir():
         _fail(f"{sources}: --sources must be a folder holding the source files")
     try:
-        return load_config(config, scale=scale, seed=seed, data_dir=_abs(data_dir),
-                           reports_dir=_abs(reports_dir), incoming=_abs(sources), engine=engine)
+        return load_config(
+            config,
+            scale=scale,
+            seed=seed,
+            data_dir=_abs(data_dir),
+            reports_dir=_abs(reports_dir),
+            incoming=_abs(sources),
+            engine=engine,
+        )
     except ValueError as exc:
         _fail(str(exc))
         raise  # unreachable
@@ -57,7 +85,9 @@ def _cfg(config: Path | None, scale: str | None, seed: int | None, data_dir: Pat
 def _fail(message: str, code: int = 2) -> None:
     from rich.markup import escape
 
-    console.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
+    console.print(
+        f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True
+    )
     raise typer.Exit(code)
 
 
@@ -65,9 +95,15 @@ def _run(cfg: Config, stages: tuple[str, ...], force: bool) -> None:
     from analysis.pipeline import build
     from analysis.schemas import SourceValidationError
 
-    with Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                  console=console, transient=False) as progress:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as progress:
         task = progress.add_task(f"{stages[0]}", total=len(stages))
 
         def on_stage(name: str, result, seconds: float) -> None:
@@ -95,13 +131,21 @@ def _run(cfg: Config, stages: tuple[str, ...], force: bool) -> None:
             _fail(str(exc))
         except FileNotFoundError as exc:
             progress.stop()
-            _fail(f"{exc.filename or exc}: not found (run the earlier stages first, or `analysis build`)")
+            _fail(
+                f"{exc.filename or exc}: not found (run the earlier stages first, or `analysis build`)"
+            )
 
 
 def _stage_command(name: str, doc: str):
-    def command(scale: ScaleOpt = None, seed: SeedOpt = None, config: ConfigOpt = None,
-                data_dir: DataOpt = None, reports_dir: ReportsOpt = None, sources: SourcesOpt = None,
-                engine: EngineOpt = None) -> None:
+    def command(
+        scale: ScaleOpt = None,
+        seed: SeedOpt = None,
+        config: ConfigOpt = None,
+        data_dir: DataOpt = None,
+        reports_dir: ReportsOpt = None,
+        sources: SourcesOpt = None,
+        engine: EngineOpt = None,
+    ) -> None:
         cfg = _cfg(config, scale, seed, data_dir, reports_dir, sources, engine)
         _run(cfg, (name,), force=True)  # a stage asked for by name always runs
 
@@ -109,18 +153,31 @@ def _stage_command(name: str, doc: str):
     return command
 
 
-app.command("generate")(_stage_command("generate", "Generate the synthetic sources, truth and codebook."))
+app.command("generate")(
+    _stage_command("generate", "Generate the synthetic sources, truth and codebook.")
+)
 app.command("validate")(_stage_command("validate", "Validate the sources; quarantine bad rows."))
 app.command("link")(_stage_command("link", "Link child-welfare records to students (splink)."))
 app.command("deidentify")(_stage_command("deidentify", "Build the de-identified analytic dataset."))
-app.command("analyse")(_stage_command("analyse", "Outcomes, models and the five performance indicators."))
-app.command("render")(_stage_command("render", "Run the report notebooks and render HTML, PDF and CSV."))
+app.command("analyse")(
+    _stage_command("analyse", "Outcomes, models and the five performance indicators.")
+)
+app.command("render")(
+    _stage_command("render", "Run the report notebooks and render HTML, PDF and CSV.")
+)
 
 
 @app.command("build")
-def build_command(scale: ScaleOpt = None, seed: SeedOpt = None, config: ConfigOpt = None,
-                  data_dir: DataOpt = None, reports_dir: ReportsOpt = None, sources: SourcesOpt = None,
-                  engine: EngineOpt = None, force: ForceOpt = False) -> None:
+def build_command(
+    scale: ScaleOpt = None,
+    seed: SeedOpt = None,
+    config: ConfigOpt = None,
+    data_dir: DataOpt = None,
+    reports_dir: ReportsOpt = None,
+    sources: SourcesOpt = None,
+    engine: EngineOpt = None,
+    force: ForceOpt = False,
+) -> None:
     """Run every stage in order (unchanged stages are skipped) and say where the reports are."""
     from analysis.pipeline import stages_for
 
@@ -128,14 +185,24 @@ def build_command(scale: ScaleOpt = None, seed: SeedOpt = None, config: ConfigOp
     t0 = time.perf_counter()
     _run(cfg, stages_for(cfg), force)
     index = (cfg.paths.reports_dir / "index.html").resolve()
-    console.print(f"\n[bold green]Build complete[/] in {time.perf_counter() - t0:.0f} s. "
-                  f"Open [bold]{index}[/] in a browser.", highlight=False)
+    console.print(
+        f"\n[bold green]Build complete[/] in {time.perf_counter() - t0:.0f} s. "
+        f"Open [bold]{index}[/] in a browser.",
+        highlight=False,
+    )
 
 
 @app.command("bench")
-def bench_command(scale: ScaleOpt = None, seed: SeedOpt = None, config: ConfigOpt = None,
-                  data_dir: DataOpt = None, reports_dir: ReportsOpt = None,
-                  naive: Annotated[int, typer.Option(help="Reports to render the naive way for the ratio (0 = skip)")] = 6) -> None:
+def bench_command(
+    scale: ScaleOpt = None,
+    seed: SeedOpt = None,
+    config: ConfigOpt = None,
+    data_dir: DataOpt = None,
+    reports_dir: ReportsOpt = None,
+    naive: Annotated[
+        int, typer.Option(help="Reports to render the naive way for the ratio (0 = skip)")
+    ] = 6,
+) -> None:
     """Time every stage (wall, CPU, peak memory) and write reports/bench/<scale>.json."""
     from analysis.bench import run_bench
 
@@ -145,11 +212,16 @@ def bench_command(scale: ScaleOpt = None, seed: SeedOpt = None, config: ConfigOp
     for col in ("stage", "wall s", "cpu s", "peak MiB"):
         table.add_column(col, justify="right" if col != "stage" else "left")
     for row in res["stages"]:
-        table.add_row(row["stage"], f"{row['wall_s']:.1f}", f"{row['cpu_s']:.1f}", f"{row['peak_mib']:.0f}")
+        table.add_row(
+            row["stage"], f"{row['wall_s']:.1f}", f"{row['cpu_s']:.1f}", f"{row['peak_mib']:.0f}"
+        )
     t = res["total"]
     table.add_row("[bold]total", f"{t['wall_s']:.1f}", f"{t['cpu_s']:.1f}", f"{t['peak_mib']:.0f}")
     Console().print(table)
-    Console().print_json(json.dumps({k: v for k, v in res.items() if k not in ("stages",)}))
+    for key, label in (("naive", "naive vs fast rendering"), ("analyst_loop", "analyst loop (board notebook)")):
+        if key in res:
+            Console().print(f"[bold]{label}:[/] " + json.dumps(res[key]))
+    Console().print(f"written to {cfg.paths.reports_dir / 'bench' / (cfg.scale + '.json')}")
 
 
 def main() -> None:  # pragma: no cover

@@ -165,3 +165,18 @@ def test_youth_summary_reads_at_grade_6_or_lower(tiny_build, lang):
     # Acronyms are explained where they are used.
     for acronym in ("CAS", "EQAO") if lang == "en" else ("SAE", "OQRE"):
         assert acronym in text
+
+
+def test_french_reports_hold_no_fixed_english_sentence(tiny_build):
+    from test_i18n import english_fragments, visible_text
+
+    frags = english_fragments()
+    pages = sorted(tiny_build.paths.reports_dir.glob("*-fr.html"))
+    assert len(pages) >= 12 + 2
+    leaks = {}
+    for page in pages:
+        text = visible_text(page.read_text(encoding="utf-8"))
+        found = [f for f in frags if f in text]
+        if found:
+            leaks[page.name] = found[:3]
+    assert leaks == {}

@@ -75,9 +75,17 @@ def describe(frames: dict[str, pl.DataFrame]) -> list[dict]:
                 allowed = f"{s.min()} to {s.max()}" if col not in IDENTIFIERS else "identifier"
             else:
                 allowed = f"{s.n_unique()} distinct values"
-            out.append({"table": name, "column": col, "type": str(s.dtype),
-                        "meaning": MEANINGS.get(col, ""), "allowed": allowed,
-                        "identifier": col in IDENTIFIERS, "null_share": round(s.null_count() / max(1, len(s)), 4)})
+            out.append(
+                {
+                    "table": name,
+                    "column": col,
+                    "type": str(s.dtype),
+                    "meaning": MEANINGS.get(col, ""),
+                    "allowed": allowed,
+                    "identifier": col in IDENTIFIERS,
+                    "null_share": round(s.null_count() / max(1, len(s)), 4),
+                }
+            )
     return out
 
 
@@ -86,18 +94,42 @@ def write_codebook(folder: Path, frames: dict[str, pl.DataFrame], cfg: Config) -
     from analysis.synthetic import planted_effects
 
     entries = describe(frames)
-    write_json({"columns": entries, "planted_effects": planted_effects(cfg)}, folder / "codebook.json")
-    lines = ["# Codebook of the synthetic sources", "",
-             f"Seed {cfg.seed}, scale `{cfg.scale}`. Identifier columns are marked; their values are never listed.", ""]
+    write_json(
+        {"columns": entries, "planted_effects": planted_effects(cfg)}, folder / "codebook.json"
+    )
+    lines = [
+        "# Codebook of the synthetic sources",
+        "",
+        f"Seed {cfg.seed}, scale `{cfg.scale}`. Identifier columns are marked; their values are never listed.",
+        "",
+    ]
     table = None
     for e in entries:
         if e["table"] != table:
             table = e["table"]
-            lines += ["", f"## {table}", "", "| column | type | meaning | allowed values | nulls |", "|---|---|---|---|---|"]
-        allowed = ", ".join(map(str, e["allowed"])) if isinstance(e["allowed"], list) else e["allowed"]
-        lines.append(f"| `{e['column']}`{' (identifier)' if e['identifier'] else ''} | {e['type']} | {e['meaning']} | {allowed} | {e['null_share']:.1%} |")
+            lines += [
+                "",
+                f"## {table}",
+                "",
+                "| column | type | meaning | allowed values | nulls |",
+                "|---|---|---|---|---|",
+            ]
+        allowed = (
+            ", ".join(map(str, e["allowed"])) if isinstance(e["allowed"], list) else e["allowed"]
+        )
+        lines.append(
+            f"| `{e['column']}`{' (identifier)' if e['identifier'] else ''} | {e['type']} | {e['meaning']} | {allowed} | {e['null_share']:.1%} |"
+        )
     pe = planted_effects(cfg)
-    lines += ["", "## Planted effects", "", *[f"- `{k}`: {v}" for k, v in pe["effects"].items()],
-              "", f"- EQAO model: {pe['eqao_model']}", f"- Attendance model: {pe['attendance_model']}",
-              f"- Credits model: {pe['credits_model']}", ""]
+    lines += [
+        "",
+        "## Planted effects",
+        "",
+        *[f"- `{k}`: {v}" for k, v in pe["effects"].items()],
+        "",
+        f"- EQAO model: {pe['eqao_model']}",
+        f"- Attendance model: {pe['attendance_model']}",
+        f"- Credits model: {pe['credits_model']}",
+        "",
+    ]
     (folder / "codebook.md").write_text("\n".join(lines), encoding="utf-8")

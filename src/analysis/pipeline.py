@@ -106,11 +106,21 @@ def _code_version() -> str:
     from analysis.config import REPO_ROOT
 
     try:
-        out = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"],
-                             capture_output=True, text=True, timeout=5, check=False)
+        out = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
         rev = out.stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no",
-                                "src"], capture_output=True, text=True, timeout=5, check=False).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no", "src"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
         return (rev or "unknown") + ("-modified" if dirty else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -137,7 +147,9 @@ def _fingerprint(cfg: Config, name: str) -> str:
     # configuration and on the content of their inputs.
     conf = cfg.fingerprint(data_only=name != "render")
     extra = json.dumps(list(cfg.reports.only)) if name == "render" else ""
-    return hashlib.sha256((conf + name + extra + _digest(stage_inputs(cfg, name))).encode()).hexdigest()
+    return hashlib.sha256(
+        (conf + name + extra + _digest(stage_inputs(cfg, name))).encode()
+    ).hexdigest()
 
 
 def is_up_to_date(cfg: Config, name: str) -> bool:
@@ -151,21 +163,34 @@ def is_up_to_date(cfg: Config, name: str) -> bool:
     return state.get("outputs") == _digest(stage_outputs(cfg, name))
 
 
-def run_stage(cfg: Config, name: str, *, force: bool = False,
-              progress: Callable[[int, int], None] | None = None) -> StageResult:
+def run_stage(
+    cfg: Config,
+    name: str,
+    *,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> StageResult:
     """Run one stage unless it is up to date; record its fingerprint when it completes."""
     for out in stage_outputs(cfg, name):
         clean_stale_staging(out.parent)
     if not force and is_up_to_date(cfg, name):
         state = json.loads(_state_file(cfg, name).read_text())
-        return StageResult(stage=name, rows=state.get("rows", {}), metrics=state.get("metrics", {}),
-                           skipped=True)
+        return StageResult(
+            stage=name, rows=state.get("rows", {}), metrics=state.get("metrics", {}), skipped=True
+        )
     fn = _stage_fn(name)
     result = fn(cfg, progress=progress) if (name == "render" and progress is not None) else fn(cfg)  # type: ignore[call-arg]
     # Taken after the run: validation may rewrite its own input folder (quarantined rows removed).
     fingerprint = _fingerprint(cfg, name)
-    write_json({"fingerprint": fingerprint, "outputs": _digest(stage_outputs(cfg, name)),
-                "rows": result.rows, "metrics": result.metrics}, _state_file(cfg, name))
+    write_json(
+        {
+            "fingerprint": fingerprint,
+            "outputs": _digest(stage_outputs(cfg, name)),
+            "rows": result.rows,
+            "metrics": result.metrics,
+        },
+        _state_file(cfg, name),
+    )
     return result
 
 
@@ -178,14 +203,23 @@ def build(
     progress: Callable[[int, int], None] | None = None,
 ) -> BuildRecord:
     """Run ``stages`` in order; each is skipped when its inputs and outputs are unchanged."""
-    record = BuildRecord(config=json.loads(cfg.to_json()), config_sha256=cfg.fingerprint(),
-                         seed=cfg.seed, scale=cfg.scale, code_version=_code_version())
+    record = BuildRecord(
+        config=json.loads(cfg.to_json()),
+        config_sha256=cfg.fingerprint(),
+        seed=cfg.seed,
+        scale=cfg.scale,
+        code_version=_code_version(),
+    )
     for name in stages:
         t0 = time.perf_counter()
         result = run_stage(cfg, name, force=force, progress=progress)
         dt = time.perf_counter() - t0
-        record.stages[name] = {"rows": result.rows, "metrics": result.metrics, "skipped": result.skipped,
-                               "seconds": round(dt, 3)}
+        record.stages[name] = {
+            "rows": result.rows,
+            "metrics": result.metrics,
+            "skipped": result.skipped,
+            "seconds": round(dt, 3),
+        }
         write_json(asdict(record), cfg.paths.data_dir / ".state" / "build.json")
         if on_stage is not None:
             on_stage(name, result, dt)

@@ -39,11 +39,15 @@ def subset(p: Protected, name: str | None = None, **equals: Any) -> Protected:
     return replace(p, name=name or p.name, df=df)
 
 
-def label_bool(p: Protected, col: str, true: str = "in care", false: str = "not in care") -> Protected:
+def label_bool(
+    p: Protected, col: str, true: str = "in care", false: str = "not in care"
+) -> Protected:
     """Replace a boolean dimension by labels the catalogue translates (``value.<label>``)."""
     if col not in p.df.columns or p.df.schema[col] != pl.Boolean:
         return p
-    df = p.df.with_columns(pl.when(pl.col(col)).then(pl.lit(true)).otherwise(pl.lit(false)).alias(col))
+    df = p.df.with_columns(
+        pl.when(pl.col(col)).then(pl.lit(true)).otherwise(pl.lit(false)).alias(col)
+    )
     return replace(p, df=df)
 
 
@@ -70,7 +74,9 @@ def share_suppressed(p: Protected, col: str) -> float:
 
 def _ordered(p: Protected, col: str, order: tuple[str, ...]) -> Protected:
     rank = {v: i for i, v in enumerate(order)}
-    df = p.df.with_columns(pl.col(col).replace_strict(rank, default=len(rank), return_dtype=pl.Int32).alias("__o"))
+    df = p.df.with_columns(
+        pl.col(col).replace_strict(rank, default=len(rank), return_dtype=pl.Int32).alias("__o")
+    )
     return replace(p, df=df.sort("__o", maintain_order=True).drop("__o"))
 
 
@@ -99,16 +105,33 @@ def methods(r: Report, cfg: Config) -> Report:
     r.text("method.separation")
     r.text("method.keyed_hash")
     if q:
-        r.text("method.linkage_passes", threshold=r.pct(cfg.linkage.match_threshold, 0, proportion=True))
+        r.text(
+            "method.linkage_passes",
+            threshold=r.pct(cfg.linkage.match_threshold, 0, proportion=True),
+        )
         if q.get("truth_available"):
-            r.text("method.linkage_measured", precision=r.pct(q["precision"], 2, proportion=True),
-                   recall=r.pct(q["recall"], 2, proportion=True), f1=r.pct(q["f1"], 2, proportion=True))
+            r.text(
+                "method.linkage_measured",
+                precision=r.pct(q["precision"], 2, proportion=True),
+                recall=r.pct(q["recall"], 2, proportion=True),
+                f1=r.pct(q["f1"], 2, proportion=True),
+            )
     r.text("method.suppression", threshold=cfg.privacy.min_cell)
     return r
 
 
-def _rate_alt(r: Report, p: Protected, measure: str, col: str, a: Mapping[str, Any], b: Mapping[str, Any],
-              a_label: str, b_label: str, year: str, fmt: str = "proportion") -> dict[str, Any]:
+def _rate_alt(
+    r: Report,
+    p: Protected,
+    measure: str,
+    col: str,
+    a: Mapping[str, Any],
+    b: Mapping[str, Any],
+    a_label: str,
+    b_label: str,
+    year: str,
+    fmt: str = "proportion",
+) -> dict[str, Any]:
     va, vb = cell(p, col, **a), cell(p, col, **b)
 
     def show(v: float | None) -> str:
@@ -116,40 +139,99 @@ def _rate_alt(r: Report, p: Protected, measure: str, col: str, a: Mapping[str, A
             return r.t("symbol.c_short")
         return r.pct(v, 1, proportion=True) if fmt == "proportion" else r.num(v, 1)
 
-    return {"measure": measure, "year": year, "a_label": r.t(a_label), "a_value": show(va),
-            "b_label": r.t(b_label), "b_value": show(vb)}
+    return {
+        "measure": measure,
+        "year": year,
+        "a_label": r.t(a_label),
+        "a_value": show(va),
+        "b_label": r.t(b_label),
+        "b_value": show(vb),
+    }
 
 
 def care_comparison(r: Report, results: Mapping[str, Protected], school_year: str) -> Report:
     """Outcomes by care status for one school year: rates, means, and a chart of attendance."""
     r.heading("heading.outcomes")
-    rates = _ordered(drop_dims(subset(results["outcomes_by_care_status"], school_year=school_year),
-                               "school_year"), "care_status", CARE_ORDER)
-    for outcome, msg in (("chronic_absent", "measure.chronic_absence"), ("on_track", "measure.on_track"),
-                         ("osslt_first_time_pass", "measure.osslt")):
+    rates = _ordered(
+        drop_dims(
+            subset(results["outcomes_by_care_status"], school_year=school_year), "school_year"
+        ),
+        "care_status",
+        CARE_ORDER,
+    )
+    for outcome, msg in (
+        ("chronic_absent", "measure.chronic_absence"),
+        ("on_track", "measure.on_track"),
+        ("osslt_first_time_pass", "measure.osslt"),
+    ):
         t = drop_dims(subset(rates, name=f"{rates.name}-{outcome}", outcome=outcome), "outcome")
         if t.df.height == 0:
             continue
-        r.chart(t, kind="bar", category="care_status", value="rate", lower="ci_low", upper="ci_high",
-                caption="caption.by_care", alt="alt.compare_two",
-                values=_rate_alt(r, t, r.t(msg), "rate", {"care_status": "in_care"}, {"care_status": "none"},
-                                 "value.in_care", "value.none", school_year),
-                formats={"rate": "proportion", "ci_low": "proportion", "ci_high": "proportion"})
-    means = _ordered(drop_dims(subset(results["means_by_care_status"], school_year=school_year),
-                               "school_year"), "care_status", CARE_ORDER)
-    att = drop_dims(subset(means, name=f"{means.name}-attendance", outcome="attendance_rate"), "outcome")
+        r.chart(
+            t,
+            kind="bar",
+            category="care_status",
+            value="rate",
+            lower="ci_low",
+            upper="ci_high",
+            caption="caption.by_care",
+            alt="alt.compare_two",
+            values=_rate_alt(
+                r,
+                t,
+                r.t(msg),
+                "rate",
+                {"care_status": "in_care"},
+                {"care_status": "none"},
+                "value.in_care",
+                "value.none",
+                school_year,
+            ),
+            formats={"rate": "proportion", "ci_low": "proportion", "ci_high": "proportion"},
+        )
+    means = _ordered(
+        drop_dims(subset(results["means_by_care_status"], school_year=school_year), "school_year"),
+        "care_status",
+        CARE_ORDER,
+    )
+    att = drop_dims(
+        subset(means, name=f"{means.name}-attendance", outcome="attendance_rate"), "outcome"
+    )
     if att.df.height:
         r.heading("heading.attendance", level=3)
-        r.chart(att, kind="bar", category="care_status", value="mean", lower="ci_low", upper="ci_high",
-                caption="caption.by_care", alt="alt.compare_two",
-                values=_rate_alt(r, att, r.t("measure.attendance"), "mean", {"care_status": "in_care"},
-                                 {"care_status": "none"}, "value.in_care", "value.none", school_year),
-                formats={"mean": "proportion", "ci_low": "proportion", "ci_high": "proportion"})
-    cred = drop_dims(subset(means, name=f"{means.name}-credits", outcome="credits_earned"), "outcome")
+        r.chart(
+            att,
+            kind="bar",
+            category="care_status",
+            value="mean",
+            lower="ci_low",
+            upper="ci_high",
+            caption="caption.by_care",
+            alt="alt.compare_two",
+            values=_rate_alt(
+                r,
+                att,
+                r.t("measure.attendance"),
+                "mean",
+                {"care_status": "in_care"},
+                {"care_status": "none"},
+                "value.in_care",
+                "value.none",
+                school_year,
+            ),
+            formats={"mean": "proportion", "ci_low": "proportion", "ci_high": "proportion"},
+        )
+    cred = drop_dims(
+        subset(means, name=f"{means.name}-credits", outcome="credits_earned"), "outcome"
+    )
     if cred.df.height:
         r.heading("heading.credits", level=3)
-        r.table(cred, "caption.by_care", caption_values={"measure": r.t("measure.credits"), "year": school_year},
-                formats={"mean": "decimal1", "ci_low": "decimal1", "ci_high": "decimal1"})
+        r.table(
+            cred,
+            "caption.by_care",
+            caption_values={"measure": r.t("measure.credits"), "year": school_year},
+            formats={"mean": "decimal1", "ci_low": "decimal1", "ci_high": "decimal1"},
+        )
     r.text("text.interval")
     return r
 
@@ -158,8 +240,12 @@ def _show_pct(r: Report, v: float | None) -> str:
     return r.t("symbol.c_short") if v is None else r.pct(v, 0, proportion=True)
 
 
-def eqao_trends(r: Report, results: Mapping[str, Protected], cfg: Config,
-                assessments: tuple[str, ...] = ("g3_reading", "g6_math", "osslt")) -> Report:
+def eqao_trends(
+    r: Report,
+    results: Mapping[str, Protected],
+    cfg: Config,
+    assessments: tuple[str, ...] = ("g3_reading", "g6_math", "osslt"),
+) -> Report:
     """EQAO trends, in care (ever) vs not, with the pandemic gap and the 2021-22 baseline break."""
     r.heading("heading.achievement")
     r.text("text.no_testing")
@@ -174,17 +260,35 @@ def eqao_trends(r: Report, results: Mapping[str, Protected], cfg: Config,
         first, last = years[0], years[-1]
         start = cell(t, "rate", school_year=first, ever_in_care="in care")
         end = cell(t, "rate", school_year=last, ever_in_care="in care")
-        r.chart(t, kind="line", category="school_year", value="rate", series="ever_in_care",
-                caption="caption.trend", alt="alt.trend",
-                values={"measure": measure, "first": cfg.school_years[0], "last": cfg.school_years[-1],
-                        "series": r.t("value.in care"), "start": _show_pct(r, start), "end": _show_pct(r, end)},
-                formats={"rate": "proportion", "ci_low": "proportion", "ci_high": "proportion"})
+        r.chart(
+            t,
+            kind="line",
+            category="school_year",
+            value="rate",
+            series="ever_in_care",
+            caption="caption.trend",
+            alt="alt.trend",
+            values={
+                "measure": measure,
+                "first": cfg.school_years[0],
+                "last": cfg.school_years[-1],
+                "series": r.t("value.in care"),
+                "start": _show_pct(r, start),
+                "end": _show_pct(r, end),
+            },
+            formats={"rate": "proportion", "ci_low": "proportion", "ci_high": "proportion"},
+        )
     return r
 
 
 def adjusted_models(r: Report, results: Mapping[str, Protected]) -> Report:
     """Adjusted gaps, dose-response, equity views and the linkage sensitivity analysis."""
-    fm = {"estimate": "decimal2", "ci_low": "decimal2", "ci_high": "decimal2", "odds_ratio": "decimal2"}
+    fm = {
+        "estimate": "decimal2",
+        "ci_low": "decimal2",
+        "ci_high": "decimal2",
+        "odds_ratio": "decimal2",
+    }
     r.heading("heading.adjusted")
     r.text("text.adjusted")
     r.table(results["adjusted_gaps"], "caption.adjusted_gaps", formats=fm)
@@ -194,8 +298,11 @@ def adjusted_models(r: Report, results: Mapping[str, Protected]) -> Report:
     r.table(results["equity_adjusted"], "caption.equity_adjusted", formats=fm)
     if "equity_rates" in results:
         eq = label_bool(results["equity_rates"], "ever_in_care")
-        r.table(eq, "caption.equity_rates",
-                formats={"rate": "proportion", "ci_low": "proportion", "ci_high": "proportion"})
+        r.table(
+            eq,
+            "caption.equity_rates",
+            formats={"rate": "proportion", "ci_low": "proportion", "ci_high": "proportion"},
+        )
     r.heading("heading.sensitivity", level=3)
     r.text("text.sensitivity")
     r.table(results["linkage_sensitivity"], "caption.linkage_sensitivity", formats=fm)
@@ -203,16 +310,38 @@ def adjusted_models(r: Report, results: Mapping[str, Protected]) -> Report:
 
 
 INDICATORS = (
-    ("indicator1_no_recurrence_investigation", "measure.indicator_1", "fiscal_year", "rate", "col.cases"),
+    (
+        "indicator1_no_recurrence_investigation",
+        "measure.indicator_1",
+        "fiscal_year",
+        "rate",
+        "col.cases",
+    ),
     ("indicator2_no_recurrence_ongoing", "measure.indicator_2", "fiscal_year", "rate", "col.cases"),
-    ("indicator3_days_by_placement", "measure.indicator_3", "fiscal_year", "pct_days", "col.children"),
+    (
+        "indicator3_days_by_placement",
+        "measure.indicator_3",
+        "fiscal_year",
+        "pct_days",
+        "col.children",
+    ),
     ("indicator4_exits", "measure.indicator_4", "admission_fiscal_year", "rate", "col.admissions"),
-    ("indicator5_caregiver_relationship", "measure.indicator_5", "fiscal_year", "mean", "col.youth"),
+    (
+        "indicator5_caregiver_relationship",
+        "measure.indicator_5",
+        "fiscal_year",
+        "mean",
+        "col.youth",
+    ),
 )
 
 
-def indicators(r: Report, results: Mapping[str, Protected], society_id: str = "Total",
-               subject: str | None = None) -> Report:
+def indicators(
+    r: Report,
+    results: Mapping[str, Protected],
+    society_id: str = "Total",
+    subject: str | None = None,
+) -> Report:
     """The five MCCSS performance indicators by fiscal year, for a society against the province."""
     r.heading("heading.indicators")
     r.text("text.indicators")
@@ -222,26 +351,42 @@ def indicators(r: Report, results: Mapping[str, Protected], society_id: str = "T
         p = results[name]
         ids = [society_id, "Total"] if society_id != "Total" else ["Total"]
         t = subset(p, name=f"{p.name}-{society_id.lower()}", society_id=ids)
-        t = replace(t, df=t.df.with_columns(
-            pl.when(pl.col("society_id") == "Total").then(pl.lit("Ontario"))
-            .otherwise(pl.lit(subject or society_id)).alias("society_id")))
+        t = replace(
+            t,
+            df=t.df.with_columns(
+                pl.when(pl.col("society_id") == "Total")
+                .then(pl.lit("Ontario"))
+                .otherwise(pl.lit(subject or society_id))
+                .alias("society_id")
+            ),
+        )
         fmt = {"rate": "proportion", "pct_days": "percent", "mean": "decimal1"}[value]
         formats = {value: fmt}
         for c in ("ci_low", "ci_high"):
             if c in t.df.columns:
                 formats[c] = fmt
         r.heading(msg, level=3)
-        r.table(t, "caption.indicator", caption_values={"measure": r.t(msg)}, formats=formats,
-                labels={"n": n_label, "events": "col.events_indicator"})
+        r.table(
+            t,
+            "caption.indicator",
+            caption_values={"measure": r.t(msg)},
+            formats=formats,
+            labels={"n": n_label, "events": "col.events_indicator"},
+        )
     return r
 
 
-def subject_vs_province(r: Report, results: Mapping[str, Protected], board_id: str, subject: str,
-                        school_year: str) -> Report:
+def subject_vs_province(
+    r: Report, results: Mapping[str, Protected], board_id: str, subject: str, school_year: str
+) -> Report:
     """A school board's outcomes against the province; explains suppression when most is hidden."""
-    board = label_bool(subset(results["outcomes_by_board"], board_id=board_id, school_year=school_year),
-                       "ever_in_care")
-    prov = label_bool(subset(results["outcomes_by_ever_in_care"], school_year=school_year), "ever_in_care")
+    board = label_bool(
+        subset(results["outcomes_by_board"], board_id=board_id, school_year=school_year),
+        "ever_in_care",
+    )
+    prov = label_bool(
+        subset(results["outcomes_by_ever_in_care"], school_year=school_year), "ever_in_care"
+    )
     hidden = share_suppressed(board, "rate")
     r.heading("heading.comparison")
     r.text("text.about_subject", subject=subject)
@@ -249,23 +394,55 @@ def subject_vs_province(r: Report, results: Mapping[str, Protected], board_id: s
         r.text("text.small_subject", subject=subject)
     rows = []
     for src, area in ((board, subject), (prov, "Ontario")):
-        rows.append(drop_dims(src, "board_id", "school_year").df.with_columns(pl.lit(area).alias("area")))
+        rows.append(
+            drop_dims(src, "board_id", "school_year").df.with_columns(pl.lit(area).alias("area"))
+        )
     both = pl.concat(rows, how="diagonal_relaxed").filter(pl.col("outcome").is_not_null())
-    combined = replace(board, name=f"{board.name}-{board_id.lower()}-vs-ontario", df=both,
-                       dims=("area", "outcome", "ever_in_care"))
-    combined = replace(combined, df=combined.df.select(
-        "area", "outcome", "ever_in_care", *[c for c in combined.df.columns
-                                             if c not in ("area", "outcome", "ever_in_care", "school_year", "board_id")]))
-    r.table(combined, "caption.subject_vs_province",
-            caption_values={"measure": r.t("heading.outcomes"), "subject": subject, "year": school_year},
-            formats={"rate": "proportion", "ci_low": "proportion", "ci_high": "proportion"})
-    eq = label_bool(subset(results["eqao_by_board"], board_id=board_id, school_year=school_year), "ever_in_care")
+    combined = replace(
+        board,
+        name=f"{board.name}-{board_id.lower()}-vs-ontario",
+        df=both,
+        dims=("area", "outcome", "ever_in_care"),
+    )
+    combined = replace(
+        combined,
+        df=combined.df.select(
+            "area",
+            "outcome",
+            "ever_in_care",
+            *[
+                c
+                for c in combined.df.columns
+                if c not in ("area", "outcome", "ever_in_care", "school_year", "board_id")
+            ],
+        ),
+    )
+    r.table(
+        combined,
+        "caption.subject_vs_province",
+        caption_values={
+            "measure": r.t("heading.outcomes"),
+            "subject": subject,
+            "year": school_year,
+        },
+        formats={"rate": "proportion", "ci_low": "proportion", "ci_high": "proportion"},
+    )
+    eq = label_bool(
+        subset(results["eqao_by_board"], board_id=board_id, school_year=school_year), "ever_in_care"
+    )
     if eq.df.height:
         eq = drop_dims(eq, "board_id", "school_year")
-        r.table(eq, "caption.subject_vs_province",
-                caption_values={"measure": r.t("heading.achievement"), "subject": subject, "year": school_year},
-                columns=["n", "events", "rate", "ci_low", "ci_high"],
-                formats={"rate": "proportion", "ci_low": "proportion", "ci_high": "proportion"})
+        r.table(
+            eq,
+            "caption.subject_vs_province",
+            caption_values={
+                "measure": r.t("heading.achievement"),
+                "subject": subject,
+                "year": school_year,
+            },
+            columns=["n", "events", "rate", "ci_low", "ci_high"],
+            formats={"rate": "proportion", "ci_low": "proportion", "ci_high": "proportion"},
+        )
     return r
 
 
@@ -274,18 +451,27 @@ def youth_summary(r: Report, results: Mapping[str, Protected], school_year: str)
     r.text("youth.intro")
     r.text("youth.why")
     prov = label_bool(results["eqao_by_ever_in_care"], "ever_in_care")
-    reading_care = cell(prov, "rate", assessment="g6_reading", school_year=school_year, ever_in_care="in care")
-    reading_all = cell(prov, "rate", assessment="g6_reading", school_year=school_year, ever_in_care="not in care")
+    reading_care = cell(
+        prov, "rate", assessment="g6_reading", school_year=school_year, ever_in_care="in care"
+    )
+    reading_all = cell(
+        prov, "rate", assessment="g6_reading", school_year=school_year, ever_in_care="not in care"
+    )
     means = results["means_by_care_status"]
-    att_care = cell(means, "mean", outcome="attendance_rate", school_year=school_year, care_status="in_care")
+    att_care = cell(
+        means, "mean", outcome="attendance_rate", school_year=school_year, care_status="in_care"
+    )
     r.heading("heading.summary")
     if reading_care is not None and reading_all is not None:
         r.text("youth.reading", in_care=r.in_ten(reading_care, proportion=True).capitalize())
         r.text("youth.compare_all", all=r.in_ten(reading_all, proportion=True))
     if att_care is not None:
         r.text("youth.attendance_days", days=r.num(round(att_care * 10)))
-    grad = label_bool(results["graduation_by_ever_in_care"], "ever_in_care") if (
-        "graduation_by_ever_in_care" in results) else None
+    grad = (
+        label_bool(results["graduation_by_ever_in_care"], "ever_in_care")
+        if ("graduation_by_ever_in_care" in results)
+        else None
+    )
     if grad is not None and grad.df.height:
         first = str(grad.df["cohort"].min())
         g_care = cell(grad, "rate", cohort=first, years=5, ever_in_care="in care")
@@ -337,20 +523,45 @@ def linkage_section(r: Report, cfg: Config) -> Report:
     release = Release(cfg.privacy)
     lk = cfg.paths.linkage
     hist = linkage.match_weight_histogram(lk).with_columns(
-        pl.format("{} to {}", "bin_lower", "bin_upper").alias("weight"), pl.col("pairs").cast(pl.Int64).alias("n"))
-    h = release.protect("linkage_match_weights", hist.select("weight", "n"), dims=["weight"], count="n",
-                        universe="scored_pairs")
+        pl.format("{} to {}", "bin_lower", "bin_upper").alias("weight"),
+        pl.col("pairs").cast(pl.Int64).alias("n"),
+    )
+    h = release.protect(
+        "linkage_match_weights",
+        hist.select("weight", "n"),
+        dims=["weight"],
+        count="n",
+        universe="scored_pairs",
+    )
     top = hist.sort("n", descending=True).head(1)
     r.heading("heading.linkage_quality")
-    r.chart(h, kind="bar", category="weight", value="n", caption="caption.match_weights",
-            alt="alt.match_weights", values={"peak": str(top["weight"][0]) if top.height else "-"})
+    r.chart(
+        h,
+        kind="bar",
+        category="weight",
+        value="n",
+        caption="caption.match_weights",
+        alt="alt.match_weights",
+        values={"peak": str(top["weight"][0]) if top.height else "-"},
+    )
     groups = linkage.link_rate_by_subgroup(lk)
     cols = {c for c in groups.columns}
     if {"dimension", "group", "records", "linked"} <= cols:
-        g = groups.select(pl.col("dimension").cast(pl.Utf8), pl.col("group").cast(pl.Utf8).fill_null("not stated"),
-                          pl.col("records").cast(pl.Int64).alias("n"), pl.col("linked").cast(pl.Int64).alias("events"),
-                          (pl.col("linked") / pl.col("records")).alias("rate"))
-        gp = release.protect("linkage_rate_by_group", g, dims=["dimension", "group"], count="n",
-                             numerator="events", stats=("rate",), universe="cw_records_linkage")
+        g = groups.select(
+            pl.col("dimension").cast(pl.Utf8),
+            pl.col("group").cast(pl.Utf8).fill_null("not stated"),
+            pl.col("records").cast(pl.Int64).alias("n"),
+            pl.col("linked").cast(pl.Int64).alias("events"),
+            (pl.col("linked") / pl.col("records")).alias("rate"),
+        )
+        gp = release.protect(
+            "linkage_rate_by_group",
+            g,
+            dims=["dimension", "group"],
+            count="n",
+            numerator="events",
+            stats=("rate",),
+            universe="cw_records_linkage",
+        )
         r.table(gp, "caption.linkage_by_group", formats={"rate": "proportion"})
     return r

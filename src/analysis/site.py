@@ -25,29 +25,55 @@ def row_accounting(cfg: Config) -> pl.DataFrame:
     link = st.get("link", {}).get("metrics", {})
     for what in ("records", "records_linked"):
         if what in link:
-            rows.append({"stage": "link", "table": "cpin_persons", "measure": what, "n": int(link[what])})
+            rows.append(
+                {"stage": "link", "table": "cpin_persons", "measure": what, "n": int(link[what])}
+            )
     if "records" in link and "records_linked" in link:
-        rows.append({"stage": "link", "table": "cpin_persons", "measure": "unlinked",
-                     "n": int(link["records"]) - int(link["records_linked"])})
+        rows.append(
+            {
+                "stage": "link",
+                "table": "cpin_persons",
+                "measure": "unlinked",
+                "n": int(link["records"]) - int(link["records_linked"]),
+            }
+        )
     deid = st.get("deidentify", {}).get("rows", {})
     for key, n in deid.items():
         rows.append({"stage": "deidentify", "table": key, "measure": "rows", "n": int(n)})
-    return pl.DataFrame(rows, schema={"stage": pl.Utf8, "table": pl.Utf8, "measure": pl.Utf8, "n": pl.Int64})
+    return pl.DataFrame(
+        rows, schema={"stage": pl.Utf8, "table": pl.Utf8, "measure": pl.Utf8, "n": pl.Int64}
+    )
 
 
 def linkage_by_group(cfg: Config) -> pl.DataFrame:
     q = cfg.paths.linkage / "quality.json"
     if not q.exists():
-        return pl.DataFrame(schema={"dimension": pl.Utf8, "group": pl.Utf8, "n": pl.Int64, "events": pl.Int64,
-                                    "rate": pl.Float64})
+        return pl.DataFrame(
+            schema={
+                "dimension": pl.Utf8,
+                "group": pl.Utf8,
+                "n": pl.Int64,
+                "events": pl.Int64,
+                "rate": pl.Float64,
+            }
+        )
     data = json.loads(q.read_text())
     df = pl.DataFrame(data.get("by_subgroup", []))
     if df.is_empty():
-        return pl.DataFrame(schema={"dimension": pl.Utf8, "group": pl.Utf8, "n": pl.Int64, "events": pl.Int64,
-                                    "rate": pl.Float64})
+        return pl.DataFrame(
+            schema={
+                "dimension": pl.Utf8,
+                "group": pl.Utf8,
+                "n": pl.Int64,
+                "events": pl.Int64,
+                "rate": pl.Float64,
+            }
+        )
     return df.select(
-        pl.col("dimension").cast(pl.Utf8), pl.col("group").cast(pl.Utf8).fill_null("not stated"),
-        pl.col("records").cast(pl.Int64).alias("n"), pl.col("linked").cast(pl.Int64).alias("events"),
+        pl.col("dimension").cast(pl.Utf8),
+        pl.col("group").cast(pl.Utf8).fill_null("not stated"),
+        pl.col("records").cast(pl.Int64).alias("n"),
+        pl.col("linked").cast(pl.Int64).alias("events"),
         (pl.col("link_rate") * 100).alias("rate"),
     ).sort("dimension", "group")
 
@@ -61,25 +87,46 @@ def methodology(cfg: Config, lang: str) -> Report:
         data = json.loads(q.read_text())
         r.heading("heading.linkage_quality")
         if data.get("truth_available"):
-            r.text("method.linkage_measured", precision=r.pct(data["precision"], 2, proportion=True),
-                   recall=r.pct(data["recall"], 2, proportion=True), f1=r.pct(data["f1"], 2, proportion=True))
-        r.text("method.linkage_passes", threshold=r.pct(cfg.linkage.match_threshold, 0, proportion=True))
-        groups = release.protect("methodology_linkage_by_group", linkage_by_group(cfg),
-                                 dims=["dimension", "group"], count="n", numerator="events", stats=("rate",),
-                                 universe="cw_records_linkage")
+            r.text(
+                "method.linkage_measured",
+                precision=r.pct(data["precision"], 2, proportion=True),
+                recall=r.pct(data["recall"], 2, proportion=True),
+                f1=r.pct(data["f1"], 2, proportion=True),
+            )
+        r.text(
+            "method.linkage_passes",
+            threshold=r.pct(cfg.linkage.match_threshold, 0, proportion=True),
+        )
+        groups = release.protect(
+            "methodology_linkage_by_group",
+            linkage_by_group(cfg),
+            dims=["dimension", "group"],
+            count="n",
+            numerator="events",
+            stats=("rate",),
+            universe="cw_records_linkage",
+        )
         r.table(groups, "caption.linkage_by_group", formats={"rate": "percent"})
     risk = cfg.paths.analytic / "risk.json"
     if risk.exists():
         rk = json.loads(risk.read_text())
         r.heading("heading.risk")
-        r.text("method.risk", k=cfg.privacy.k_anonymity,
-               risk=r.pct(1 / cfg.privacy.k_anonymity, 0, proportion=True))
+        r.text(
+            "method.risk",
+            k=cfg.privacy.k_anonymity,
+            risk=r.pct(1 / cfg.privacy.k_anonymity, 0, proportion=True),
+        )
         del rk
     acc = row_accounting(cfg)
     if not acc.is_empty():
         r.heading("heading.row_accounting").text("method.row_accounting")
         # Row counts of whole source files are not about small groups, but they pass the same gate.
-        table = release.protect("methodology_row_accounting", acc, dims=["stage", "table", "measure"],
-                                count="n", universe="rows")
+        table = release.protect(
+            "methodology_row_accounting",
+            acc,
+            dims=["stage", "table", "measure"],
+            count="n",
+            universe="rows",
+        )
         r.table(table, "caption.row_accounting")
     return r

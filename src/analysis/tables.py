@@ -96,10 +96,12 @@ def cell_text(value: Any, symbol: str | None, kind: str, lang: str) -> tuple[str
     symbol = symbol or ""
     if symbol in (SYMBOL_SUPPRESSED, SYMBOL_NOT_APPLICABLE, SYMBOL_NOT_AVAILABLE):
         return symbol, symbol
-    if value is None or (isinstance(value, float) and not (math.isfinite(value) and abs(value) < 1e9)):
+    if value is None or (
+        isinstance(value, float) and not (math.isfinite(value) and abs(value) < 1e9)
+    ):
         # A null without a symbol would print as blank, and an infinite or undefined estimate
         # (e.g. an odds ratio where a group had no events, which a model reports as astronomically
-    # large) has no number to show: "x".
+        # large) has no number to show: "x".
         return SYMBOL_NOT_AVAILABLE, SYMBOL_NOT_AVAILABLE
     text = format_value(value, kind, lang)
     if symbol == SYMBOL_LOW_RELIABILITY:

@@ -365,14 +365,31 @@ def write_reference(cfg: Config, folder: Path, passed: dict[str, pl.DataFrame]) 
     folder when it has them (parquet or CSV), else derived from the ids the sources use (names
     default to the ids, language to English, region to unknown)."""
     derived = {
-        "boards": passed["onsis_enrolment"].select("board_id").unique().sort("board_id").with_columns(
-            pl.col("board_id").alias("board_name"), pl.lit("unknown").alias("board_type"),
-            pl.lit("en").alias("language"), pl.lit("unknown").alias("region")),
-        "societies": pl.concat([passed[n].select("society_id") for n in ("cpin_persons", "cpin_services",
-                                                                          "cpin_cases")]).unique().sort(
-            "society_id").with_columns(
-            pl.col("society_id").alias("society_name"), pl.lit(False).alias("indigenous"),
-            pl.lit(False).alias("faith_based"), pl.lit("unknown").alias("region"), pl.lit("en").alias("language")),
+        "boards": passed["onsis_enrolment"]
+        .select("board_id")
+        .unique()
+        .sort("board_id")
+        .with_columns(
+            pl.col("board_id").alias("board_name"),
+            pl.lit("unknown").alias("board_type"),
+            pl.lit("en").alias("language"),
+            pl.lit("unknown").alias("region"),
+        ),
+        "societies": pl.concat(
+            [
+                passed[n].select("society_id")
+                for n in ("cpin_persons", "cpin_services", "cpin_cases")
+            ]
+        )
+        .unique()
+        .sort("society_id")
+        .with_columns(
+            pl.col("society_id").alias("society_name"),
+            pl.lit(False).alias("indigenous"),
+            pl.lit(False).alias("faith_based"),
+            pl.lit("unknown").alias("region"),
+            pl.lit("en").alias("language"),
+        ),
     }
     with atomic_dir(cfg.paths.reference) as tmp:
         for name, df in derived.items():

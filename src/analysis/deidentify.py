@@ -200,17 +200,25 @@ def load_key(privacy: Privacy, seed: int) -> StudyKey:
     return StudyKey(raw, source)
 
 
+def _hmac_hex(key: StudyKey, domain: str, values: list[str]) -> list[str]:
+    """HMAC-SHA256 hex (first 32 characters) of ``domain + ":" + value`` for each value."""
+    base = hmac.new(key.secret, f"{domain}:".encode(), "sha256")  # the key's pads, once
+    out = []
+    for v in values:
+        h = base.copy()
+        h.update(v.encode())
+        out.append(h.hexdigest()[:32])
+    return out
+
+
 def pseudonym(key: StudyKey, values: pl.Series, domain: str) -> pl.Series:
     """HMAC-SHA256 (hex, 32 characters) of each value, in the identifier space ``domain``.
 
     Nulls stay null. Computed once per distinct value.
     """
-    uniq = values.drop_nulls().unique()
-    mapping = {
-        v: hmac.new(key.secret, f"{domain}:{v}".encode(), "sha256").hexdigest()[:32]
-        for v in uniq.cast(pl.String).to_list()
-    }
-    return values.cast(pl.String).replace_strict(mapping, default=None, return_dtype=pl.String)
+    uniq = values.drop_nulls().unique().cast(pl.String)
+    hashed = pl.Series(_hmac_hex(key, domain, uniq.to_list()), dtype=pl.String)
+    return values.cast(pl.String).replace_strict(uniq, hashed, default=None, return_dtype=pl.String)
 
 
 # --------------------------------------------------------------------------------- coarsening
@@ -312,6 +320,11 @@ def measure_risk_pycanon(df: pl.DataFrame, qis: tuple[str, ...], sensitive: str)
     }
 
 
+def _as_string(col: str, dtype: pl.DataType) -> pl.Expr:
+    """``col`` with a categorical encoding undone (other dtypes unchanged)."""
+    return pl.col(col).cast(pl.String) if isinstance(dtype, pl.Categorical) else pl.col(col)
+
+
 def _small_classes(
     df: pl.DataFrame,
     keys: list[str],
@@ -372,8 +385,17 @@ def enforce_k(
         bad = _small_classes(df, keys, k, sensitive, involved, l_div)
         if not bad.any():
             break
+        # classes are grouped on the string values of the keys (categorical columns cast back):
+        # the order of equal-sized classes, hence which one is merged first, then does not
+        # depend on how the columns are encoded
         cls = (
-            df.with_columns(bad.alias("_bad"), blank.alias("_blank"))
+            df.lazy()
+            .select(
+                *[_as_string(c, df.schema[c]) for c in keys],
+                bad.alias("_bad"),
+                df.select(blank).to_series().alias("_blank"),
+            )
+            .collect()
             .group_by(keys)
             .agg(pl.len().alias("n"), pl.col("_bad").any(), pl.col("_blank").all())
             .filter(~pl.col("_blank"))
@@ -381,7 +403,7 @@ def enforce_k(
         )
         if cls.height == 0:
             break
-        target = cls.head(1).select(keys)
+        target = cls.head(1).select(keys).cast({c: df.schema[c] for c in keys})
         rows = df.join(target, on=keys, how="semi", nulls_equal=True)
         merged += rows.height
         hit = (
@@ -654,14 +676,34 @@ def cw_person_utility(cw: pl.DataFrame) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------- derivation
-def _read_inputs(cfg: Config) -> dict[str, pl.DataFrame]:
+# the two large sources are scanned (only the columns used are read), the rest read whole
+BIG_SOURCES = ("onsis_enrolment", "eqao_results")
+_PERSON_COLUMNS = (
+    "cw_record_id",
+    "society_id",
+    "birth_date",
+    "gender_identity",
+    "race",
+    "born_outside_canada",
+    "first_language",
+    "human_trafficking_risk",
+)
+
+
+def _read_inputs(cfg: Config) -> tuple[dict[str, pl.DataFrame], dict[str, pl.LazyFrame]]:
     src = cfg.paths.sources
     frames: dict[str, pl.DataFrame] = {}
+    big: dict[str, pl.LazyFrame] = {}
     for name in SOURCES:
         p = src / f"{name}.parquet"
         if not p.is_file():
             raise DeidentifyError(f"{p}: source file not found (run generate/validate first)")
-        frames[name] = pl.read_parquet(p)
+        if name in BIG_SOURCES:
+            big[name] = pl.scan_parquet(p)
+        elif name == "cpin_persons":  # names, OEN and postal code are not used
+            frames[name] = pl.read_parquet(p, columns=list(_PERSON_COLUMNS))
+        else:
+            frames[name] = pl.read_parquet(p)
     links = cfg.paths.linkage / "links.parquet"
     if not links.is_file():
         raise DeidentifyError(f"{links}: links file not found (run linkage first)")
@@ -676,7 +718,15 @@ def _read_inputs(cfg: Config) -> dict[str, pl.DataFrame]:
         raise DeidentifyError(
             f"{links}: column cw_record_id: {dup} rows repeat a record (rule: one row per record)"
         )
-    return frames
+    return frames, big
+
+
+def _sink_parquet(lf: pl.LazyFrame, path: Path) -> Path:
+    """Stream ``lf`` to ``path`` with the options of :func:`analysis.io.write_parquet` (the same
+    frame gives the same bytes either way); the frame is never materialised whole."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lf.sink_parquet(path, compression="zstd", statistics=False, row_group_size=1_000_000)
+    return path
 
 
 def _end_or_extract(col: str = "end_date") -> pl.Expr:
@@ -801,10 +851,121 @@ def _care_by_year(
     )
 
 
+CAT = pl.Categorical
+
+
+def _cat(*cols: str) -> list[pl.Expr]:
+    return [pl.col(c).cast(CAT) for c in cols]
+
+
+def _student_ids(key: StudyKey, oens: list[pl.Series]) -> pl.DataFrame:
+    """Every distinct OEN once: ``oen``, ``study_id`` (categorical) and ``_eid``.
+
+    ``_eid`` (u32) is the rank of the ``study_id`` string, so sorting on it sorts on the
+    published ``study_id``; the large frames carry it instead of the 32-character hex.
+    """
+    uniq = pl.concat([s.drop_nulls().cast(pl.String) for s in oens]).unique()
+    hashed = pl.Series("study_id", _hmac_hex(key, "oen", uniq.to_list()), dtype=pl.String)
+    ids = pl.DataFrame({"oen": uniq, "study_id": hashed}).sort("study_id")
+    return ids.with_row_index("_eid").with_columns(pl.col("study_id").cast(CAT))
+
+
+def _strings(df: pl.DataFrame | pl.LazyFrame, columns: tuple[str, ...]) -> pl.LazyFrame:
+    """``columns`` of ``df`` with every categorical cast back to its string values."""
+    schema = df.collect_schema()
+    return df.lazy().select([_as_string(c, schema[c]) for c in columns])
+
+
+def _student_years(
+    big: dict[str, pl.LazyFrame],
+    ids: pl.DataFrame,
+    person_of_oen: pl.DataFrame,
+    care: pl.DataFrame,
+    key: StudyKey,
+) -> pl.DataFrame:
+    """One row per enrolment, compact: low-cardinality strings categorical, ``_eid`` for the
+    student; sorted like the published table (``study_id``, ``school_year``)."""
+    on = big["onsis_enrolment"]
+    schools = on.select(pl.col("school_id").unique()).collect()["school_id"].drop_nulls()
+    school_hash = pl.Series(_hmac_hex(key, "school", schools.cast(pl.String).to_list()))
+    sy_start = pl.col("school_year").str.slice(0, 4).cast(pl.Int32)
+    bd = pl.col("birth_date")
+    base = (
+        on.select(
+            "oen",
+            pl.col("school_year").cast(CAT),
+            sy_start.cast(pl.Int16).alias("_sy"),
+            *_cat("board_id", "grade", "gender"),
+            pl.col("school_id")
+            .replace_strict(schools, school_hash, default=None, return_dtype=pl.String)
+            .cast(CAT),
+            bd.dt.year().cast(pl.Int16).alias("birth_year"),
+            (
+                sy_start
+                - bd.dt.year()
+                - ((bd.dt.month() > 9) | ((bd.dt.month() == 9) & (bd.dt.day() > 1))).cast(pl.Int32)
+            )
+            .cast(pl.Int8)
+            .alias("age_sept1"),
+            region_of_postal().cast(CAT).alias("region"),
+            "days_enrolled",
+            "days_absent",
+            "credits_earned",
+        )
+        .join(ids.lazy(), on="oen", how="left")
+        .drop("oen")
+        .collect(engine="streaming")
+    )
+    # child-welfare attributes: one person per OEN, keyed by _eid
+    pcw = person_of_oen.join(ids.select("oen", "_eid"), on="oen", how="inner").select(
+        "_eid",
+        "cw_person_id",
+        pl.lit(True).alias("cw_involved"),
+        # a missing race of a child-welfare-involved student is "not_stated"; students without
+        # a record stay null (left join). Detailed race for now: the first global step groups it
+        pl.col("race").fill_null("not_stated").cast(CAT).alias("race_group"),
+        "born_outside_canada",
+        *_cat("first_language", "gender_identity"),
+        "link_probability",
+        pl.col("link_pass").cast(CAT),
+        pl.col("society_id").cast(CAT).alias("person_society"),
+    )
+    cyear = care.join(pcw.select("cw_person_id", "_eid"), on="cw_person_id", how="inner").select(
+        "_eid",
+        pl.col("school_year").cast(CAT),
+        *_cat("care_status", "placement_group"),
+        pl.col("service_society").cast(CAT),
+        "cumulative_days_in_care",
+    )
+    sy = (
+        base.join(pcw.drop("cw_person_id"), on="_eid", how="left")
+        .join(cyear, on=["_eid", "school_year"], how="left")
+        .with_columns(
+            pl.col("cw_involved").fill_null(False),
+            pl.col("care_status").fill_null(pl.lit("none").cast(CAT)),
+            pl.col("cumulative_days_in_care").fill_null(0).cast(pl.Int32),
+            pl.coalesce("service_society", "person_society").alias("society_id"),
+        )
+        .drop("service_society", "person_society")
+        .sort("_eid", "_sy")
+    )
+    del base
+    return sy.with_columns(
+        (pl.col("care_status") == "in_care").cum_max().over("_eid").alias("ever_in_care"),
+        pl.col("birth_year").cast(pl.String).cast(CAT).alias("birth_year_band"),
+        (pl.col("care_status") != "none").alias("_service"),
+    )
+
+
 def build_analytic(
-    f: dict[str, pl.DataFrame], key: StudyKey, cfg: Config
-) -> tuple[dict[str, pl.DataFrame], dict[str, Any]]:
-    """All analytic tables from the sources and links (in memory), plus the risk report."""
+    f: dict[str, pl.DataFrame], key: StudyKey, cfg: Config, big: dict[str, pl.LazyFrame]
+) -> tuple[dict[str, pl.DataFrame | pl.LazyFrame], dict[str, Any], dict[str, int]]:
+    """All analytic tables from the sources and links, plus the risk report and row counts.
+
+    ``f`` holds the small inputs in memory; ``big`` the enrolment and EQAO scans (read column by
+    column as needed). The two large tables come back as lazy frames that decode their compact
+    in-memory columns while they are written.
+    """
     years = cfg.school_years
     persons = _person_attributes(f)
     services = _person_services(f)
@@ -816,125 +977,78 @@ def build_analytic(
         .unique("oen", keep="first", maintain_order=True)
     )
     care = _care_by_year(person_of_oen, services, placements, years)
-
-    on = f["onsis_enrolment"]
-    sy_start = pl.col("school_year").str.slice(0, 4).cast(pl.Int32)
-    bd = pl.col("birth_date")
-    sy = (
-        on.with_columns(
-            bd.dt.year().cast(pl.Int16).alias("birth_year"),
-            (
-                sy_start
-                - bd.dt.year()
-                - ((bd.dt.month() > 9) | ((bd.dt.month() == 9) & (bd.dt.day() > 1))).cast(pl.Int32)
-            )
-            .cast(pl.Int8)
-            .alias("age_sept1"),
-            region_of_postal().alias("region"),
-        )
-        .join(
-            person_of_oen.select(
-                "oen",
-                "cw_person_id",
-                "race",
-                "born_outside_canada",
-                "first_language",
-                "gender_identity",
-                "link_probability",
-                "link_pass",
-                pl.col("society_id").alias("person_society"),
-            ),
-            on="oen",
-            how="left",
-        )
-        .join(care, on=["cw_person_id", "school_year"], how="left")
-        .with_columns(
-            pl.col("cw_person_id").is_not_null().alias("cw_involved"),
-            pl.col("care_status").fill_null("none"),
-            pl.col("cumulative_days_in_care").fill_null(0).cast(pl.Int32),
-            pl.coalesce("service_society", "person_society").alias("society_id"),
-        )
-        .sort("oen", "school_year")
-        .with_columns(
-            (pl.col("care_status") == "in_care").cum_max().over("oen").alias("ever_in_care")
-        )
+    # pseudonymise each distinct OEN once
+    ids = _student_ids(
+        key,
+        [
+            big["onsis_enrolment"].select(pl.col("oen").unique()).collect()["oen"],
+            big["eqao_results"].select(pl.col("oen").unique()).collect()["oen"],
+            persons["oen"],
+        ],
     )
-    sy = sy.with_columns(
-        pseudonym(key, sy["oen"], "oen").alias("study_id"),
-        pseudonym(key, sy["school_id"], "school").alias("school_id"),
-    )
-    student_years = sy.select(
-        "study_id",
-        "school_year",
-        "board_id",
-        "school_id",
-        "grade",
-        "gender",
-        "birth_year",
-        birth_year_band(pl.col("birth_year"), 1).alias("birth_year_band"),
-        "age_sept1",
-        "region",
-        "days_enrolled",
-        "days_absent",
-        "credits_earned",
-        "care_status",
-        "ever_in_care",
-        "cw_involved",
-        "society_id",
-        "cumulative_days_in_care",
-        "placement_group",
-        # detailed race for now (the first global step groups it); a missing race of a
-        # child-welfare-involved student is "not_stated", students without a record stay null
-        pl.when(pl.col("cw_involved"))
-        .then(pl.col("race").fill_null("not_stated"))
-        .alias("race_group"),
-        "born_outside_canada",
-        "first_language",
-        "gender_identity",
-        "link_probability",
-        "link_pass",
-    ).sort("study_id", "school_year")
+    student_years = _student_years(big, ids, person_of_oen, care, key)
 
     k, l_div = cfg.privacy.k_anonymity, cfg.privacy.l_diversity
     risk: dict[str, Any] = {"k_threshold": k, "l_threshold": l_div, "method": RISK_METHOD}
     # l-diversity applies to classes holding any child-welfare service that year: a class of
-    # students none of whom had a service reveals nothing sensitive
-    student_years = student_years.with_columns((pl.col("care_status") != "none").alias("_service"))
+    # students none of whom had a service reveals nothing sensitive. Classes are measured on a
+    # narrow frame (the entity is _eid, one-to-one with study_id)
     measure = {"by": ("school_year",), "sensitive": "care_status", "involved": "_service"}
-    risk["student_years_before"] = measure_risk(student_years, QI_STUDENT, **measure)  # type: ignore[arg-type]
-    student_years, rep = generalise(
-        student_years,
+    q = student_years.select(
+        "_eid",
+        "school_year",
+        "birth_year",
+        *QI_STUDENT,
+        *QI_STUDENT_EXTRA,
+        "care_status",
+        "_service",
+    )
+    risk["student_years_before"] = measure_risk(q, QI_STUDENT, **measure)  # type: ignore[arg-type]
+    q, rep = generalise(
+        q,
         QI_STUDENT,
         student_year_steps(),
         k,
         l_div=l_div,
         order=SUPPRESSION_ORDER,
-        entity="study_id",
+        entity="_eid",
         **measure,  # type: ignore[arg-type]
     )
     risk["student_years_generalisation"] = rep
-    risk["student_years_after"] = measure_risk(student_years, QI_STUDENT, **measure)  # type: ignore[arg-type]
+    risk["student_years_after"] = measure_risk(q, QI_STUDENT, **measure)  # type: ignore[arg-type]
     risk["student_years_supplementary"] = {
         "enforced": False,
         "note": "also keyed on born_outside_canada and first_language (not enforced)",
-        **measure_risk(student_years, (*QI_STUDENT, *QI_STUDENT_EXTRA), **measure),  # type: ignore[arg-type]
+        **measure_risk(q, (*QI_STUDENT, *QI_STUDENT_EXTRA), **measure),  # type: ignore[arg-type]
     }
-    exact = pl.col("birth_year_band") == pl.col("birth_year").cast(pl.String)
-    student_years = student_years.with_columns(
-        # birth year and age on 1 September only where the band is a single year
-        pl.when(exact).then(pl.col("birth_year")).alias("birth_year"),
-        pl.when(exact).then(pl.col("age_sept1")).alias("age_sept1"),
-        pl.col("race_group").alias("race"),  # the grouped value, under the old name too
-        pl.when(pl.col("race_group").is_not_null())
-        .then(pl.col("race_group") == "indigenous")
-        .alias("indigenous"),
-    ).select(STUDENT_YEAR_COLUMNS)
+    student_years = student_years.with_columns(q.select(QI_STUDENT))
+    del q
+    exact = (
+        pl.col("birth_year_band").cast(pl.String) == pl.col("birth_year").cast(pl.String)
+    ).fill_null(False)
+    student_years = (
+        student_years.lazy()
+        .with_columns(
+            # birth year and age on 1 September only where the band is a single year
+            pl.when(exact).then(pl.col("birth_year")).alias("birth_year"),
+            pl.when(exact).then(pl.col("age_sept1")).alias("age_sept1"),
+            pl.col("race_group").alias("race"),  # the grouped value, under the old name too
+            pl.when(pl.col("race_group").is_not_null())
+            .then(pl.col("race_group") == "indigenous")
+            .alias("indigenous"),
+        )
+        .select(STUDENT_YEAR_COLUMNS)
+        .collect(engine="streaming")
+    )
     risk["student_years_utility"] = student_year_utility(student_years)
 
-    eq = f["eqao_results"]
     eqao = (
-        eq.with_columns(
-            pseudonym(key, eq["oen"], "oen").alias("study_id"),
+        big["eqao_results"]
+        .select(
+            "oen",
+            *_cat("school_year", "board_id", "assessment", "participation", "g9_stream"),
+            "grade",
+            "level",
             pl.when(pl.col("participation") == "participated")
             .then(
                 pl.when(pl.col("assessment") == "osslt")
@@ -942,8 +1056,20 @@ def build_analytic(
                 .otherwise(pl.col("level") >= 3)
             )
             .alias("at_standard"),
+            "first_time",
         )
-        .select(
+        .join(ids.lazy(), on="oen", how="left")
+        .collect(engine="streaming")
+        .sort(
+            "_eid",
+            pl.col("school_year").cast(pl.String),
+            pl.col("assessment").cast(pl.String),
+        )
+    )
+    heights = {"student_years": student_years.height, "eqao": eqao.height}
+    eqao_out = _strings(
+        eqao,
+        (
             "study_id",
             "school_year",
             "board_id",
@@ -954,9 +1080,9 @@ def build_analytic(
             "at_standard",
             "first_time",
             "g9_stream",
-        )
-        .sort("study_id", "school_year", "assessment")
+        ),
     )
+    student_years_out = _strings(student_years, STUDENT_YEAR_COLUMNS)
 
     cw_id = pseudonym(key, persons["cw_person_id"].cast(pl.String), "cw_person")
     by = pl.col("birth_date").dt.year().cast(pl.Int16)
@@ -1089,16 +1215,19 @@ def build_analytic(
         .sort("cw_study_id", "fiscal_year", "age", "days_in_care")
     )
 
-    tables = {
-        "student_years": student_years,
-        "eqao": eqao,
+    tables: dict[str, pl.DataFrame | pl.LazyFrame] = {
+        "student_years": student_years_out,
+        "eqao": eqao_out,
         "cw_persons": cw_persons,
         "care_days": care_days,
         "admissions": admissions,
         "cases": cases,
         "onlac": onlac,
     }
-    return tables, risk
+    for name, df in tables.items():
+        if isinstance(df, pl.DataFrame):
+            heights[name] = df.height
+    return tables, risk, heights
 
 
 def _care_days(placements: pl.DataFrame) -> pl.DataFrame:
@@ -1171,8 +1300,8 @@ def run(cfg: Config) -> StageResult:
         Missing key (real data), short key, missing inputs. Nothing is written then.
     """
     key = load_key(cfg.privacy, cfg.seed)  # before anything is read or written
-    f = _read_inputs(cfg)
-    tables, risk = build_analytic(f, key, cfg)
+    f, big = _read_inputs(cfg)
+    tables, risk, heights = build_analytic(f, key, cfg, big)
     risk["key"] = {"fingerprint": key.fingerprint(), "source": key.source}
     if not (
         risk["student_years_generalisation"]["holds"] and risk["cw_persons_generalisation"]["holds"]
@@ -1184,7 +1313,10 @@ def run(cfg: Config) -> StageResult:
     outputs: list[Path] = []
     with atomic_dir(cfg.paths.analytic) as stage:
         for name, df in tables.items():
-            write_parquet(df, stage / f"{name}.parquet")
+            if isinstance(df, pl.LazyFrame):
+                _sink_parquet(df, stage / f"{name}.parquet")
+            else:
+                write_parquet(df, stage / f"{name}.parquet")
         for name in REFERENCE:
             write_parquet(f[name], stage / f"{name}.parquet")
         write_json(risk, stage / "risk.json")
@@ -1192,11 +1324,16 @@ def run(cfg: Config) -> StageResult:
         # cite it, and must not have to open the linkage zone to do so.
         quality = cfg.paths.linkage / "quality.json"
         if quality.exists():
-            write_json(json.loads(quality.read_text(encoding="utf-8")), stage / "linkage_quality.json")
+            write_json(
+                json.loads(quality.read_text(encoding="utf-8")), stage / "linkage_quality.json"
+            )
     for name in [*tables, *REFERENCE, "risk"]:
         outputs.append(cfg.paths.analytic / (f"{name}.parquet" if name != "risk" else "risk.json"))
-    rows = {f"{n} in": f[n].height for n in (*SOURCES, "links")}
-    rows.update({f"{n} out": df.height for n, df in tables.items()})
+    rows = {
+        f"{n} in": big[n].select(pl.len()).collect().item() if n in big else f[n].height
+        for n in (*SOURCES, "links")
+    }
+    rows.update({f"{n} out": heights[n] for n in tables})
     return StageResult(
         stage="deidentify",
         outputs=outputs,

@@ -342,6 +342,112 @@ def _small_classes(
     return df.select(pl.any_horizontal(over).alias("bad")).to_series()
 
 
+def _merge_into_blank(
+    df: pl.DataFrame,
+    qis: tuple[str, ...],
+    by: tuple[str, ...],
+    k: int,
+    sensitive: str | None,
+    involved: str | None,
+    l_div: int,
+    entity: str | None,
+) -> tuple[pl.Series, int]:
+    """The last resort of :func:`enforce_k`: rows to blank on every quasi-identifier.
+
+    While any class is below ``k`` (or, holding an ``involved`` row, below ``l_div`` distinct
+    ``sensitive`` values), the failing class with fewest rows (else, when only blank classes
+    fail, the smallest class) is merged into the blank class of its partition (``by``): its
+    rows, with every row of the same ``entity``, lose all their quasi-identifiers. Ties go to the
+    class seen first. Class sizes are kept as counts and updated per merge, so each merge costs
+    the rows it moves, not a pass over the frame.
+
+    Returns
+    -------
+    (Series, int)
+        Boolean per row (blank it), and the number of rows in the merged classes.
+    """
+    import numpy as np
+
+    keys = [*by, *qis]
+    n_rows = df.height
+    if n_rows == 0:
+        return pl.Series("hit", [], dtype=pl.Boolean), 0
+    cls = (
+        df.select(keys)
+        .with_row_index("_r")
+        .group_by(keys, maintain_order=True)
+        .agg(pl.col("_r"))
+        .with_row_index("_c")
+    )
+    ex = cls.select("_c", "_r").explode("_r")
+    cid = np.empty(n_rows, dtype=np.int64)
+    cid[ex["_r"].to_numpy()] = ex["_c"].to_numpy()
+    del ex
+    is_blank = cls.select(pl.all_horizontal([pl.col(c).is_null() for c in qis])).to_series()
+    # blank class of each partition (a new class where the partition has none yet)
+    if by:
+        parts = cls.select(by).unique(maintain_order=True).with_row_index("_p")
+        part = cls.select("_c", *by).join(
+            parts, on=list(by), how="left", nulls_equal=True, maintain_order="left"
+        )
+        part_of_cls = part["_p"].to_numpy().astype(np.int64)
+    else:
+        part_of_cls = np.zeros(cls.height, dtype=np.int64)
+    n_part = int(part_of_cls.max()) + 1
+    blank_of_part = np.full(n_part, -1, dtype=np.int64)
+    blank_idx = np.flatnonzero(is_blank.to_numpy())
+    blank_of_part[part_of_cls[blank_idx]] = blank_idx
+    n_cls = cls.height
+    missing = np.flatnonzero(blank_of_part < 0)
+    blank_of_part[missing] = n_cls + np.arange(missing.size)
+    n_cls += missing.size
+    blank_cls = np.zeros(n_cls, dtype=bool)
+    blank_cls[blank_of_part] = True
+    blank_of_row = blank_of_part[part_of_cls[cid]]
+    # per class and sensitive value: row counts (a null sensitive value is a value of its own)
+    if sensitive and involved:
+        sc = df.select(pl.col(sensitive).rank("dense").fill_null(0)).to_series().to_numpy()
+        inv = df.select(pl.col(involved).fill_null(False)).to_series().to_numpy().astype(np.int64)
+    else:
+        sc = np.zeros(n_rows, dtype=np.int64)
+        inv = np.zeros(n_rows, dtype=np.int64)
+    sc = sc.astype(np.int64)
+    cnt = np.zeros((n_cls, int(sc.max()) + 1), dtype=np.int64)
+    np.add.at(cnt, (cid, sc), 1)
+    inv_n = np.bincount(cid, weights=inv, minlength=n_cls).astype(np.int64)
+    if entity:
+        ent = df.select(pl.col(entity).rank("dense") - 1).to_series().to_numpy().astype(np.int64)
+        perm = np.argsort(ent, kind="stable")
+        off = np.concatenate([[0], np.cumsum(np.bincount(ent))])
+    hit = np.zeros(n_rows, dtype=bool)
+    merged = 0
+    order_id = np.arange(n_cls)
+    for _ in range(n_rows):
+        n_c = cnt.sum(axis=1)
+        bad = (n_c > 0) & (n_c < k)
+        if sensitive and involved:
+            bad |= (n_c > 0) & (inv_n > 0) & ((cnt > 0).sum(axis=1) < l_div)
+        if not bad.any():
+            break
+        cand = np.flatnonzero((n_c > 0) & ~blank_cls)
+        if cand.size == 0:
+            break
+        t = cand[np.lexsort((order_id[cand], n_c[cand], ~bad[cand]))[0]]
+        rows = np.flatnonzero(cid == t)
+        merged += rows.size
+        if entity:
+            ents = np.unique(ent[rows])
+            rows = np.concatenate([perm[off[e] : off[e + 1]] for e in ents])
+        rows = rows[cid[rows] != blank_of_row[rows]]
+        hit[rows] = True
+        np.subtract.at(cnt, (cid[rows], sc[rows]), 1)
+        np.add.at(cnt, (blank_of_row[rows], sc[rows]), 1)
+        np.subtract.at(inv_n, cid[rows], inv[rows])
+        np.add.at(inv_n, blank_of_row[rows], inv[rows])
+        cid[rows] = blank_of_row[rows]
+    return pl.Series("hit", hit), merged
+
+
 def enforce_k(
     df: pl.DataFrame,
     qis: tuple[str, ...],
@@ -379,40 +485,8 @@ def enforce_k(
         df = df.with_columns(pl.when(bad).then(None).otherwise(pl.col(col)).alias(col))
     # last resort: records blanked on every quasi-identifier form one class per partition; while
     # that class is too small, merge the smallest remaining class into it
-    blank = pl.all_horizontal([pl.col(c).is_null() for c in qis])
-    merged = 0
-    for _ in range(df.height):
-        bad = _small_classes(df, keys, k, sensitive, involved, l_div)
-        if not bad.any():
-            break
-        # classes are grouped on the string values of the keys (categorical columns cast back):
-        # the order of equal-sized classes, hence which one is merged first, then does not
-        # depend on how the columns are encoded
-        cls = (
-            df.lazy()
-            .select(
-                *[_as_string(c, df.schema[c]) for c in keys],
-                bad.alias("_bad"),
-                df.select(blank).to_series().alias("_blank"),
-            )
-            .collect()
-            .group_by(keys)
-            .agg(pl.len().alias("n"), pl.col("_bad").any(), pl.col("_blank").all())
-            .filter(~pl.col("_blank"))
-            .sort(["_bad", "n"], descending=[True, False])
-        )
-        if cls.height == 0:
-            break
-        target = cls.head(1).select(keys).cast({c: df.schema[c] for c in keys})
-        rows = df.join(target, on=keys, how="semi", nulls_equal=True)
-        merged += rows.height
-        hit = (
-            df[entity].is_in(rows[entity].implode())
-            if entity
-            else df.select(
-                pl.struct(keys).is_in(rows.select(pl.struct(keys)).to_series().implode())
-            ).to_series()
-        )
+    hit, merged = _merge_into_blank(df, qis, by, k, sensitive, involved, l_div, entity)
+    if merged:
         df = df.with_columns(
             [pl.when(hit).then(None).otherwise(pl.col(c)).alias(c) for c in qis if c not in by]
         )

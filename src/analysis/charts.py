@@ -42,6 +42,7 @@ from analysis.tables import (
     default_format,
     require_protected,
     table_model,
+    translate_notes,
 )
 
 #: Okabe-Ito hues darkened to reach >= 3:1 against white (tests check the ratio).
@@ -265,7 +266,7 @@ def build_chart(
         count=p.count,
         numerator=p.numerator,
         stats=p.stats,
-        notes=p.notes,
+        notes=translate_notes(p.notes, lang),
     )
     table = table_model(
         sub,

@@ -109,6 +109,37 @@ def cell_text(value: Any, symbol: str | None, kind: str, lang: str) -> tuple[str
     return text, symbol
 
 
+# Notes that the analysis and disclosure stages attach to tables are written in English for the
+# audit trail; a report shows them in its own language. Symbol explanations are dropped (the
+# symbol legend already says them, from the catalogue); known notes map to catalogue messages; an
+# unknown note is shown only in English reports, never untranslated in French.
+_NOTE_MESSAGES: tuple[tuple[str, str | None], ...] = (
+    ("c:", None),
+    ("z:", None),
+    ("x:", None),
+    ("u:", None),
+    ("No EQAO assessments in 2019-20", "text.no_testing"),
+    ("2021-22 starts a new baseline", "text.new_baseline"),
+    ("Estimates from regression models", "note.models"),
+)
+
+
+def translate_notes(notes: Sequence[str], lang: str) -> list[str]:
+    """A table's notes in ``lang`` (see ``_NOTE_MESSAGES``)."""
+    tr = Translator(lang)
+    out: list[str] = []
+    for n in notes:
+        for prefix, msgid in _NOTE_MESSAGES:
+            if n.startswith(prefix):
+                if msgid is not None:
+                    out.append(tr(msgid))
+                break
+        else:
+            if lang == "en":
+                out.append(n)
+    return list(dict.fromkeys(out))
+
+
 @dataclass
 class TableModel:
     """A formatted table ready to draw: header labels, rows of cell strings, symbols used."""
@@ -207,7 +238,7 @@ def table_model(
         rows=rows,
         symbols=syms,
         n_row_headers=max(1, len(p.dims)) if p.dims else 0,
-        notes=list(p.notes),
+        notes=translate_notes(p.notes, lang),
         symbols_used=[s for s in SYMBOLS if s in used],
     )
 
@@ -321,7 +352,7 @@ def notes_text(lang: str, file_name: str, notes: Sequence[str] = ()) -> str:
     w.writerow([tr("csv.symbol_header"), tr("csv.meaning_header")])
     for s in SYMBOLS:
         w.writerow([s, tr(f"symbol.{s}")])
-    for n in notes:
+    for n in translate_notes(notes, lang):
         w.writerow(["", n])
     w.writerow(["", tr("csv.notes_intro", file=file_name)])
     return buf.getvalue()

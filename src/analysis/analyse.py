@@ -41,13 +41,101 @@ NOTES: dict[str, tuple[str, ...]] = {
 }
 
 
-def _read(cfg: Config, name: str) -> pl.DataFrame:
+# columns of the two large tables that ``build_tables`` reads (the rest are never used here)
+STUDENT_YEAR_COLUMNS: tuple[str, ...] = (
+    "study_id",
+    "school_year",
+    "board_id",
+    "grade",
+    "gender",
+    "days_enrolled",
+    "days_absent",
+    "credits_earned",
+    "care_status",
+    "ever_in_care",
+    "cw_involved",
+    "society_id",
+    "cumulative_days_in_care",
+    "placement_group",
+    "race",
+    "indigenous",
+    "born_outside_canada",
+    "first_language",
+    "gender_identity",
+    "link_probability",
+)
+EQAO_COLUMNS: tuple[str, ...] = (
+    "study_id",
+    "school_year",
+    "board_id",
+    "grade",
+    "assessment",
+    "participation",
+    "at_standard",
+    "first_time",
+    "g9_stream",
+)
+
+
+def _path(cfg: Config, name: str) -> Path:
     path = cfg.paths.analytic / f"{name}.parquet"
     if not path.is_file():
         raise FileNotFoundError(
             f"{path}: analytic table not found (run `analysis deidentify` first)"
         )
-    return pl.read_parquet(path)
+    return path
+
+
+def _read(cfg: Config, name: str, columns: Sequence[str] | None = None) -> pl.DataFrame:
+    """Read one analytic table; with ``columns``, only those that exist (projected scan)."""
+    lf = pl.scan_parquet(_path(cfg, name))
+    if columns is not None:
+        have = lf.collect_schema().names()
+        lf = lf.select([c for c in columns if c in have])
+    return lf.collect(engine="streaming")
+
+
+def _read_people(cfg: Config) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``student_years`` and ``eqao`` (used columns only), ``study_id`` as a compact integer.
+
+    ``study_id`` (a 64-character pseudonym) becomes a dense ``UInt32`` code, the same for the same
+    pseudonym in both tables: the analysis only groups, joins and counts by it, and the code never
+    leaves the process. Rows keep their file order.
+    """
+    sy = pl.scan_parquet(_path(cfg, "student_years"))
+    eq = pl.scan_parquet(_path(cfg, "eqao"))
+    codes = (
+        pl.concat([sy.select("study_id"), eq.select("study_id")])
+        .unique()
+        .collect(engine="streaming")
+        .sort("study_id")
+        .with_row_index("_code")
+    )
+
+    def load(lf: pl.LazyFrame, columns: Sequence[str]) -> pl.DataFrame:
+        have = lf.collect_schema().names()
+        cols = [c for c in columns if c in have]
+        return (
+            lf.select(cols)
+            .join(codes.lazy(), on="study_id", how="left", maintain_order="left")
+            .with_columns(pl.col("_code").alias("study_id"))
+            .select(cols)
+            .collect()
+        )
+
+    return load(sy, STUDENT_YEAR_COLUMNS), load(eq, EQAO_COLUMNS)
+
+
+class _Clock:
+    """Log the seconds each part of :func:`build_tables` takes (``analysis analyse -v``)."""
+
+    def __init__(self) -> None:
+        self.t = time.perf_counter()
+
+    def lap(self, what: str) -> None:
+        now = time.perf_counter()
+        log.info("analyse: %s in %.1f s", what, now - self.t)
+        self.t = now
 
 
 def build_tables(
@@ -61,6 +149,7 @@ def build_tables(
 ) -> dict[str, Spec]:
     """Every publishable table, unprotected: ``name -> (table, dims, numerator, stats)``."""
     specs: dict[str, Spec] = {}
+    clock = _Clock()
     specs.update(
         outcomes.descriptive_tables(
             student_years,
@@ -70,15 +159,20 @@ def build_tables(
             baseline_break=cfg.eqao_baseline_break,
         )
     )
+    clock.lap("descriptive tables")
     coef_stats = ("estimate", "ci_low", "ci_high", "odds_ratio")
     gaps = models.adjusted_gaps(student_years, eqao).drop("se")
     specs["adjusted_gaps"] = (gaps, ["outcome", "term"], None, coef_stats)
+    clock.lap("adjusted_gaps")
     dose = models.dose_response(student_years, eqao).drop("se")
     specs["dose_response"] = (dose, ["outcome", "dimension", "level"], None, coef_stats)
+    clock.lap("dose_response")
     equity = models.equity_views(student_years, eqao).drop("se")
     specs["equity_adjusted"] = (equity, ["outcome", "dimension", "level"], None, coef_stats)
+    clock.lap("equity_adjusted")
     sens = models.linkage_sensitivity(student_years, eqao, cfg.linkage.high_confidence).drop("se")
     specs["linkage_sensitivity"] = (sens, ["outcome", "term", "links"], None, coef_stats)
+    clock.lap("linkage_sensitivity")
     # equity views, descriptive: EQAO % at standard by dimension among child-welfare-involved students
     cw = outcomes.eqao_with_care(eqao, student_years.filter(pl.col("cw_involved")))
     cw = cw.filter((pl.col("assessment") != "osslt") | pl.col("first_time").fill_null(False))
@@ -102,6 +196,7 @@ def build_tables(
             "events",
             ("rate", "ci_low", "ci_high"),
         )
+    clock.lap("equity_rates")
     i = cfg.indicators
     specs.update(
         ind.all_indicators(
@@ -115,6 +210,7 @@ def build_tables(
             onlac_min_days_in_care=i.onlac_min_days_in_care,
         )
     )
+    clock.lap("indicators")
     return specs
 
 
@@ -247,8 +343,7 @@ def load_results(cfg: Config) -> dict[str, Protected]:
 def run(cfg: Config) -> StageResult:
     """Analyse the de-identified dataset and publish protected tables to ``cfg.paths.results``."""
     t0 = time.perf_counter()
-    sy = _read(cfg, "student_years")
-    eqao = _read(cfg, "eqao")
+    sy, eqao = _read_people(cfg)
     frames = {n: _read(cfg, n) for n in ("cases", "care_days", "admissions", "onlac")}
     specs = build_tables(
         sy, eqao, frames["cases"], frames["care_days"], frames["admissions"], frames["onlac"], cfg

@@ -314,7 +314,14 @@ def fit_grouped(
     """
     indicators = dict(indicators or {})
     cat_cols = list(dict.fromkeys([*categorical, *(v for v, _ in indicators.values())]))
-    data = _prepare(rows.filter(pl.col(outcome).is_not_null()), cat_cols)
+    used = list(
+        dict.fromkeys(
+            [*cat_cols, *numeric, outcome, cluster, *([trials] if trials is not None else [])]
+        )
+    )
+    if family == "logit" and "care_status" in rows.columns and "care_status" not in used:
+        used.append("care_status")  # the sparse-care-status rule below reads it
+    data = _prepare(rows.select(used).filter(pl.col(outcome).is_not_null()), cat_cols)
     if trials is not None:
         data = data.filter(pl.col(trials) > 0)
     if family == "logit" and "care_status" in data.columns:
@@ -565,16 +572,16 @@ _SCALES = {
 def _people(sy: pl.DataFrame, term: str) -> int:
     if term.startswith("care_status["):
         lev = term[len("care_status[") : -1]
-        sel = sy.filter(pl.col("care_status") == lev)
+        cond = pl.col("care_status") == lev
     elif term == DOSE_TERM:
-        sel = sy.filter(pl.col("care_status") == "in_care")
+        cond = pl.col("care_status") == "in_care"
     elif term == GROUP_TERM:
-        sel = sy.filter(pl.col("placement_group") == "group")
+        cond = pl.col("placement_group") == "group"
     elif term == INDIGENOUS_TERM:
-        sel = sy.filter(pl.col("_ind_cw") == "true")
+        cond = pl.col("_ind_cw") == "true"
     else:
         return int(sy["study_id"].n_unique())
-    return int(sel["study_id"].n_unique())
+    return int(sy.select(pl.col("study_id").filter(cond).n_unique()).item())
 
 
 def coefficient_table(
@@ -702,7 +709,7 @@ def dose_response(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFra
             )
             for t in fit.key_terms:
                 lev = t[len(var) + 1 : -1]
-                n = int(frame.filter(pl.col(var) == lev)["study_id"].n_unique())
+                n = int(frame.select(pl.col("study_id").filter(pl.col(var) == lev).n_unique()).item())
                 recs.append((outcome, dim, lev, "log_odds", fit.coef(t), fit.se[t], n))
     df = pl.DataFrame(
         recs,
@@ -763,7 +770,7 @@ def equity_views(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFram
         )
         for t in fit.key_terms:
             lev = t[len(var) + 1 : -1]
-            n = int(frame.filter(pl.col(var) == lev)["study_id"].n_unique())
+            n = int(frame.select(pl.col("study_id").filter(pl.col(var) == lev).n_unique()).item())
             recs.append(("eqao_at_standard", dim, lev, ref, fit.coef(t), fit.se[t], n))
     df = pl.DataFrame(
         recs,

@@ -235,15 +235,16 @@ def rate_table(
     pl.DataFrame
         ``by`` columns, ``outcome`` (the name), ``n``, ``events``, ``rate``, ``ci_low``, ``ci_high``.
     """
-    per_person = (
-        frame.filter(pl.col(outcome).is_not_null())
+    cells = (
+        frame.lazy()
+        .select(*by, person, outcome)
+        .filter(pl.col(outcome).is_not_null())
         .group_by([*by, person])
         .agg(pl.col(outcome).cast(pl.Boolean).any().alias("_y"))
-    )
-    cells = (
-        per_person.group_by(list(by))
+        .group_by(list(by))
         .agg(pl.len().cast(pl.Int64).alias("n"), pl.col("_y").sum().cast(pl.Int64).alias("events"))
         .sort(list(by), nulls_last=True)
+        .collect()
     )
     low, high = wilson_ci(cells["events"].to_numpy(), cells["n"].to_numpy())
     return cells.with_columns(
@@ -258,19 +259,20 @@ def mean_table(
     frame: pl.DataFrame, outcome: str, by: Sequence[str], *, person: str = "study_id"
 ) -> pl.DataFrame:
     """Mean of ``outcome`` per cell of ``by`` (a person's rows averaged first), t 95% interval."""
-    per_person = (
-        frame.filter(pl.col(outcome).is_not_null())
+    cells = (
+        frame.lazy()
+        .select(*by, person, outcome)
+        .filter(pl.col(outcome).is_not_null())
         .group_by([*by, person])
         .agg(pl.col(outcome).cast(pl.Float64).mean().alias("_y"))
-    )
-    cells = (
-        per_person.group_by(list(by))
+        .group_by(list(by))
         .agg(
             pl.len().cast(pl.Int64).alias("n"),
             pl.col("_y").mean().alias("mean"),
             pl.col("_y").std().alias("_sd"),
         )
         .sort(list(by), nulls_last=True)
+        .collect()
     )
     n = cells["n"].to_numpy().astype(float)
     sd = cells["_sd"].fill_null(np.nan).to_numpy()

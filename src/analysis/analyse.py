@@ -298,12 +298,26 @@ def protect_all(specs: dict[str, Spec], cfg: Config) -> tuple[dict[str, Protecte
     return out, release
 
 
+PUBLISHED_DECIMALS = 10
+
+
+def _published_precision(df: pl.DataFrame) -> pl.DataFrame:
+    """Floats rounded to ``PUBLISHED_DECIMALS`` places.
+
+    Sums of floats (means, model fits) can differ in their last bits with the order a parallel
+    group-by happens to add them; rounding far below any published precision makes the same
+    data give the same bytes on every run.
+    """
+    floats = [c for c, t in df.schema.items() if t in (pl.Float64, pl.Float32)]
+    return df.with_columns([pl.col(c).round(PUBLISHED_DECIMALS) for c in floats]) if floats else df
+
+
 def write_results(tables: dict[str, Protected], folder: Path) -> list[Path]:
     """Write protected tables and their metadata into ``folder`` (a staging directory)."""
     paths = []
     index = []
     for name, p in sorted(tables.items()):
-        paths.append(write_parquet(p.df, folder / f"{name}.parquet"))
+        paths.append(write_parquet(_published_precision(p.df), folder / f"{name}.parquet"))
         meta = {
             "name": name,
             "dims": list(p.dims),

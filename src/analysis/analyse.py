@@ -299,6 +299,7 @@ def protect_all(specs: dict[str, Spec], cfg: Config) -> tuple[dict[str, Protecte
 
 
 PUBLISHED_DECIMALS = 10
+DEGENERATE = 1e6
 
 
 def _published_precision(df: pl.DataFrame) -> pl.DataFrame:
@@ -309,6 +310,14 @@ def _published_precision(df: pl.DataFrame) -> pl.DataFrame:
     data give the same bytes on every run.
     """
     floats = [c for c, t in df.schema.items() if t in (pl.Float64, pl.Float32)]
+    # A model term with (quasi-)separation has no estimate worth printing: its value and interval
+    # run to 1e14 and beyond. It is published as not available ("x"), not as a number.
+    for c in floats:
+        sym = f"{c}__symbol"
+        bad = pl.col(c).is_not_null() & ~(pl.col(c).abs() < DEGENERATE)
+        if sym in df.columns:
+            df = df.with_columns(pl.when(bad).then(pl.lit(SYMBOL_NOT_AVAILABLE)).otherwise(pl.col(sym)).alias(sym))
+        df = df.with_columns(pl.when(bad).then(None).otherwise(pl.col(c)).alias(c))
     return df.with_columns([pl.col(c).round(PUBLISHED_DECIMALS) for c in floats]) if floats else df
 
 

@@ -475,6 +475,31 @@ def model_frame(student_years: pl.DataFrame) -> pl.DataFrame:
     ).with_columns((pl.col("grade") + "|" + pl.col("school_year")).alias("grade_year"))
 
 
+MODEL_COLUMNS: tuple[str, ...] = (
+    "study_id",
+    "school_year",
+    "grade",
+    "board_id",
+    "gender",
+    "days_enrolled",
+    "days_absent",
+    "credits_earned",
+    "care_status",
+    "cumulative_days_in_care",
+    "years_in_care",
+    "placement_group",
+    "race",
+    "indigenous",
+    "link_probability",
+)
+
+
+def _narrow(student_years: pl.DataFrame, extra: Sequence[str] = ()) -> pl.DataFrame:
+    """The columns the models read (a projection: joins downstream copy only these)."""
+    want = dict.fromkeys([*MODEL_COLUMNS, *extra])
+    return student_years.select([c for c in student_years.columns if c in want])
+
+
 def _care_terms() -> dict[str, tuple[str, str]]:
     return {GROUP_TERM: ("placement_group", "group"), INDIGENOUS_TERM: ("_ind_cw", "true")}
 
@@ -488,6 +513,7 @@ def fit_outcome_models(
 ) -> dict[str, GroupedFit]:
     """Fit the adjusted model of every outcome; keys: ``eqao_at_standard``, ``attendance``,
     ``credits``, ``chronic_absence``, ``on_track``."""
+    student_years = _narrow(student_years)
     sy = model_frame(student_year_outcomes(student_years))
     wanted = set(
         outcomes or ("eqao_at_standard", "attendance", "credits", "chronic_absence", "on_track")
@@ -592,7 +618,7 @@ def coefficient_table(
     Columns: ``outcome``, ``term``, ``scale``, ``estimate``, ``se``, ``ci_low``, ``ci_high``,
     ``n`` (distinct people the term describes), and ``odds_ratio`` for log-odds rows.
     """
-    sy = model_frame(student_years)
+    sy = model_frame(_narrow(student_years))
     people = {t: _people(sy, t) for t in KEY_TERMS}
     recs = []
     for outcome, fit in fits.items():
@@ -681,6 +707,7 @@ def dose_response(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFra
             .alias("care_placement"),
         )
 
+    student_years = _narrow(student_years)
     sy = banded(student_year_outcomes(student_years))
     eq = banded(eqao_with_care(eqao, student_years)).with_columns(
         (pl.col("assessment_key") + "|" + pl.col("school_year")).alias("assessment_year")
@@ -739,7 +766,7 @@ def equity_views(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFram
     adjusting for care status, assessment x year, board and gender: the log-odds difference of each
     level from the reference (the most frequent level; a missing value is its own level).
     """
-    sy = student_years.filter(pl.col("cw_involved"))
+    sy = _narrow(student_years, EQUITY_DIMENSIONS).filter(student_years["cw_involved"])
     if "indigenous" not in sy.columns:
         sy = sy.with_columns((pl.col("race") == "indigenous").fill_null(False).alias("indigenous"))
     eq = eqao_with_care(eqao, sy).with_columns(
@@ -802,6 +829,7 @@ def linkage_sensitivity(
     comparison shows how much uncertain links dilute the child-welfare groups. Long table with a
     ``links`` column: ``all`` and ``high_confidence``.
     """
+    student_years = _narrow(student_years)
     keep = student_years.filter(
         pl.col("link_probability").is_null() | (pl.col("link_probability") >= high_confidence)
     )

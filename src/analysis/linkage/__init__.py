@@ -172,6 +172,13 @@ def _quality(cfg: Config, out: dict[str, Any]) -> dict[str, Any]:
     return q
 
 
+def _stable_floats(df: pl.DataFrame, decimals: int = 12) -> pl.DataFrame:
+    """Probabilities and weights rounded far below any threshold: DuckDB's parallel sums can
+    differ in the last bit from run to run, and the same data must give the same bytes."""
+    floats = [c for c, t in df.schema.items() if t in (pl.Float64, pl.Float32)]
+    return df.with_columns([pl.col(c).round(decimals) for c in floats]) if floats else df
+
+
 def run(cfg: Config) -> StageResult:
     """The linkage stage: read the sources, link, measure, write ``cfg.paths.linkage`` atomically."""
     t0 = time.perf_counter()
@@ -182,9 +189,9 @@ def run(cfg: Config) -> StageResult:
     q["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     target = cfg.paths.linkage
     with atomic_dir(target) as tmp:
-        write_parquet(out["links"], tmp / "links.parquet")
-        write_parquet(out["unlinked"], tmp / "unlinked.parquet")
-        write_parquet(out["scored"].pairs, tmp / "pairs.parquet")
+        write_parquet(_stable_floats(out["links"]), tmp / "links.parquet")
+        write_parquet(_stable_floats(out["unlinked"]), tmp / "unlinked.parquet")
+        write_parquet(_stable_floats(out["scored"].pairs), tmp / "pairs.parquet")
         write_json(out["scored"].model, tmp / "model.json")
         write_json(q, tmp / "quality.json")
     links: pl.DataFrame = out["links"]

@@ -184,7 +184,6 @@ def _strip_volatile(nb_path: Path) -> None:
 
     nb = nbformat.read(nb_path, as_version=4)
     nb.metadata.pop("papermill", None)
-    nb.metadata.get("papermill", {})
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)

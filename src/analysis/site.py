@@ -109,14 +109,12 @@ def methodology(cfg: Config, lang: str) -> Report:
         r.table(groups, "caption.linkage_by_group", formats={"rate": "percent"})
     risk = cfg.paths.analytic / "risk.json"
     if risk.exists():
-        rk = json.loads(risk.read_text())
         r.heading("heading.risk")
         r.text(
             "method.risk",
             k=cfg.privacy.k_anonymity,
             risk=r.pct(1 / cfg.privacy.k_anonymity, 0, proportion=True),
         )
-        del rk
     acc = row_accounting(cfg)
     if not acc.is_empty():
         r.heading("heading.row_accounting").text("method.row_accounting")

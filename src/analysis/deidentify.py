@@ -65,6 +65,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from analysis.config import Config, Privacy
@@ -281,26 +282,7 @@ def measure_risk(
         ``k`` (smallest class), ``classes``, ``classes_below`` per threshold is left to the caller;
         ``l`` (fewest distinct ``sensitive`` values in a class holding any ``involved`` row).
     """
-    keys = [*by, *qis]
-    if df.height == 0:
-        return {"k": None, "l": None, "classes": 0, "rows": 0}
-    g = df.group_by(keys).agg(
-        pl.len().alias("n"),
-        *([pl.col(sensitive).n_unique().alias("l")] if sensitive else []),
-        *([pl.col(involved).any().alias("inv")] if involved else []),
-    )
-    out: dict[str, Any] = {
-        "rows": df.height,
-        "classes": g.height,
-        "k": int(g["n"].min()),  # type: ignore[arg-type]
-        "quasi_identifiers": list(qis),
-        "per": list(by),
-    }
-    if sensitive:
-        gl = g.filter(pl.col("inv")) if involved else g
-        out["l"] = int(gl["l"].min()) if gl.height else None  # type: ignore[arg-type]
-        out["sensitive"] = sensitive
-    return out
+    return _measure(df, qis, by, sensitive, involved)
 
 
 def measure_risk_pycanon(df: pl.DataFrame, qis: tuple[str, ...], sensitive: str) -> dict[str, int]:
@@ -325,103 +307,276 @@ def _as_string(col: str, dtype: pl.DataType) -> pl.Expr:
     return pl.col(col).cast(pl.String) if isinstance(dtype, pl.Categorical) else pl.col(col)
 
 
-def _small_classes(
+# Generalisation works on the distinct row "states" (every column the classes, the steps and the
+# measures read), each with its row count, plus one state index per row: the group-bys run over a
+# few thousand states instead of every row, and a step or a suppression moves rows between states
+# with integer arrays. Only the entity rule (a value changed in one row of a student is changed
+# in all of that student's rows) needs a pass over the rows, as one integer gather per step.
+_DENSE_SCATTER_MAX = 1 << 26  # key spaces up to this size are made dense by a lookup table
+
+
+def _dense(key: np.ndarray, space: int) -> tuple[np.ndarray, int]:
+    """``key`` (ints in ``[0, space)``) renumbered ``0..n-1`` (in increasing key order)."""
+    if space <= _DENSE_SCATTER_MAX:
+        present = np.zeros(space, dtype=bool)
+        present[key] = True
+        remap = np.cumsum(present, dtype=np.int64) - 1
+        return remap[key], int(present.sum())
+    uniq, inv = np.unique(key, return_inverse=True)
+    return inv.astype(np.int64).ravel(), int(uniq.size)
+
+
+def _codes(s: pl.Series) -> tuple[np.ndarray, int]:
+    """Dense integer codes of ``s``: equal values (null included) share a code."""
+    dtype = s.dtype
+    if isinstance(dtype, (pl.Categorical, pl.Enum)) or dtype == pl.Boolean or dtype.is_integer() or dtype.is_temporal():
+        phys = s.to_physical().cast(pl.Int64)
+    else:  # strings, floats, ...: dense rank (nulls stay null)
+        phys = s.rank("dense").cast(pl.Int64)
+    if phys.len() == 0:
+        return np.zeros(0, dtype=np.int64), 0
+    lo = phys.min()
+    lo = 0 if lo is None else int(lo)  # type: ignore[arg-type]
+    arr = (phys - lo + 1).fill_null(0).to_numpy().astype(np.int64, copy=False)
+    return _dense(arr, int(arr.max()) + 1)
+
+
+def _row_codes(df: pl.DataFrame, cols: list[str]) -> tuple[np.ndarray, int]:
+    """One dense code per row of ``df`` for the combination of ``cols`` (nulls as values)."""
+    key = np.zeros(df.height, dtype=np.int64)
+    n = 1
+    for c in cols:
+        code, card = _codes(df[c])
+        key, n = _dense(key * card + code, n * card)
+    return key, n
+
+
+class _Coded:
+    """A frame as distinct states (``states``) and a state index per row (``row_state``).
+
+    ``states`` may hold states no row is in any more (their count is 0); every measure looks at
+    the states with rows only.
+    """
+
+    def __init__(self, df: pl.DataFrame, cols: list[str], entity: str | None) -> None:
+        self.n_rows = df.height
+        self.row_state, n = _row_codes(df, cols)
+        rep = np.zeros(n, dtype=np.int64)
+        rep[self.row_state] = np.arange(df.height)  # any row of a state represents it
+        self.states = df.select(cols)[rep]
+        self.ent: np.ndarray | None = None
+        self.n_ent = 0
+        if entity:
+            s = df[entity]
+            # a null entity is in no entity: a step never reaches it through another row
+            self.ent_null = s.is_null().to_numpy()
+            self.ent, self.n_ent = _codes(s)
+
+    def counts(self) -> np.ndarray:
+        return np.bincount(self.row_state, minlength=self.states.height)
+
+    def alive(self) -> tuple[pl.DataFrame, np.ndarray]:
+        """(states with rows, their row counts)."""
+        cnt = self.counts()
+        keep = np.flatnonzero(cnt)
+        return self.states[keep], cnt[keep]
+
+    def bad_states(
+        self, keys: list[str], k: int, sensitive: str | None, involved: str | None, l_div: int
+    ) -> np.ndarray:
+        """Boolean per state: its class is below ``k``, or (holding involved rows) below ``l_div``
+        distinct ``sensitive`` values."""
+        cnt = self.counts()
+        alive = cnt > 0
+        if keys:
+            cls, n_cls = _row_codes(self.states, keys)
+        else:
+            cls, n_cls = np.zeros(self.states.height, dtype=np.int64), 1
+        n = np.bincount(cls, weights=cnt, minlength=n_cls)
+        bad = n < k
+        if sensitive and involved:
+            inv = self.states[involved].fill_null(False).to_numpy().astype(bool) & alive
+            inv_c = np.bincount(cls, weights=inv, minlength=n_cls) > 0
+            sc, n_sc = _codes(self.states[sensitive])
+            pair, _ = _dense(cls[alive] * n_sc + sc[alive], n_cls * n_sc)
+            first = np.zeros(int(pair.max()) + 1 if pair.size else 0, dtype=np.int64)
+            first[pair] = cls[alive]
+            n_unique = np.bincount(first, minlength=n_cls)
+            bad |= inv_c & (n_unique < l_div)
+        return bad[cls] & alive
+
+    def rows_of_bad_entities(self, bad_rows: np.ndarray) -> np.ndarray:
+        """Every row of an entity holding a row in ``bad_rows``."""
+        assert self.ent is not None
+        hit = np.zeros(self.n_ent, dtype=bool)
+        hit[self.ent[bad_rows & ~self.ent_null]] = True
+        return hit[self.ent] & ~self.ent_null
+
+    def move(self, rows: np.ndarray, new: dict[str, pl.Series]) -> None:
+        """Give ``rows`` (boolean) the values ``new`` (per state: the value a moved row of that
+        state takes), then drop empty states and merge equal ones."""
+        if not rows.any():
+            return
+        n = self.states.height
+        moving = np.flatnonzero(np.bincount(self.row_state[rows], minlength=n))
+        add = self.states[moving].with_columns(
+            s.gather(pl.Series(moving)).alias(c) for c, s in new.items()
+        )
+        trans = np.arange(n, dtype=np.int64)
+        trans[moving] = n + np.arange(moving.size)
+        self.row_state[rows] = trans[self.row_state[rows]]
+        states = pl.concat([self.states, add])
+        cnt = np.bincount(self.row_state, minlength=states.height)
+        keep = np.flatnonzero(cnt)
+        code, n_new = _row_codes(states[keep], states.columns)
+        remap = np.full(states.height, -1, dtype=np.int64)
+        remap[keep] = code
+        rep = np.zeros(n_new, dtype=np.int64)
+        rep[code] = keep
+        self.states = states[rep]
+        self.row_state = remap[self.row_state]
+
+    def column(self, col: str) -> pl.Series:
+        """``col`` per row."""
+        return self.states[col][self.row_state]
+
+
+def _measure(
     df: pl.DataFrame,
-    keys: list[str],
-    k: int,
+    qis: tuple[str, ...],
+    by: tuple[str, ...],
     sensitive: str | None,
     involved: str | None,
-    l_div: int,
-) -> pl.Series:
-    """Boolean per row: its class is below k, or (holding involved rows) below l."""
-    over = [pl.len().over(keys) < k]
-    if sensitive and involved:
-        over.append(
-            pl.col(involved).any().over(keys) & (pl.col(sensitive).n_unique().over(keys) < l_div)
+    weight: pl.Series | np.ndarray | None = None,
+) -> dict[str, Any]:
+    """:func:`measure_risk` of ``df``, each row standing for ``weight`` rows (default 1)."""
+    keys = [*by, *qis]
+    w = pl.lit(1, dtype=pl.Int64) if weight is None else pl.Series("_w", weight, dtype=pl.Int64)
+    rows = df.height if weight is None else int(np.sum(weight))
+    if rows == 0:
+        return {"k": None, "l": None, "classes": 0, "rows": 0}
+    g = (
+        df.with_columns(w.alias("_w"))
+        .group_by(keys)
+        .agg(
+            pl.col("_w").sum().alias("n"),
+            *([pl.col(sensitive).n_unique().alias("l")] if sensitive else []),
+            *([pl.col(involved).any().alias("inv")] if involved else []),
         )
-    return df.select(pl.any_horizontal(over).alias("bad")).to_series()
+    )
+    out: dict[str, Any] = {
+        "rows": rows,
+        "classes": g.height,
+        "k": int(g["n"].min()),  # type: ignore[arg-type]
+        "quasi_identifiers": list(qis),
+        "per": list(by),
+    }
+    if sensitive:
+        gl = g.filter(pl.col("inv")) if involved else g
+        out["l"] = int(gl["l"].min()) if gl.height else None  # type: ignore[arg-type]
+        out["sensitive"] = sensitive
+    return out
+
+
+def _measure_coded(
+    c: _Coded,
+    qis: tuple[str, ...],
+    by: tuple[str, ...] = (),
+    sensitive: str | None = None,
+    involved: str | None = None,
+) -> dict[str, Any]:
+    states, cnt = c.alive()
+    return _measure(states, qis, by, sensitive, involved, cnt)
 
 
 def _merge_into_blank(
-    df: pl.DataFrame,
+    c: _Coded,
     qis: tuple[str, ...],
     by: tuple[str, ...],
     k: int,
     sensitive: str | None,
     involved: str | None,
     l_div: int,
-    entity: str | None,
-) -> tuple[pl.Series, int]:
+) -> tuple[np.ndarray, int]:
     """The last resort of :func:`enforce_k`: rows to blank on every quasi-identifier.
 
     While any class is below ``k`` (or, holding an ``involved`` row, below ``l_div`` distinct
     ``sensitive`` values), the failing class with fewest rows (else, when only blank classes
     fail, the smallest class) is merged into the blank class of its partition (``by``): its
-    rows, with every row of the same ``entity``, lose all their quasi-identifiers. Ties go to the
-    class seen first. Class sizes are kept as counts and updated per merge, so each merge costs
-    the rows it moves, not a pass over the frame.
+    rows, with every row of the same entity, lose all their quasi-identifiers. Ties go to the
+    class seen first (in row order). Class sizes are kept as counts and updated per merge.
 
     Returns
     -------
-    (Series, int)
+    (ndarray, int)
         Boolean per row (blank it), and the number of rows in the merged classes.
     """
-    import numpy as np
-
     keys = [*by, *qis]
-    n_rows = df.height
-    if n_rows == 0:
-        return pl.Series("hit", [], dtype=pl.Boolean), 0
-    cls = (
-        df.select(keys)
-        .with_row_index("_r")
-        .group_by(keys, maintain_order=True)
-        .agg(pl.col("_r"))
-        .with_row_index("_c")
-    )
-    ex = cls.select("_c", "_r").explode("_r")
-    cid = np.empty(n_rows, dtype=np.int64)
-    cid[ex["_r"].to_numpy()] = ex["_c"].to_numpy()
-    del ex
-    is_blank = cls.select(pl.all_horizontal([pl.col(c).is_null() for c in qis])).to_series()
+    n_rows = c.n_rows
+    hit = np.zeros(n_rows, dtype=bool)
+    if n_rows == 0 or not c.bad_states(keys, k, sensitive, involved, l_div).any():
+        return hit, 0
+    cnt_s = c.counts()
+    # classes numbered in the order their first row appears
+    first = pl.Series(c.row_state).arg_unique().to_numpy()
+    first_row = np.full(c.states.height, n_rows, dtype=np.int64)
+    first_row[c.row_state[first]] = first
+    code, n_code = _row_codes(c.states, keys) if keys else (np.zeros(c.states.height, np.int64), 1)
+    code_first = np.full(n_code, n_rows, dtype=np.int64)
+    np.minimum.at(code_first, code, first_row)
+    present = np.flatnonzero(code_first < n_rows)
+    rank = np.full(n_code, -1, dtype=np.int64)
+    rank[present[np.argsort(code_first[present], kind="stable")]] = np.arange(present.size)
+    cls_of_state = rank[code]  # -1 for states without rows
+    n_cls = present.size
+    rep_state = np.zeros(n_cls, dtype=np.int64)
+    live = np.flatnonzero(cls_of_state >= 0)
+    rep_state[cls_of_state[live]] = live
+    cls = c.states[rep_state].select(keys)
+    is_blank = cls.select(pl.all_horizontal([pl.col(q).is_null() for q in qis])).to_series()
     # blank class of each partition (a new class where the partition has none yet)
     if by:
         parts = cls.select(by).unique(maintain_order=True).with_row_index("_p")
-        part = cls.select("_c", *by).join(
+        part = cls.select(by).join(
             parts, on=list(by), how="left", nulls_equal=True, maintain_order="left"
         )
         part_of_cls = part["_p"].to_numpy().astype(np.int64)
     else:
-        part_of_cls = np.zeros(cls.height, dtype=np.int64)
+        part_of_cls = np.zeros(n_cls, dtype=np.int64)
     n_part = int(part_of_cls.max()) + 1
     blank_of_part = np.full(n_part, -1, dtype=np.int64)
     blank_idx = np.flatnonzero(is_blank.to_numpy())
     blank_of_part[part_of_cls[blank_idx]] = blank_idx
-    n_cls = cls.height
     missing = np.flatnonzero(blank_of_part < 0)
     blank_of_part[missing] = n_cls + np.arange(missing.size)
-    n_cls += missing.size
-    blank_cls = np.zeros(n_cls, dtype=bool)
+    n_all = n_cls + missing.size
+    blank_cls = np.zeros(n_all, dtype=bool)
     blank_cls[blank_of_part] = True
-    blank_of_row = blank_of_part[part_of_cls[cid]]
     # per class and sensitive value: row counts (a null sensitive value is a value of its own)
     if sensitive and involved:
-        sc = df.select(pl.col(sensitive).rank("dense").fill_null(0)).to_series().to_numpy()
-        inv = df.select(pl.col(involved).fill_null(False)).to_series().to_numpy().astype(np.int64)
+        sc, n_sc = _codes(c.states[sensitive])
+        inv = c.states[involved].fill_null(False).to_numpy().astype(np.int64)
     else:
-        sc = np.zeros(n_rows, dtype=np.int64)
-        inv = np.zeros(n_rows, dtype=np.int64)
-    sc = sc.astype(np.int64)
-    cnt = np.zeros((n_cls, int(sc.max()) + 1), dtype=np.int64)
-    np.add.at(cnt, (cid, sc), 1)
-    inv_n = np.bincount(cid, weights=inv, minlength=n_cls).astype(np.int64)
-    if entity:
-        ent = df.select(pl.col(entity).rank("dense") - 1).to_series().to_numpy().astype(np.int64)
-        perm = np.argsort(ent, kind="stable")
-        off = np.concatenate([[0], np.cumsum(np.bincount(ent))])
-    hit = np.zeros(n_rows, dtype=bool)
+        sc, n_sc = np.zeros(c.states.height, dtype=np.int64), 1
+        inv = np.zeros(c.states.height, dtype=np.int64)
+    cnt = np.zeros((n_all, n_sc), dtype=np.int64)
+    np.add.at(cnt, (cls_of_state[live], sc[live]), cnt_s[live])
+    inv_n = np.zeros(n_all, dtype=np.int64)
+    np.add.at(inv_n, cls_of_state[live], inv[live] * cnt_s[live])
+    cid = cls_of_state[c.row_state]
+    blank_of_row = blank_of_part[part_of_cls][cid]
+    if c.ent is not None:
+        ent = np.where(c.ent_null, -1, c.ent)
+        if np.all(ent[1:] >= ent[:-1]):
+            perm = np.arange(n_rows)
+            ent_sorted = ent
+        else:
+            perm = np.argsort(ent, kind="stable")
+            ent_sorted = ent[perm]
+        lo = np.searchsorted(ent_sorted, np.arange(c.n_ent), side="left")
+        hi = np.searchsorted(ent_sorted, np.arange(c.n_ent), side="right")
     merged = 0
-    order_id = np.arange(n_cls)
+    order_id = np.arange(n_all)
     for _ in range(n_rows):
         n_c = cnt.sum(axis=1)
         bad = (n_c > 0) & (n_c < k)
@@ -435,17 +590,105 @@ def _merge_into_blank(
         t = cand[np.lexsort((order_id[cand], n_c[cand], ~bad[cand]))[0]]
         rows = np.flatnonzero(cid == t)
         merged += rows.size
-        if entity:
+        if c.ent is not None:
             ents = np.unique(ent[rows])
-            rows = np.concatenate([perm[off[e] : off[e + 1]] for e in ents])
+            ents = ents[ents >= 0]
+            own = rows[ent[rows] < 0]
+            rows = np.concatenate([own, *(perm[lo[e] : hi[e]] for e in ents)])
         rows = rows[cid[rows] != blank_of_row[rows]]
+        dest = blank_of_row[rows]
         hit[rows] = True
-        np.subtract.at(cnt, (cid[rows], sc[rows]), 1)
-        np.add.at(cnt, (blank_of_row[rows], sc[rows]), 1)
-        np.subtract.at(inv_n, cid[rows], inv[rows])
-        np.add.at(inv_n, blank_of_row[rows], inv[rows])
-        cid[rows] = blank_of_row[rows]
-    return pl.Series("hit", hit), merged
+        s_rows = c.row_state[rows]
+        np.subtract.at(cnt, (cid[rows], sc[s_rows]), 1)
+        np.add.at(cnt, (dest, sc[s_rows]), 1)
+        np.subtract.at(inv_n, cid[rows], inv[s_rows])
+        np.add.at(inv_n, dest, inv[s_rows])
+        cid[rows] = dest
+    return hit, merged
+
+
+def _suppress_coded(
+    c: _Coded,
+    qis: tuple[str, ...],
+    k: int,
+    by: tuple[str, ...],
+    sensitive: str | None,
+    involved: str | None,
+    l_div: int,
+    order: tuple[str, ...],
+) -> dict[str, Any]:
+    """:func:`enforce_k` on a coded frame (``c`` is changed in place)."""
+    keys = [*by, *qis]
+    report: dict[str, Any] = {"suppressed_values": {}}
+    for col in [q for q in order if q in qis]:
+        bad = c.bad_states(keys, k, sensitive, involved, l_div)
+        if not bad.any():
+            break
+        rows = bad[c.row_state]
+        if c.ent is not None:
+            rows = c.rows_of_bad_entities(rows)
+        notnull = c.states[col].is_not_null().to_numpy()
+        rows &= notnull[c.row_state]
+        report["suppressed_values"][col] = int(rows.sum())
+        c.move(rows, {col: pl.Series(col, [None] * c.states.height, c.states.schema[col])})
+    # last resort: records blanked on every quasi-identifier form one class per partition; while
+    # that class is too small, merge the smallest remaining class into it
+    hit, merged = _merge_into_blank(c, qis, by, k, sensitive, involved, l_div)
+    if merged:
+        n = c.states.height
+        c.move(
+            hit,
+            {q: pl.Series(q, [None] * n, c.states.schema[q]) for q in qis if q not in by},
+        )
+    report["rows_merged_into_blank_class"] = merged
+    bad = c.bad_states(keys, k, sensitive, involved, l_div)
+    report["rows_in_classes_below_threshold"] = int(c.counts()[bad].sum())
+    report["holds"] = not bool(bad.any())
+    return report
+
+
+def _generalise_coded(
+    c: _Coded,
+    qis: tuple[str, ...],
+    steps: tuple[Step, ...],
+    k: int,
+    by: tuple[str, ...],
+    sensitive: str | None,
+    involved: str | None,
+    l_div: int,
+    order: tuple[str, ...],
+) -> dict[str, Any]:
+    """:func:`generalise` on a coded frame (``c`` is changed in place)."""
+    keys = [*by, *qis]
+    done: list[dict[str, Any]] = []
+    for st in steps:
+        dtype = c.states.schema[st.column]
+        new = c.states.with_columns(st.value.cast(dtype).alias("_new"))["_new"]  # broadcast
+        old = c.states[st.column]
+        changes = (old.is_not_null() & new.is_not_null() & (new != old).fill_null(True)).to_numpy()
+        if st.scope == "global":
+            rows = changes[c.row_state]
+        else:
+            rows = c.bad_states(keys, k, sensitive, involved, l_div)[c.row_state]
+            if c.ent is not None:
+                rows = c.rows_of_bad_entities(rows)
+            rows &= changes[c.row_state]
+        changed = int(rows.sum())
+        c.move(rows, {st.column: new})
+        bad = c.bad_states(keys, k, sensitive, involved, l_div)
+        cnt = c.counts()
+        done.append(
+            {
+                "step": st.name,
+                "column": st.column,
+                "scope": st.scope,
+                "values_changed": changed,
+                "k_after": _measure_coded(c, qis, by)["k"] or 0 if c.n_rows else None,
+                "rows_below_threshold_after": int(cnt[bad].sum()),
+            }
+        )
+    sup = _suppress_coded(c, qis, k, by, sensitive, involved, l_div, order)
+    return {"steps": done, "suppression": sup, "holds": sup["holds"]}
 
 
 def enforce_k(
@@ -470,31 +713,9 @@ def enforce_k(
     (DataFrame, report)
         Report: per quasi-identifier the number of rows blanked, and whether the thresholds hold.
     """
-    keys = [*by, *qis]
-    report: dict[str, Any] = {"suppressed_values": {}}
-    for col in [c for c in order if c in qis]:
-        bad = _small_classes(df, keys, k, sensitive, involved, l_div)
-        if not bad.any():
-            break
-        if entity:
-            ents = df.filter(bad)[entity].unique()
-            bad = df[entity].is_in(ents.implode()) & df[col].is_not_null()
-        else:
-            bad = bad & df[col].is_not_null()
-        report["suppressed_values"][col] = int(bad.sum())
-        df = df.with_columns(pl.when(bad).then(None).otherwise(pl.col(col)).alias(col))
-    # last resort: records blanked on every quasi-identifier form one class per partition; while
-    # that class is too small, merge the smallest remaining class into it
-    hit, merged = _merge_into_blank(df, qis, by, k, sensitive, involved, l_div, entity)
-    if merged:
-        df = df.with_columns(
-            [pl.when(hit).then(None).otherwise(pl.col(c)).alias(c) for c in qis if c not in by]
-        )
-    report["rows_merged_into_blank_class"] = merged
-    bad = _small_classes(df, keys, k, sensitive, involved, l_div)
-    report["rows_in_classes_below_threshold"] = int(bad.sum())
-    report["holds"] = not bool(bad.any())
-    return df, report
+    c = _coded(df, qis, by, sensitive, involved, entity=entity)
+    report = _suppress_coded(c, qis, k, by, sensitive, involved, l_div, order)
+    return df.with_columns(c.column(q) for q in qis if q not in by), report
 
 
 # --------------------------------------------------------------------------------- hierarchy
@@ -506,7 +727,8 @@ class Step:
     unchanged, e.g. the original birth year); the step writes it to the rows it applies to:
     every row (``scope="global"``, a recoding by policy) or only the rows of classes still
     below the thresholds (``scope="local"``, with all rows of the same entity). Rows whose
-    ``column`` is null keep null (unknown stays unknown).
+    ``column`` is null keep null (unknown stays unknown). ``value`` must be computed row by row
+    (it is evaluated once per distinct combination of the columns it reads).
     """
 
     name: str
@@ -548,33 +770,32 @@ def generalise(
         Report: ``steps`` (per step: column, scope, values changed, k and rows below the
         thresholds after it), ``suppression`` (the :func:`enforce_k` report) and ``holds``.
     """
-    keys = [*by, *qis]
-    done: list[dict[str, Any]] = []
-    for st in steps:
-        new = df.select(st.value.cast(df.schema[st.column]).alias("_new")).to_series()
-        if st.scope == "global":
-            hit = pl.Series([True] * df.height)
-        else:
-            bad = _small_classes(df, keys, k, sensitive, involved, l_div)
-            hit = df[entity].is_in(df.filter(bad)[entity].unique().implode()) if entity else bad
-        old = df[st.column]
-        hit = hit & old.is_not_null() & new.is_not_null() & (new != old).fill_null(True)
-        df = df.with_columns(pl.when(hit).then(new).otherwise(old).alias(st.column))
-        bad = _small_classes(df, keys, k, sensitive, involved, l_div)
-        done.append(
-            {
-                "step": st.name,
-                "column": st.column,
-                "scope": st.scope,
-                "values_changed": int(hit.sum()),
-                "k_after": int(df.group_by(keys).len()["len"].min() or 0)  # type: ignore[arg-type]
-                if df.height
-                else None,
-                "rows_below_threshold_after": int(bad.sum()),
-            }
-        )
-    df, sup = enforce_k(df, qis, k, by, sensitive, involved, l_div, order, entity)
-    return df, {"steps": done, "suppression": sup, "holds": sup["holds"]}
+    c = _coded(df, qis, by, sensitive, involved, steps, entity)
+    report = _generalise_coded(c, qis, steps, k, by, sensitive, involved, l_div, order)
+    changed = dict.fromkeys([*(st.column for st in steps), *(q for q in qis if q not in by)])
+    return df.with_columns(c.column(col) for col in changed), report
+
+
+def _coded(
+    df: pl.DataFrame,
+    qis: tuple[str, ...],
+    by: tuple[str, ...],
+    sensitive: str | None,
+    involved: str | None,
+    steps: tuple[Step, ...] = (),
+    entity: str | None = None,
+    keep: tuple[str, ...] = (),
+) -> _Coded:
+    """``df`` coded on every column the classes, ``steps`` and measures read (and ``keep``)."""
+    cols = [
+        *by,
+        *qis,
+        *(st.column for st in steps),
+        *(c for st in steps for c in st.value.meta.root_names()),
+        *keep,
+        *(c for c in (sensitive, involved) if c),
+    ]
+    return _Coded(df, list(dict.fromkeys(cols)), entity)
 
 
 # --------------------------------------------------------------------------------- policy
@@ -1068,35 +1289,34 @@ def build_analytic(
     # students none of whom had a service reveals nothing sensitive. Classes are measured on a
     # narrow frame (the entity is _eid, one-to-one with study_id)
     measure = {"by": ("school_year",), "sensitive": "care_status", "involved": "_service"}
-    q = student_years.select(
-        "_eid",
-        "school_year",
-        "birth_year",
-        *QI_STUDENT,
-        *QI_STUDENT_EXTRA,
-        "care_status",
-        "_service",
-    )
-    risk["student_years_before"] = measure_risk(q, QI_STUDENT, **measure)  # type: ignore[arg-type]
-    q, rep = generalise(
-        q,
+    steps = student_year_steps()
+    coded = _coded(
+        student_years,
         QI_STUDENT,
-        student_year_steps(),
+        steps=steps,
+        entity="_eid",
+        keep=("birth_year", *QI_STUDENT_EXTRA),
+        **measure,  # type: ignore[arg-type]
+    )
+    risk["student_years_before"] = _measure_coded(coded, QI_STUDENT, **measure)  # type: ignore[arg-type]
+    rep = _generalise_coded(
+        coded,
+        QI_STUDENT,
+        steps,
         k,
         l_div=l_div,
         order=SUPPRESSION_ORDER,
-        entity="_eid",
         **measure,  # type: ignore[arg-type]
     )
     risk["student_years_generalisation"] = rep
-    risk["student_years_after"] = measure_risk(q, QI_STUDENT, **measure)  # type: ignore[arg-type]
+    risk["student_years_after"] = _measure_coded(coded, QI_STUDENT, **measure)  # type: ignore[arg-type]
     risk["student_years_supplementary"] = {
         "enforced": False,
         "note": "also keyed on born_outside_canada and first_language (not enforced)",
-        **measure_risk(q, (*QI_STUDENT, *QI_STUDENT_EXTRA), **measure),  # type: ignore[arg-type]
+        **_measure_coded(coded, (*QI_STUDENT, *QI_STUDENT_EXTRA), **measure),  # type: ignore[arg-type]
     }
-    student_years = student_years.with_columns(q.select(QI_STUDENT))
-    del q
+    student_years = student_years.with_columns(coded.column(c) for c in QI_STUDENT)
+    del coded
     exact = (
         pl.col("birth_year_band").cast(pl.String) == pl.col("birth_year").cast(pl.String)
     ).fill_null(False)

@@ -135,14 +135,30 @@ def _kernel() -> Any:
     """This worker's long-lived kernel (started on first use)."""
     global _KM
     if _KM is None:
+        import atexit
+        import multiprocessing.util
+        import tempfile
+
         from jupyter_client.manager import KernelManager
 
-        _KM = KernelManager(kernel_name=KERNEL)
+        # Local sockets (IPC) rather than TCP on localhost: nothing listens on a port, and the
+        # kernel has no reason to warn about unencrypted network traffic.
+        sockets = tempfile.mkdtemp(prefix="analysis-kernel-")
+        _KM = KernelManager(kernel_name=KERNEL, transport="ipc", ip=os.path.join(sockets, "k"))
         _KM.start_kernel(cwd=str(REPO_ROOT))
-        import atexit
-
-        atexit.register(_KM.shutdown_kernel, now=True)
+        # Worker processes leave through multiprocessing's exit path, which runs its finalizers
+        # but not ``atexit``; register both so the kernel is shut down, not orphaned.
+        multiprocessing.util.Finalize(None, _shutdown_kernel, args=(sockets,), exitpriority=10)
+        atexit.register(_shutdown_kernel, sockets)
     return _KM
+
+
+def _shutdown_kernel(sockets: str) -> None:
+    global _KM
+    if _KM is not None:
+        _KM.shutdown_kernel(now=True)
+        _KM = None
+    shutil.rmtree(sockets, ignore_errors=True)
 
 
 def execute_notebook(job: Job, out_nb: Path, docs_dir: Path, *, shared_kernel: bool = True) -> Path:

@@ -202,13 +202,17 @@ def bench_command(
     naive: Annotated[
         int, typer.Option(help="Reports to render the naive way for the ratio (0 = skip)")
     ] = 6,
+    repeat: Annotated[
+        int, typer.Option(help="Runs of each stage; the table shows medians (3 near a floor)")
+    ] = 1,
 ) -> None:
     """Time every stage (wall, CPU, peak memory) and write reports/bench/<scale>.json."""
     from analysis.bench import run_bench
 
     cfg = _cfg(config, scale, seed, data_dir, reports_dir)
-    res = run_bench(cfg, naive_reports=naive)
-    table = Table(title=f"analysis bench --scale {cfg.scale}")
+    res = run_bench(cfg, naive_reports=naive, repeats=repeat)
+    title = f"analysis bench --scale {cfg.scale}"
+    table = Table(title=title + (f" (median of {repeat} runs)" if repeat > 1 else ""))
     for col in ("stage", "wall s", "cpu s", "peak MiB"):
         table.add_column(col, justify="right" if col != "stage" else "left")
     for row in res["stages"]:
@@ -218,9 +222,24 @@ def bench_command(
     t = res["total"]
     table.add_row("[bold]total", f"{t['wall_s']:.1f}", f"{t['cpu_s']:.1f}", f"{t['peak_mib']:.0f}")
     Console().print(table)
-    for key, label in (("naive", "naive vs fast rendering"), ("analyst_loop", "analyst loop (board notebook)")):
+    for key, label in (
+        ("naive", "naive vs fast rendering"),
+        ("analyst_loop", "analyst loop (board notebook)"),
+    ):
         if key in res:
             Console().print(f"[bold]{label}:[/] " + json.dumps(res[key]))
+    floors = Table(title="floors (the provincial build's; informative at other scales)")
+    for col in ("floor", "value", "limit", "met"):
+        floors.add_column(col, justify="left" if col == "floor" else "right")
+    for f in res["floors"]:
+        sign = "<=" if f["direction"] == "max" else ">="
+        floors.add_row(
+            f["what"],
+            f"{f['value']:g}",
+            f"{sign} {f['limit']:g}",
+            "yes" if f["met"] else "[bold]NO",
+        )
+    Console().print(floors)
     Console().print(f"written to {cfg.paths.reports_dir / 'bench' / (cfg.scale + '.json')}")
 
 

@@ -1665,8 +1665,9 @@ def _write_parquet_chunks(chunks: Iterator[pl.DataFrame], path: Path) -> int:
     The same settings as :func:`analysis.io.write_parquet` (zstd, no statistics, row groups of at
     most a million rows), so the same data gives the same bytes.
     """
-    import pyarrow.parquet as pq
     from concurrent.futures import Future, ThreadPoolExecutor
+
+    import pyarrow.parquet as pq
 
     writer = None
     rows = 0

@@ -150,3 +150,13 @@ def test_french_labels_and_series_direct_labels() -> None:
             alt=FINDING,
             caption="x",
         )
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_value_axis_is_labelled_in_percent_like_the_text(lang: str) -> None:
+    svg = svg_html(chart(lang=lang), "c3")
+    ticks = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+    pct = "\u00a0%" if lang == "fr" else "%"
+    axis_ticks = [t for t in ticks if re.fullmatch(r"\d+" + pct, t)]
+    assert "0" + pct in axis_ticks and "80" + pct in axis_ticks  # 0 to ~90 on a percent axis
+    assert not [t for t in ticks if re.fullmatch(r"0[.,]\d+|\d{2}", t)]  # no bare numbers left

@@ -283,10 +283,11 @@ def build_chart(
         raise ValueError(
             f"chart {p.name!r}: {len(series_names)} series; at most {len(PALETTE)} can be told apart"
         )
+    axis = _value_axis(vfmt, lang)
     if kind == "bar":
-        chart = _bar(rows, cat_title, val_title, series_names, lower is not None)
+        chart = _bar(rows, cat_title, val_title, series_names, lower is not None, axis)
     else:
-        chart = _line(rows, cat_title, val_title, series_names)
+        chart = _line(rows, cat_title, val_title, series_names, axis)
     spec = chart.to_dict()
     spec.pop("$schema", None)
     spec["config"] = _config()
@@ -342,19 +343,31 @@ def _scale(series_names: Sequence[str]) -> alt.Scale:
     return alt.Scale(domain=list(series_names), range=list(PALETTE[: len(series_names)]))
 
 
+def _value_axis(vfmt: str, lang: str) -> alt.Axis:
+    """The value axis, labelled as the values are in the text and table (62.5% / 62,5 %)."""
+    scaled = {"proportion": "datum.value", "percent": "datum.value / 100"}.get(vfmt)
+    if scaled is None:
+        return alt.Axis()
+    expr = f"format({scaled}, '~%')"
+    if lang == "fr":  # Babel's fr-CA percentages: decimal comma, no-break space before %
+        expr = f"replace(replace({expr}, '.', ','), '%', '\u00a0%')"
+    return alt.Axis(labelExpr=expr)
+
+
 def _bar(
     rows: list[dict[str, Any]],
     cat_title: str,
     val_title: str,
     series_names: list[str],
     interval: bool,
+    axis: alt.Axis,
 ) -> Any:
     data = alt.Data(values=rows)
     order = list(dict.fromkeys(r["cat"] for r in rows))
     n_bars = len(rows)
     height = max(60, 26 * n_bars)
     y = alt.Y("cat:N", title=cat_title, sort=order, axis=alt.Axis(labelLimit=200))
-    x = alt.X("value:Q", title=val_title, scale=alt.Scale(zero=True, nice=True))
+    x = alt.X("value:Q", title=val_title, scale=alt.Scale(zero=True, nice=True), axis=axis)
     enc: dict[str, Any] = {"y": y, "x": x}
     if series_names:
         enc["yOffset"] = alt.YOffset("series:N", sort=series_names)
@@ -387,6 +400,7 @@ def _line(
     cat_title: str,
     val_title: str,
     series_names: list[str],
+    axis: alt.Axis,
 ) -> Any:
     order = list(dict.fromkeys(r["cat"] for r in rows))
     plotted = [r["value"] for r in rows if r["value"] is not None]
@@ -403,7 +417,7 @@ def _line(
     data = alt.Data(values=rows)
     single: dict[str, Any] = {} if series_names else {"color": PALETTE[0]}
     x = alt.X("cat:O", title=cat_title, sort=order, axis=alt.Axis(labelAngle=0))
-    y = alt.Y("value:Q", title=val_title, scale=alt.Scale(zero=False, nice=True))
+    y = alt.Y("value:Q", title=val_title, scale=alt.Scale(zero=False, nice=True), axis=axis)
     enc: dict[str, Any] = {"x": x, "y": y}
     point_enc: dict[str, Any] = {"x": x, "y": y}
     if series_names:

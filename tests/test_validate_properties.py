@@ -22,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from analysis import schemas
 from analysis.config import Validation, load_config
 from analysis.schemas import GRADES, SCHOOL_YEARS, SourceValidationError, check_source
 from analysis.synthetic import luhn_check_digit, oen_is_valid
@@ -246,7 +247,9 @@ CORRUPTIONS = {
     ),
     "too old for school": (
         "birth_date",
-        lambda v, r: dt.date(int(r["school_year"][:4]) - 23, 1, 1),
+        # 22 and a quarter on 1 September, and still born after 1995-01-01 (EARLIEST_BIRTH) even
+        # in 2017-18: otherwise birth_date_in_range is broken too
+        lambda v, r: dt.date(int(r["school_year"][:4]) - 22, 6, 1),
         {("birth_date", "age_for_school_year")},
     ),
 }
@@ -286,6 +289,50 @@ def test_a_duplicated_key_flags_both_rows(df: pl.DataFrame, data: st.DataObject)
     assert [(p.column, p.rule, p.row_index) for p in problems] == [
         ("oen, school_year", "duplicate_key", tuple(sorted((i, j))))
     ]
+
+
+@SETTINGS
+@given(
+    onsis_frames(min_size=1, max_size=30),
+    st.data(),
+    st.integers(0, 3),
+)
+def test_row_checks_agree_with_pandera_validate(
+    df: pl.DataFrame, data: st.DataObject, n_dup: int
+) -> None:
+    # check_source runs each pandera check alone and keeps only the failing rows' indices;
+    # pandera's validate(lazy=True) must find the same problems, in the same order
+    n = df.height
+    corrupt = data.draw(
+        st.dictionaries(st.integers(0, n - 1), st.sampled_from(sorted(CORRUPTIONS)), max_size=n),
+        label="corruptions",
+    )
+    rows = df.to_dicts()
+    for i, kind in corrupt.items():
+        col, fn, _ = CORRUPTIONS[kind]
+        rows[i] = {**rows[i], col: fn(rows[i][col], rows[i])}
+    rows += [rows[data.draw(st.integers(0, n - 1), label="dup")] for _ in range(n_dup)]
+    bad = pl.DataFrame(rows, schema=ONSIS_SCHEMA)
+    fast = schemas._row_problems("onsis_enrolment", bad)
+    assert fast is not None and fast == schemas._schema_problems("onsis_enrolment", bad)
+
+
+def test_structural_problems_still_come_from_pandera() -> None:
+    df = pl.DataFrame({"oen": ["123456782"], "extra": [1]})
+    assert schemas._row_problems("onsis_enrolment", df) is None
+    rules = {p.rule for p in check_source("onsis_enrolment", df) if p.file_level}
+    assert {"unexpected_column", "missing_column"} <= rules
+
+
+def test_duplicated_key_compares_exact_keys_not_only_hashes() -> None:
+    lf = pl.LazyFrame(
+        {
+            "oen": ["1", "1", "2", None, None, "3"],
+            "school_year": ["a", "a", "a", "b", "b", None],
+        }
+    )
+    got = schemas.duplicated_key(lf, ("oen", "school_year")).to_list()
+    assert got == [True, True, False, False, False, False]
 
 
 # --------------------------------------------------------------------------------------------

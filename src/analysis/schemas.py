@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import numpy as np
 import pandera.polars as pa
 import polars as pl
+from pandera.constants import CHECK_OUTPUT_KEY
 
 from analysis.synthetic import oen_is_valid
 
@@ -93,11 +95,31 @@ def _unique(*key: str) -> pa.Check:
 
     Rows with a missing key part are left to ``missing_value``.
     """
-    complete = pl.all_horizontal([pl.col(k).is_not_null() for k in key])
-    dup = pl.struct(list(key)).is_duplicated()
     return pa.Check(
-        lambda d: d.lazyframe.select(~(complete & dup)), name="duplicate_key", error="duplicate_key"
+        lambda d: pl.LazyFrame({"ok": ~duplicated_key(d.lazyframe, key)}),
+        name="duplicate_key",
+        error="duplicate_key",
     )
+
+
+def duplicated_key(lf: pl.LazyFrame, key: tuple[str, ...]) -> pl.Series:
+    """Boolean per row: its key is complete and occurs in another row too.
+
+    Rows are compared first by a 64-bit hash of the key (sorted: a few bytes a row, where a hash
+    table of 12 M string keys takes gigabytes), then exactly among the rows whose hash repeats,
+    so a hash collision never flags a row.
+    """
+    h = lf.select(pl.struct(list(key)).hash().alias("h")).collect().to_series()
+    s = h.sort()
+    repeated = s.filter((s == s.shift(1)).fill_null(False)).unique()
+    out = np.zeros(h.len(), dtype=bool)
+    if repeated.len():
+        rows = h.is_in(repeated.implode()).arg_true()
+        complete = pl.all_horizontal([pl.col(k).is_not_null() for k in key])
+        cand = lf.select(*key).collect()[rows]
+        dup = cand.select(complete & pl.struct(list(key)).is_duplicated()).to_series()
+        out[rows.filter(dup).to_numpy()] = True
+    return pl.Series("duplicated", out)
 
 
 def _age_for_school_year(lo: int, hi: int) -> pa.Check:
@@ -348,7 +370,19 @@ def check_source(name: str, df: pl.DataFrame) -> list[Problem]:
 
     Row-level problems carry the 0-based indices of the rows that broke them; a problem without
     rows (a missing column, a wrong type) concerns the whole file.
+
+    When the frame has exactly the schema's columns and types (what :mod:`analysis.validate`
+    passes on after coercing), each pandera check is run on its own and only its pass/fail
+    column is kept (:func:`_row_problems`); otherwise ``schema.validate`` reports the
+    structural problems too (:func:`_schema_problems`). Both give the same problems, in the
+    same order.
     """
+    problems = _row_problems(name, df)
+    return _schema_problems(name, df) if problems is None else problems
+
+
+def _schema_problems(name: str, df: pl.DataFrame) -> list[Problem]:
+    """Every broken rule, from pandera's own ``validate(lazy=True)`` (failure cases and all)."""
     schema = SCHEMAS[name]
     try:
         schema.validate(df, lazy=True)
@@ -357,19 +391,90 @@ def check_source(name: str, df: pl.DataFrame) -> list[Problem]:
         problems = []
         for (col, check), grp in fc.group_by(["column", "check"], maintain_order=True):
             idx = tuple(sorted({int(i) for i in grp["index"].to_list() if i is not None}))
-            rule = _rule_name(str(check))
-            column = None if col is None else str(col)
-            if column == schema.name:  # a table-level check: report it under its column(s)
-                column = (
-                    ", ".join(KEYS[name])
-                    if rule == "duplicate_key"
-                    else _TABLE_RULE_COLUMN.get(rule)
-                )
-            problems.append(Problem(column=column, rule=rule, rows=len(idx), row_index=idx))
+            problems.append(_problem(name, None if col is None else str(col), str(check), idx))
         return problems
     except pa.errors.SchemaError as exc:  # pragma: no cover - lazy=True collects these above
         return [Problem(column=None, rule=_rule_name(str(exc.check)), rows=0)]
     return []
+
+
+def _problem(name: str, column: str | None, check: str, idx: tuple[int, ...]) -> Problem:
+    rule = _rule_name(check)
+    if column == SCHEMAS[name].name:  # a table-level check: report it under its column(s)
+        column = ", ".join(KEYS[name]) if rule == "duplicate_key" else _TABLE_RULE_COLUMN.get(rule)
+    return Problem(column=column, rule=rule, rows=len(idx), row_index=idx)
+
+
+def _plain_structure(schema: pa.DataFrameSchema, df: pl.DataFrame) -> bool:
+    """``df`` has exactly the schema's columns and types, and the schema only checks values."""
+    if set(df.columns) != set(schema.columns) or len(df.columns) != len(schema.columns):
+        return False
+    if schema.ordered and list(df.columns) != list(schema.columns):
+        return False
+    if schema.unique or schema.coerce or getattr(schema, "add_missing_columns", False):
+        return False
+    for col, c in schema.columns.items():
+        if c.dtype is None or df.schema[col] != c.dtype.type:
+            return False
+        if c.unique or c.coerce or c.regex or c.default is not None or c.drop_invalid_rows:
+            return False
+    return True
+
+
+def _check_name(check: pa.Check) -> str:
+    """The check's identifier in pandera's failure cases."""
+    return str(check.error if check.error is not None else check.name or check)
+
+
+def _row_problems(name: str, df: pl.DataFrame) -> list[Problem] | None:
+    """The row-level problems of a structurally sound frame, or ``None`` when the frame needs
+    pandera's full validation (structural problems, or a check that does not give a row mask).
+
+    Runs the same checks as ``schema.validate`` in the same order (per column: not-nullable,
+    then its checks; then the table checks), through each check's own pandera backend, but keeps
+    only the indices of the failing rows: no failure-case frames (which copy every column of
+    every failing row) are built.
+    """
+    schema = SCHEMAS[name]
+    if not _plain_structure(schema, df):
+        return None
+    lf = df.lazy()
+    runs: list[tuple[str, str, pl.LazyFrame]] = []
+    for col, c in schema.columns.items():
+        if not c.nullable:
+            ok = pl.col(col).is_not_null()
+            if df.schema[col] in (pl.Float32, pl.Float64):
+                ok = ok & pl.col(col).is_not_nan()
+            runs.append((col, "not_nullable", lf.select(ok.alias(CHECK_OUTPUT_KEY))))
+        for check in c.checks:
+            if check.raise_warning:
+                return None
+            try:
+                res = check(lf, col)
+            except Exception:  # pandera reports a failing check function as a file problem
+                return None
+            if not isinstance(res.check_output, pl.LazyFrame):
+                return None  # pragma: no cover - a scalar check result
+            runs.append((col, _check_name(check), res.check_output))
+    for check in schema.checks:
+        if check.raise_warning:
+            return None
+        try:
+            res = check(lf)
+        except Exception:
+            return None
+        if not isinstance(res.check_output, pl.LazyFrame):
+            return None  # pragma: no cover - a scalar check result
+        runs.append((schema.name, _check_name(check), res.check_output))
+    failing = pl.collect_all(
+        [out.select(pl.col(CHECK_OUTPUT_KEY).not_().arg_true()) for _, _, out in runs]
+    )
+    found: dict[tuple[str, str], set[int]] = {}
+    for (col, check, _), rows in zip(runs, failing, strict=True):
+        idx = rows.to_series()
+        if idx.len():
+            found.setdefault((col, check), set()).update(idx.to_list())
+    return [_problem(name, col, check, tuple(sorted(ix))) for (col, check), ix in found.items()]
 
 
 def _rule_name(check: str) -> str:

@@ -241,7 +241,8 @@ def validate_frame(
     """
     cast_problems: list[Problem] = []
     flagged = np.zeros(df.height, dtype=bool)
-    rule_of = np.full(df.height, None, dtype=object)
+    rules: list[str] = []  # the first rule each flagged row broke, as an index into ``rules``
+    rule_of = np.full(df.height, -1, dtype=np.int32)
     cast_rows: dict[str, set[int]] = {}
     if "__cast_error" in df.columns:
         err = df["__cast_error"]
@@ -250,7 +251,8 @@ def validate_frame(
             idx = tuple(int(i) for i in np.flatnonzero(mask))
             cast_rows[col] = set(idx)
             cast_problems.append(Problem(col, "type (value does not convert)", len(idx), idx))
-            rule_of[mask & ~flagged] = f"{col}: type"
+            rule_of[mask & ~flagged] = len(rules)
+            rules.append(f"{col}: type")
             flagged |= mask
         df = df.drop("__cast_error")
     problems: list[Problem] = []
@@ -270,7 +272,8 @@ def validate_frame(
     for p in problems:
         mask = np.zeros(df.height, dtype=bool)
         mask[list(p.row_index)] = True
-        rule_of[mask & ~flagged] = f"{p.column or 'table'}: {p.rule}"
+        rule_of[mask & ~flagged] = len(rules)
+        rules.append(f"{p.column or 'table'}: {p.rule}")
         flagged |= mask
     n_bad = int(flagged.sum())
     share = cfg.validation.max_bad_row_share
@@ -282,11 +285,14 @@ def validate_frame(
             f"allowed {share:.1%}: the extract itself looks wrong"
         )
         raise SourceValidationError(path, all_problems, note=why)
-    rows = pl.Series("__row", np.arange(1, df.height + 1, dtype=np.int64))
-    q = df.with_columns(rows, pl.Series("__rule", rule_of.tolist(), dtype=pl.String)).filter(
-        pl.Series(flagged)
+    # only the flagged rows are copied: a clean file is passed on as it is
+    bad = np.flatnonzero(flagged)
+    q = df.filter(pl.Series(flagged)) if bad.size else df.clear()
+    q = q.with_columns(
+        pl.Series("__row", bad + 1, dtype=pl.Int64),
+        pl.Series("__rule", [rules[i] for i in rule_of[bad]], dtype=pl.String),
     )
-    return df.filter(pl.Series(~flagged)), q, all_problems
+    return (df.filter(pl.Series(~flagged)) if bad.size else df), q, all_problems
 
 
 def run(cfg: Config) -> StageResult:

@@ -239,6 +239,15 @@ def validate_frame(
     frame keeps the source columns plus ``__row`` (1-based row number in the file) and ``__rule``
     (the first rule the row broke: ``"column: rule"``).
     """
+    keep, q, problems = _split(name, df, path, cfg, extra)
+    return (df if keep is None else df.filter(keep)), q, problems
+
+
+def _split(
+    name: str, df: pl.DataFrame, path: str, cfg: Config, extra: list[Problem] | None = None
+) -> tuple[pl.Series | None, pl.DataFrame, list[Problem]]:
+    """:func:`validate_frame`, with the passed rows as a mask (``None``: every row passed), so
+    a large file is never copied whole in memory."""
     cast_problems: list[Problem] = []
     flagged = np.zeros(df.height, dtype=bool)
     rules: list[str] = []  # the first rule each flagged row broke, as an index into ``rules``
@@ -292,7 +301,7 @@ def validate_frame(
         pl.Series("__row", bad + 1, dtype=pl.Int64),
         pl.Series("__rule", [rules[i] for i in rule_of[bad]], dtype=pl.String),
     )
-    return (df.filter(pl.Series(~flagged)) if bad.size else df), q, all_problems
+    return (pl.Series(~flagged) if bad.size else None), q, all_problems
 
 
 def run(cfg: Config) -> StageResult:
@@ -316,23 +325,27 @@ def run(cfg: Config) -> StageResult:
         raise SourceValidationError.combine(errors)
     plain = {n: df.drop("__cast_error", strict=False) for n, (df, _) in frames.items()}
     extra = cross_table_problems(plain)
-    passed: dict[str, pl.DataFrame] = {}
+    passed: dict[str, pl.LazyFrame] = {}
     quarantined: dict[str, pl.DataFrame] = {}
     report = {}
     for name, (df, path) in frames.items():
         try:
-            ok, q, problems = validate_frame(name, df, str(path), cfg, extra.get(name))
+            mask, q, problems = _split(name, df, str(path), cfg, extra.get(name))
         except SourceValidationError as exc:
             errors.append(exc)
             continue
-        passed[name], quarantined[name] = ok, q
+        # the passed rows of a file with quarantined rows are filtered while they are written
+        ok = plain[name].lazy()
+        passed[name] = ok if mask is None else ok.filter(mask)
+        quarantined[name] = q
+        n_ok = df.height - q.height
         result.rows[f"{name} in"] = df.height
-        result.rows[f"{name} passed"] = ok.height
+        result.rows[f"{name} passed"] = n_ok
         result.rows[f"{name} quarantined"] = q.height
         report[name] = {
             "file": path.name,
             "rows_in": df.height,
-            "passed": ok.height,
+            "passed": n_ok,
             "quarantined": q.height,
             "rules": [{"column": p.column, "rule": p.rule, "rows": p.rows} for p in problems],
         }
@@ -355,8 +368,8 @@ def run(cfg: Config) -> StageResult:
     if cfg.paths.incoming is not None or any(q.height for q in quarantined.values()):
         keep = [] if cfg.paths.incoming is not None else _other_files(cfg.paths.sources)
         with atomic_dir(cfg.paths.sources) as tmp:
-            for name, df in passed.items():
-                write_parquet(df, tmp / f"{name}.parquet")
+            for name, lf in passed.items():
+                _sink_parquet(lf, tmp / f"{name}.parquet")
             for f in keep:  # the codebook and anything else beside the sources
                 shutil.copy2(f, tmp / f.name)
     if cfg.paths.incoming is not None:
@@ -366,12 +379,23 @@ def run(cfg: Config) -> StageResult:
     return result
 
 
-def write_reference(cfg: Config, folder: Path, passed: dict[str, pl.DataFrame]) -> None:
+def _sink_parquet(lf: pl.LazyFrame, path: Path) -> Path:
+    """Stream ``lf`` to ``path`` with the options of :func:`analysis.io.write_parquet` (same
+    frame, same bytes), without materialising it: a large file's passed rows are never a second
+    copy of it in memory."""
+    lf.sink_parquet(path, compression="zstd", statistics=False, row_group_size=1_000_000)
+    return path
+
+
+def write_reference(
+    cfg: Config, folder: Path, passed: dict[str, pl.LazyFrame] | dict[str, pl.DataFrame]
+) -> None:
     """Reference tables for a user's own extract: ``boards`` and ``societies`` from the extract's
     folder when it has them (parquet or CSV), else derived from the ids the sources use (names
     default to the ids, language to English, region to unknown)."""
     derived = {
         "boards": passed["onsis_enrolment"]
+        .lazy()
         .select("board_id")
         .unique()
         .sort("board_id")
@@ -380,10 +404,11 @@ def write_reference(cfg: Config, folder: Path, passed: dict[str, pl.DataFrame]) 
             pl.lit("unknown").alias("board_type"),
             pl.lit("en").alias("language"),
             pl.lit("unknown").alias("region"),
-        ),
+        )
+        .collect(),
         "societies": pl.concat(
             [
-                passed[n].select("society_id")
+                passed[n].lazy().select("society_id")
                 for n in ("cpin_persons", "cpin_services", "cpin_cases")
             ]
         )
@@ -395,7 +420,8 @@ def write_reference(cfg: Config, folder: Path, passed: dict[str, pl.DataFrame]) 
             pl.lit(False).alias("faith_based"),
             pl.lit("unknown").alias("region"),
             pl.lit("en").alias("language"),
-        ),
+        )
+        .collect(),
     }
     with atomic_dir(cfg.paths.reference) as tmp:
         for name, df in derived.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 import json
 
 import polars as pl
@@ -68,6 +69,17 @@ def test_pseudonym_is_keyed_not_plain_hash():
     assert out[1] is None and len(out[0]) == 32
     assert out[0] not in hashlib.sha256(b"123456782").hexdigest()
     assert out[0] != d.pseudonym(d.StudyKey(b"y" * 32, "test"), s, "oen")[0]
+
+
+@pytest.mark.parametrize("key_len", [32, 64, 65, 100])
+def test_pseudonym_is_the_standard_hmac(key_len):
+    # the hashlib implementation (pads hashed once) gives the bytes of hmac.new, for keys shorter
+    # and longer than SHA-256's 64-byte block
+    secret = bytes(range(key_len))
+    values = ["123456782", "", "é", "a" * 200]
+    got = d.pseudonym(d.StudyKey(secret, "test"), pl.Series(values), "oen").to_list()
+    want = [hmac.new(secret, f"oen:{v}".encode(), "sha256").hexdigest()[:32] for v in values]
+    assert got == want
 
 
 def test_region_and_fiscal_year():

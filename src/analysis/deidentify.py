@@ -201,15 +201,38 @@ def load_key(privacy: Privacy, seed: int) -> StudyKey:
     return StudyKey(raw, source)
 
 
-def _hmac_hex(key: StudyKey, domain: str, values: list[str]) -> list[str]:
+def _hmac_digests(key: StudyKey, domain: str, values: list[str]) -> bytes:
+    """The first 16 bytes of HMAC-SHA256(key, ``domain + ":" + value``) of each value, joined.
+
+    HMAC (RFC 2104) computed with hashlib: the inner and outer SHA-256 states after the key's
+    padded blocks (and the domain prefix) are computed once and copied per value, which is what
+    ``hmac`` does too, minus its per-value Python object.
+    """
+    k = key.secret if len(key.secret) <= 64 else hashlib.sha256(key.secret).digest()
+    k = k.ljust(64, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in k))
+    inner.update(f"{domain}:".encode())
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in k))
+    inner_copy, outer_copy = inner.copy, outer.copy
+
+    def one(v: str) -> bytes:
+        i = inner_copy()
+        i.update(v.encode())
+        o = outer_copy()
+        o.update(i.digest())
+        return o.digest()[:16]
+
+    return b"".join(map(one, values))
+
+
+def _hex(digests: bytes, name: str = "hmac") -> pl.Series:
+    """16-byte digests (joined) -> their 32-character lower-case hex strings."""
+    return pl.Series(name, np.frombuffer(digests.hex().encode(), dtype="S32")).cast(pl.String)
+
+
+def _hmac_hex(key: StudyKey, domain: str, values: list[str]) -> pl.Series:
     """HMAC-SHA256 hex (first 32 characters) of ``domain + ":" + value`` for each value."""
-    base = hmac.new(key.secret, f"{domain}:".encode(), "sha256")  # the key's pads, once
-    out = []
-    for v in values:
-        h = base.copy()
-        h.update(v.encode())
-        out.append(h.hexdigest()[:32])
-    return out
+    return _hex(_hmac_digests(key, domain, values))
 
 
 def pseudonym(key: StudyKey, values: pl.Series, domain: str) -> pl.Series:
@@ -218,7 +241,7 @@ def pseudonym(key: StudyKey, values: pl.Series, domain: str) -> pl.Series:
     Nulls stay null. Computed once per distinct value.
     """
     uniq = values.drop_nulls().unique().cast(pl.String)
-    hashed = pl.Series(_hmac_hex(key, domain, uniq.to_list()), dtype=pl.String)
+    hashed = _hmac_hex(key, domain, uniq.to_list())
     return values.cast(pl.String).replace_strict(uniq, hashed, default=None, return_dtype=pl.String)
 
 
@@ -329,7 +352,12 @@ def _dense(key: np.ndarray, space: int) -> tuple[np.ndarray, int]:
 def _codes(s: pl.Series) -> tuple[np.ndarray, int]:
     """Dense integer codes of ``s``: equal values (null included) share a code."""
     dtype = s.dtype
-    if isinstance(dtype, (pl.Categorical, pl.Enum)) or dtype == pl.Boolean or dtype.is_integer() or dtype.is_temporal():
+    if (
+        isinstance(dtype, (pl.Categorical, pl.Enum))
+        or dtype == pl.Boolean
+        or dtype.is_integer()
+        or dtype.is_temporal()
+    ):
         phys = s.to_physical().cast(pl.Int64)
     else:  # strings, floats, ...: dense rank (nulls stay null)
         phys = s.rank("dense").cast(pl.Int64)
@@ -347,15 +375,19 @@ def _row_codes(df: pl.DataFrame, cols: list[str]) -> tuple[np.ndarray, int]:
     n = 1
     for c in cols:
         code, card = _codes(df[c])
-        key, n = _dense(key * card + code, n * card)
-    return key, n
+        if n * card > _DENSE_SCATTER_MAX:  # renumber only when the key space grows too large
+            key, n = _dense(key, n)
+        key = key * card + code
+        n *= card
+    return _dense(key, n)
 
 
 class _Coded:
     """A frame as distinct states (``states``) and a state index per row (``row_state``).
 
-    ``states`` may hold states no row is in any more (their count is 0); every measure looks at
-    the states with rows only.
+    Rows move between states by index arrays (:meth:`move`); row counts per state are kept up to
+    date as they move. ``states`` may hold a state no row is in any more (count 0) and the same
+    values twice: every measure groups the live states by value.
     """
 
     def __init__(self, df: pl.DataFrame, cols: list[str], entity: str | None) -> None:
@@ -364,29 +396,37 @@ class _Coded:
         rep = np.zeros(n, dtype=np.int64)
         rep[self.row_state] = np.arange(df.height)  # any row of a state represents it
         self.states = df.select(cols)[rep]
+        self._counts = np.bincount(self.row_state, minlength=n)
         self.ent: np.ndarray | None = None
-        self.n_ent = 0
         if entity:
             s = df[entity]
             # a null entity is in no entity: a step never reaches it through another row
-            self.ent_null = s.is_null().to_numpy()
-            self.ent, self.n_ent = _codes(s)
+            ent, n_ent = _codes(s)
+            null_code = int(ent[s.is_null().arg_true()[0]]) if s.null_count() else -1
+            self.ent = np.where(ent == null_code, -1, ent) if null_code >= 0 else ent
+            # rows of each entity: perm[off[e]:off[e + 1]] (no sort when already grouped)
+            self.perm = (
+                None
+                if np.all(self.ent[1:] >= self.ent[:-1])
+                else np.argsort(self.ent, kind="stable")
+            )
+            ordered = self.ent if self.perm is None else self.ent[self.perm]
+            self.off = np.searchsorted(ordered, np.arange(n_ent + 1), side="left")
 
     def counts(self) -> np.ndarray:
-        return np.bincount(self.row_state, minlength=self.states.height)
+        return self._counts
 
     def alive(self) -> tuple[pl.DataFrame, np.ndarray]:
         """(states with rows, their row counts)."""
-        cnt = self.counts()
-        keep = np.flatnonzero(cnt)
-        return self.states[keep], cnt[keep]
+        keep = np.flatnonzero(self._counts)
+        return self.states[keep], self._counts[keep]
 
     def bad_states(
         self, keys: list[str], k: int, sensitive: str | None, involved: str | None, l_div: int
     ) -> np.ndarray:
         """Boolean per state: its class is below ``k``, or (holding involved rows) below ``l_div``
         distinct ``sensitive`` values."""
-        cnt = self.counts()
+        cnt = self._counts
         alive = cnt > 0
         if keys:
             cls, n_cls = _row_codes(self.states, keys)
@@ -405,36 +445,42 @@ class _Coded:
             bad |= inv_c & (n_unique < l_div)
         return bad[cls] & alive
 
-    def rows_of_bad_entities(self, bad_rows: np.ndarray) -> np.ndarray:
-        """Every row of an entity holding a row in ``bad_rows``."""
+    def rows_in(self, states: np.ndarray) -> np.ndarray:
+        """Indices of the rows in the states flagged by ``states`` (boolean per state)."""
+        if not states.any():
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(states[self.row_state])
+
+    def rows_of_entities(self, rows: np.ndarray) -> np.ndarray:
+        """Indices of every row of the entities holding a row in ``rows`` (sorted; a row without
+        an entity is in none)."""
         assert self.ent is not None
-        hit = np.zeros(self.n_ent, dtype=bool)
-        hit[self.ent[bad_rows & ~self.ent_null]] = True
-        return hit[self.ent] & ~self.ent_null
+        ents = np.unique(self.ent[rows])
+        ents = ents[ents >= 0]
+        start, end = self.off[ents], self.off[ents + 1]
+        size = end - start
+        pos = np.repeat(start - np.cumsum(size) + size, size) + np.arange(int(size.sum()))
+        out = pos if self.perm is None else self.perm[pos]
+        return np.sort(out)
 
     def move(self, rows: np.ndarray, new: dict[str, pl.Series]) -> None:
-        """Give ``rows`` (boolean) the values ``new`` (per state: the value a moved row of that
-        state takes), then drop empty states and merge equal ones."""
-        if not rows.any():
+        """Give ``rows`` (indices) the values ``new`` (per state: the value a moved row of that
+        state takes): each state a row leaves gets a copy with the new values."""
+        if rows.size == 0:
             return
         n = self.states.height
-        moving = np.flatnonzero(np.bincount(self.row_state[rows], minlength=n))
+        old = self.row_state[rows]
+        moving = np.flatnonzero(np.bincount(old, minlength=n))
         add = self.states[moving].with_columns(
             s.gather(pl.Series(moving)).alias(c) for c, s in new.items()
         )
-        trans = np.arange(n, dtype=np.int64)
+        trans = np.full(n, -1, dtype=np.int64)
         trans[moving] = n + np.arange(moving.size)
-        self.row_state[rows] = trans[self.row_state[rows]]
-        states = pl.concat([self.states, add])
-        cnt = np.bincount(self.row_state, minlength=states.height)
-        keep = np.flatnonzero(cnt)
-        code, n_new = _row_codes(states[keep], states.columns)
-        remap = np.full(states.height, -1, dtype=np.int64)
-        remap[keep] = code
-        rep = np.zeros(n_new, dtype=np.int64)
-        rep[code] = keep
-        self.states = states[rep]
-        self.row_state = remap[self.row_state]
+        self.row_state[rows] = trans[old]
+        self.states = pl.concat([self.states, add])
+        self._counts = np.concatenate([self._counts, np.zeros(moving.size, dtype=np.int64)])
+        self._counts -= np.bincount(old, minlength=self._counts.size)
+        self._counts += np.bincount(trans[old], minlength=self._counts.size)
 
     def column(self, col: str) -> pl.Series:
         """``col`` per row."""
@@ -565,16 +611,6 @@ def _merge_into_blank(
     np.add.at(inv_n, cls_of_state[live], inv[live] * cnt_s[live])
     cid = cls_of_state[c.row_state]
     blank_of_row = blank_of_part[part_of_cls][cid]
-    if c.ent is not None:
-        ent = np.where(c.ent_null, -1, c.ent)
-        if np.all(ent[1:] >= ent[:-1]):
-            perm = np.arange(n_rows)
-            ent_sorted = ent
-        else:
-            perm = np.argsort(ent, kind="stable")
-            ent_sorted = ent[perm]
-        lo = np.searchsorted(ent_sorted, np.arange(c.n_ent), side="left")
-        hi = np.searchsorted(ent_sorted, np.arange(c.n_ent), side="right")
     merged = 0
     order_id = np.arange(n_all)
     for _ in range(n_rows):
@@ -591,10 +627,7 @@ def _merge_into_blank(
         rows = np.flatnonzero(cid == t)
         merged += rows.size
         if c.ent is not None:
-            ents = np.unique(ent[rows])
-            ents = ents[ents >= 0]
-            own = rows[ent[rows] < 0]
-            rows = np.concatenate([own, *(perm[lo[e] : hi[e]] for e in ents)])
+            rows = np.union1d(rows[c.ent[rows] < 0], c.rows_of_entities(rows))
         rows = rows[cid[rows] != blank_of_row[rows]]
         dest = blank_of_row[rows]
         hit[rows] = True
@@ -624,12 +657,12 @@ def _suppress_coded(
         bad = c.bad_states(keys, k, sensitive, involved, l_div)
         if not bad.any():
             break
-        rows = bad[c.row_state]
+        rows = c.rows_in(bad)
         if c.ent is not None:
-            rows = c.rows_of_bad_entities(rows)
+            rows = c.rows_of_entities(rows)
         notnull = c.states[col].is_not_null().to_numpy()
-        rows &= notnull[c.row_state]
-        report["suppressed_values"][col] = int(rows.sum())
+        rows = rows[notnull[c.row_state[rows]]]
+        report["suppressed_values"][col] = int(rows.size)
         c.move(rows, {col: pl.Series(col, [None] * c.states.height, c.states.schema[col])})
     # last resort: records blanked on every quasi-identifier form one class per partition; while
     # that class is too small, merge the smallest remaining class into it
@@ -637,7 +670,7 @@ def _suppress_coded(
     if merged:
         n = c.states.height
         c.move(
-            hit,
+            np.flatnonzero(hit),
             {q: pl.Series(q, [None] * n, c.states.schema[q]) for q in qis if q not in by},
         )
     report["rows_merged_into_blank_class"] = merged
@@ -667,13 +700,13 @@ def _generalise_coded(
         old = c.states[st.column]
         changes = (old.is_not_null() & new.is_not_null() & (new != old).fill_null(True)).to_numpy()
         if st.scope == "global":
-            rows = changes[c.row_state]
+            rows = c.rows_in(changes)
         else:
-            rows = c.bad_states(keys, k, sensitive, involved, l_div)[c.row_state]
+            rows = c.rows_in(c.bad_states(keys, k, sensitive, involved, l_div))
             if c.ent is not None:
-                rows = c.rows_of_bad_entities(rows)
-            rows &= changes[c.row_state]
-        changed = int(rows.sum())
+                rows = c.rows_of_entities(rows)
+            rows = rows[changes[c.row_state[rows]]]
+        changed = int(rows.size)
         c.move(rows, {st.column: new})
         bad = c.bad_states(keys, k, sensitive, involved, l_div)
         cnt = c.counts()
@@ -1160,8 +1193,11 @@ def _student_ids(key: StudyKey, oens: list[pl.Series]) -> pl.DataFrame:
     published ``study_id``; the large frames carry it instead of the 32-character hex.
     """
     uniq = pl.concat([s.drop_nulls().cast(pl.String) for s in oens]).unique()
-    hashed = pl.Series("study_id", _hmac_hex(key, "oen", uniq.to_list()), dtype=pl.String)
-    ids = pl.DataFrame({"oen": uniq, "study_id": hashed}).sort("study_id")
+    digests = _hmac_digests(key, "oen", uniq.to_list())
+    # the hex string's order is the order of its 16 bytes read as two big-endian integers
+    words = np.frombuffer(digests, dtype=">u8").reshape(-1, 2)
+    order = pl.Series(np.lexsort((words[:, 1], words[:, 0])))
+    ids = pl.DataFrame({"oen": uniq.gather(order), "study_id": _hex(digests).gather(order)})
     return ids.with_row_index("_eid").with_columns(pl.col("study_id").cast(CAT))
 
 
@@ -1182,7 +1218,7 @@ def _student_years(
     student; sorted like the published table (``study_id``, ``school_year``)."""
     on = big["onsis_enrolment"]
     schools = on.select(pl.col("school_id").unique()).collect()["school_id"].drop_nulls()
-    school_hash = pl.Series(_hmac_hex(key, "school", schools.cast(pl.String).to_list()))
+    school_hash = _hmac_hex(key, "school", schools.cast(pl.String).to_list())
     sy_start = pl.col("school_year").str.slice(0, 4).cast(pl.Int32)
     bd = pl.col("birth_date")
     base = (

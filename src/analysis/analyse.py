@@ -95,35 +95,60 @@ def _read(cfg: Config, name: str, columns: Sequence[str] | None = None) -> pl.Da
     return lf.collect(engine="streaming")
 
 
-def _read_people(cfg: Config) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``student_years`` and ``eqao`` (used columns only), ``study_id`` as a compact integer.
+# student-year columns only the equity views read: loaded for child-welfare-involved rows only
+EQUITY_ONLY_COLUMNS: tuple[str, ...] = (
+    "race",
+    "born_outside_canada",
+    "first_language",
+    "gender_identity",
+)
+
+
+def _read_people(cfg: Config) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """``student_years`` and ``eqao`` (used columns only), and the child-welfare-involved
+    student-years with the equity columns too.
 
     ``study_id`` (a 64-character pseudonym) becomes a dense ``UInt32`` code, the same for the same
-    pseudonym in both tables: the analysis only groups, joins and counts by it, and the code never
-    leaves the process. Rows keep their file order.
+    pseudonym in all three frames: the analysis only groups, joins and counts by it, and the code
+    never leaves the process. Other text columns become categorical (4 bytes a row; the published
+    tables cast them back to text). The equity-only columns (race, language, ...) are read for the
+    child-welfare-involved rows alone, the only rows that use them.
     """
     sy = pl.scan_parquet(_path(cfg, "student_years"))
     eq = pl.scan_parquet(_path(cfg, "eqao"))
-    codes = (
-        pl.concat([sy.select("study_id"), eq.select("study_id")])
-        .unique()
-        .collect(engine="streaming")
-        .sort("study_id")
-        .with_row_index("_code")
-    )
+    ids = pl.Categorical(pl.Categories.random("analyse_study_id"))
 
-    def load(lf: pl.LazyFrame, columns: Sequence[str]) -> pl.DataFrame:
-        have = lf.collect_schema().names()
-        cols = [c for c in columns if c in have]
-        return (
-            lf.select(cols)
-            .join(codes.lazy(), on="study_id", how="left", maintain_order="left")
-            .with_columns(pl.col("_code").alias("study_id"))
-            .select(cols)
-            .collect()
+    def compact(lf: pl.LazyFrame, columns: Sequence[str]) -> pl.LazyFrame:
+        schema = lf.collect_schema()
+        cols = [c for c in columns if c in schema]
+        return lf.select(cols).with_columns(
+            pl.col("study_id").cast(ids),
+            *[
+                pl.col(c).cast(pl.Categorical)
+                for c in cols
+                if c != "study_id" and schema[c] == pl.String
+            ],
         )
 
-    return load(sy, STUDENT_YEAR_COLUMNS), load(eq, EQAO_COLUMNS)
+    have = sy.collect_schema().names()
+    # ``race`` stands in for a missing ``indigenous`` column (models.model_frame)
+    equity_only = [
+        c for c in EQUITY_ONLY_COLUMNS if not (c == "race" and "indigenous" not in have)
+    ]
+    main = [c for c in STUDENT_YEAR_COLUMNS if c not in equity_only]
+    student_years = compact(sy, main).collect(engine="streaming")
+    eqao = compact(eq, EQAO_COLUMNS).collect(engine="streaming")
+    cw = compact(sy.filter(pl.col("cw_involved")), STUDENT_YEAR_COLUMNS).collect(
+        engine="streaming"
+    )
+    # codes only once all three frames are read: the pseudonym -> code mapping lives as long as a
+    # frame holds the categorical column
+    code = pl.col("study_id").to_physical()
+    return (
+        student_years.with_columns(code),
+        eqao.with_columns(code),
+        cw.with_columns(code),
+    )
 
 
 class _Clock:
@@ -146,10 +171,24 @@ def build_tables(
     admissions: pl.DataFrame,
     onlac: pl.DataFrame,
     cfg: Config,
+    *,
+    cw_student_years: pl.DataFrame | None = None,
 ) -> dict[str, Spec]:
-    """Every publishable table, unprotected: ``name -> (table, dims, numerator, stats)``."""
+    """Every publishable table, unprotected: ``name -> (table, dims, numerator, stats)``.
+
+    ``cw_student_years``: the child-welfare-involved rows of ``student_years`` with the equity
+    columns (``student_years`` may then lack them); by default taken from ``student_years``.
+    """
     specs: dict[str, Spec] = {}
     clock = _Clock()
+    if cw_student_years is None:
+        cw_student_years = student_years.filter(pl.col("cw_involved"))
+    # the outcome and model rows, built once for every table and model
+    sy = models.model_frame(outcomes.student_year_outcomes(student_years, eqao)).drop(
+        "cumulative_days_in_care", "years_in_care"  # in the dose term now; 140 MB at province
+    )
+    frames = models.ModelFrames(sy=sy, eq=models.eqao_model_rows(eqao, sy))
+    clock.lap("outcome and model rows")
     specs.update(
         outcomes.descriptive_tables(
             student_years,
@@ -157,24 +196,28 @@ def build_tables(
             school_years=cfg.school_years,
             no_eqao_years=cfg.no_eqao_years,
             baseline_break=cfg.eqao_baseline_break,
+            frames=(sy, frames.eq),
         )
     )
     clock.lap("descriptive tables")
     coef_stats = ("estimate", "ci_low", "ci_high", "odds_ratio")
-    gaps = models.adjusted_gaps(student_years, eqao).drop("se")
+    fits = models.fit_outcome_models(None, None, frames=frames)
+    gaps = models.coefficient_table(fits, None, frame=sy).drop("se")
     specs["adjusted_gaps"] = (gaps, ["outcome", "term"], None, coef_stats)
     clock.lap("adjusted_gaps")
-    dose = models.dose_response(student_years, eqao).drop("se")
+    dose = models.dose_response(None, None, frames=frames).drop("se")
     specs["dose_response"] = (dose, ["outcome", "dimension", "level"], None, coef_stats)
     clock.lap("dose_response")
-    equity = models.equity_views(student_years, eqao).drop("se")
+    equity = models.equity_views(cw_student_years, eqao).drop("se")
     specs["equity_adjusted"] = (equity, ["outcome", "dimension", "level"], None, coef_stats)
     clock.lap("equity_adjusted")
-    sens = models.linkage_sensitivity(student_years, eqao, cfg.linkage.high_confidence).drop("se")
+    sens = models.linkage_sensitivity(
+        None, None, cfg.linkage.high_confidence, frames=frames, fits=fits
+    ).drop("se")
     specs["linkage_sensitivity"] = (sens, ["outcome", "term", "links"], None, coef_stats)
     clock.lap("linkage_sensitivity")
     # equity views, descriptive: EQAO % at standard by dimension among child-welfare-involved students
-    cw = outcomes.eqao_with_care(eqao, student_years.filter(pl.col("cw_involved")))
+    cw = outcomes.eqao_with_care(eqao, cw_student_years)
     cw = cw.filter((pl.col("assessment") != "osslt") | pl.col("first_time").fill_null(False))
     if "indigenous" not in cw.columns:
         cw = cw.with_columns((pl.col("race") == "indigenous").fill_null(False).alias("indigenous"))
@@ -366,10 +409,17 @@ def load_results(cfg: Config) -> dict[str, Protected]:
 def run(cfg: Config) -> StageResult:
     """Analyse the de-identified dataset and publish protected tables to ``cfg.paths.results``."""
     t0 = time.perf_counter()
-    sy, eqao = _read_people(cfg)
+    sy, eqao, cw = _read_people(cfg)
     frames = {n: _read(cfg, n) for n in ("cases", "care_days", "admissions", "onlac")}
     specs = build_tables(
-        sy, eqao, frames["cases"], frames["care_days"], frames["admissions"], frames["onlac"], cfg
+        sy,
+        eqao,
+        frames["cases"],
+        frames["care_days"],
+        frames["admissions"],
+        frames["onlac"],
+        cfg,
+        cw_student_years=cw,
     )
     t_build = time.perf_counter() - t0
     tables, release = protect_all(specs, cfg)

@@ -41,7 +41,7 @@ try:
 except ImportError:  # pragma: no cover - see _one_blas_thread
     threadpool_limits = None
 
-from analysis.outcomes import Z95, eqao_with_care, student_year_outcomes
+from analysis.outcomes import Z95, eqao_with_care, label_per_row, student_year_outcomes
 
 Family = Literal["logit", "identity_binomial", "gaussian"]
 CARE_LEVELS: tuple[str, ...] = ("in_care", "kinship_service", "ccsyp", "vysa")
@@ -275,6 +275,16 @@ def _fit_cells(
     )
 
 
+def _cluster_codes(values: pl.Series) -> tuple[np.ndarray, int]:
+    """Dense non-negative integer codes of a cluster column (student ids), and how many codes."""
+    if values.dtype.is_integer() and values.len() and values.min() >= 0:  # type: ignore[operator]
+        top = int(values.max())  # type: ignore[arg-type]
+        if top < 4 * values.len() + 1024:
+            return values.to_numpy().astype(np.int64, copy=False), top + 1
+    _, inverse = np.unique(values.to_numpy(), return_inverse=True)
+    return inverse.ravel(), int(inverse.max()) + 1 if inverse.size else 0
+
+
 @_single_blas_thread
 def fit_grouped(
     rows: pl.DataFrame,
@@ -314,40 +324,54 @@ def fit_grouped(
     """
     indicators = dict(indicators or {})
     cat_cols = list(dict.fromkeys([*categorical, *(v for v, _ in indicators.values())]))
-    used = list(
-        dict.fromkeys(
-            [*cat_cols, *numeric, outcome, cluster, *([trials] if trials is not None else [])]
-        )
-    )
-    if family == "logit" and "care_status" in rows.columns and "care_status" not in used:
-        used.append("care_status")  # the sparse-care-status rule below reads it
-    data = _prepare(rows.select(used).filter(pl.col(outcome).is_not_null()), cat_cols)
-    if trials is not None:
-        data = data.filter(pl.col(trials) > 0)
-    if family == "logit" and "care_status" in data.columns:
-        # a care status with almost no successes or failures has no finite log-odds (separation):
-        # its rows are left out of the model rather than giving an infinite estimate
-        sparse_levels = (
-            data.group_by("care_status")
-            .agg(pl.col(outcome).cast(pl.Float64).sum().alias("_s"), pl.len().alias("_n"))
-            .filter(pl.min_horizontal(pl.col("_s"), pl.col("_n") - pl.col("_s")) < MIN_EVENTS)
-        )
-        data = data.filter(~pl.col("care_status").is_in(sparse_levels["care_status"].to_list()))
     keys = [*cat_cols, *numeric]
+    lf = rows.lazy()
+    have = lf.collect_schema().names()
     y = pl.col(outcome).cast(pl.Float64)
-    if trials is None:
-        data = data.with_columns(pl.lit(1.0).alias("_one"))
-        trials_col = "_one"
-    else:
-        trials_col = trials
-    w = pl.col(trials_col).cast(pl.Float64)
-    cells = (
-        data.group_by(keys)
+    w = pl.lit(1.0) if trials is None else pl.col(trials).cast(pl.Float64)
+    lf = lf.filter(pl.col(outcome).is_not_null())
+    if trials is not None:
+        lf = lf.filter(pl.col(trials) > 0)
+    # The rows are grouped by their raw key values (categorical codes at scale) and only the cells
+    # are cast to text (``_prepare``): the same partition, as nulls and text are one-to-one.
+    sparse_rule = family == "logit" and "care_status" in have
+    fine = keys if not sparse_rule or "care_status" in keys else [*keys, "care_status"]
+    agg = (
+        lf.group_by(fine)
         .agg(
             y.sum().alias("_y"),
             (y * y).sum().alias("_yy"),
-            w.sum().alias("_w"),
+            (w.sum() if trials is not None else pl.len().cast(pl.Float64)).alias("_w"),
             pl.len().alias("_rows"),
+        )
+        .collect(engine="streaming")
+    )
+    if sparse_rule:
+        # a care status with almost no successes or failures has no finite log-odds (separation):
+        # its rows are left out of the model rather than giving an infinite estimate. As a model
+        # covariate the status is compared as text (a null is its own level); otherwise by value,
+        # and then rows with no status are left out too (a null is never "not in" a list).
+        prepared = "care_status" in cat_cols
+        cs = pl.col("care_status")
+        level = cs.cast(pl.Utf8).fill_null(_MISSING) if prepared else cs
+        counts = agg.group_by(level.alias("_cs")).agg(
+            pl.col("_y").sum().alias("_s"), pl.col("_rows").sum().alias("_n")
+        )
+        sparse = counts.filter(
+            pl.min_horizontal(pl.col("_s"), pl.col("_n") - pl.col("_s")) < MIN_EVENTS
+        )["_cs"]
+        drop = level.is_in(sparse.to_list()) if sparse.len() else pl.lit(False)
+        if not prepared:
+            drop = drop | cs.is_null()
+        agg = agg.filter(~drop)
+    # fine cells -> model cells (when the care status was only added for the rule above; exact:
+    # the sums of 0/1 outcomes and of row counts are integers)
+    cells = agg if fine == keys else agg.group_by(keys).agg(pl.col("_y", "_yy", "_w", "_rows").sum())
+    raw = [f"_raw{i}" for i in range(len(keys))]
+    cells = (
+        _prepare(
+            cells.with_columns([pl.col(k).alias(r) for k, r in zip(keys, raw, strict=True)]),
+            cat_cols,
         )
         .sort(keys)
         .with_row_index("_cell")
@@ -391,34 +415,43 @@ def fit_grouped(
                 wt[:, None] * ((p1 * (1 - p1))[:, None] * X1 - (p0 * (1 - p0))[:, None] * X0)
             ).sum(0)
             contrasts[f"ame:{term}"] = grad
+    # rows -> their cell: the cell index joined on the raw keys (fine cells left out above have no
+    # match, so their rows are left out here too)
+    index = cells.select(
+        *[pl.col(r).alias(k) for k, r in zip(keys, raw, strict=True)], pl.col("_cell")
+    )
+    if fine != keys:
+        index = index.join(agg.select(fine), on=keys, how="inner", nulls_equal=True)
+    r = (
+        lf.select([*fine, pl.col(cluster), y.alias("_yi"), w.alias("_wi")])
+        .join(index.lazy(), on=fine, how="inner", nulls_equal=True)
+        .select("_cell", cluster, "_yi", "_wi")
+        .collect(engine="streaming")
+    )
+    n_rows = r.height
+    sid, n_codes = _cluster_codes(r[cluster])
+    in_cluster = np.bincount(sid, minlength=n_codes)
+    n_clusters = int(np.count_nonzero(in_cluster))
     if contrasts:
         A = np.column_stack(list(contrasts.values()))
         H = X @ (bread @ A)  # cells x k: influence of a unit score residual in each cell
-        hdf = pl.DataFrame(
-            {
-                "_cell": cells["_cell"],
-                "_mu": mu,
-                "_rs": resid_scale,
-                **{f"_h{j}": H[:, j] for j in range(H.shape[1])},
-            }
-        ).with_columns(pl.col("_cell").cast(pl.UInt32))
-        # polars: join the cell index back to rows, one pass, sum per student, square, sum
-        r = data.select([*keys, cluster, y.alias("_yi"), w.alias("_wi")]).join(
-            cells.select([*keys, "_cell"]), on=keys, how="left", nulls_equal=True
-        )
-        r = r.join(hdf, on="_cell", how="left")
-        s = (pl.col("_yi") - pl.col("_wi") * pl.col("_mu")) * pl.col("_rs")
-        per = r.group_by(cluster).agg(
-            [(s * pl.col(f"_h{j}")).sum().alias(f"_u{j}") for j in range(H.shape[1])]
-        )
-        g = per.height
-        corr = g / max(g - 1, 1)
-        U = per.select([f"_u{j}" for j in range(H.shape[1])]).to_numpy()
-        var = {name: float(corr * np.sum(U[:, j] ** 2)) for j, name in enumerate(contrasts)}
-        n_clusters = g
+        c = r["_cell"].to_numpy()
+        # per-row score residual s_i; a student's score contribution to contrast j is the sum of
+        # s_i * H[cell(i), j] over their rows
+        s_row = r["_wi"].to_numpy() * mu[c]
+        np.subtract(r["_yi"].to_numpy(), s_row, out=s_row)
+        s_row *= resid_scale[c]
+        del r
+        corr = n_clusters / max(n_clusters - 1, 1)
+        var = {}
+        for j, name in enumerate(contrasts):
+            h = H[:, j][c]
+            h *= s_row
+            u = np.bincount(sid, weights=h, minlength=n_codes)
+            del h
+            var[name] = float(corr * np.sum(u * u))
     else:
         var = {}
-        n_clusters = int(data[cluster].n_unique())
     # model-based variances of the same contrasts (statsmodels covariance; binary outcomes:
     # dispersion 1, attendance: Pearson, credits: individual-level residual variance)
     mvar = {name: float(a @ cf.cov_model @ a) for name, a in contrasts.items()}
@@ -433,7 +466,7 @@ def fit_grouped(
         bread=bread,
         key_terms=present,
         robust_se=robust,
-        n_rows=data.height,
+        n_rows=n_rows,
         n_cells=cells.height,
         n_clusters=n_clusters,
         scale=scale,
@@ -451,7 +484,9 @@ def model_frame(student_years: pl.DataFrame) -> pl.DataFrame:
 
     ``years_in_care`` = cumulative days in care / 365.25; ``years_in_care:in_care`` the dose term;
     ``indigenous`` from ``race == "indigenous"`` unless an ``indigenous`` column exists (the truth
-    frames of the tests carry it); ``cw_active`` = any child-welfare service that year.
+    frames of the tests carry it); ``cw_active`` = any child-welfare service that year
+    (``_ind_cw``, boolean: the model cells read it as ``"true"``/``"false"``); ``grade_year``.
+    Categorical columns stay categorical (the models cast their cells, not the rows, to text).
     """
     sy = student_years
     if "indigenous" not in sy.columns:
@@ -462,17 +497,27 @@ def model_frame(student_years: pl.DataFrame) -> pl.DataFrame:
                 "years_in_care"
             )
         )
-    return sy.with_columns(
+
+    def text(c: str) -> pl.Expr:
+        return pl.col(c) if _is_categorical(sy.schema[c]) else pl.col(c).cast(pl.Utf8)
+
+    sy = sy.with_columns(
         (
             (pl.col("care_status") == "in_care").cast(pl.Float64)
             * pl.col("years_in_care").fill_null(0)
         ).alias(DOSE_TERM),
-        (pl.col("indigenous").fill_null(False) & (pl.col("care_status") != "none"))
-        .cast(pl.Utf8)
-        .alias("_ind_cw"),
-        pl.col("placement_group").cast(pl.Utf8).fill_null("none").alias("placement_group"),
-        pl.col("grade").cast(pl.Utf8).alias("grade"),
-    ).with_columns((pl.col("grade") + "|" + pl.col("school_year")).alias("grade_year"))
+        (pl.col("indigenous").fill_null(False) & (pl.col("care_status") != "none")).alias(
+            "_ind_cw"
+        ),
+        text("placement_group").fill_null("none").alias("placement_group"),
+        text("grade").alias("grade"),
+    )
+    label = pl.col("grade").cast(pl.Utf8) + "|" + pl.col("school_year").cast(pl.Utf8)
+    return sy.with_columns(label_per_row(sy, ["grade", "school_year"], label, "grade_year"))
+
+
+def _is_categorical(dtype: pl.DataType) -> bool:
+    return isinstance(dtype, (pl.Categorical, pl.Enum))
 
 
 MODEL_COLUMNS: tuple[str, ...] = (
@@ -508,39 +553,93 @@ def _ame_groups() -> dict[str, tuple[str, str]]:
     return {t: ("care_status", c) for t, c in zip(CARE_TERMS, CARE_LEVELS, strict=True)}
 
 
+@dataclass(frozen=True)
+class ModelFrames:
+    """The rows every model reads, built once: ``sy`` (student-years with outcomes and covariates,
+    :func:`model_frame`) and ``eq`` (participating EQAO results with the student-year's care
+    covariates, ``assessment_year`` and ``gender_assessment``). Either may be lazy (a subset)."""
+
+    sy: pl.DataFrame | pl.LazyFrame
+    eq: pl.DataFrame | pl.LazyFrame
+
+
+# student-year columns the EQAO model rows carry (besides the EQAO table's own)
+EQ_COLUMNS: tuple[str, ...] = (
+    "study_id",
+    "school_year",
+    "gender",
+    "care_status",
+    "ever_in_care",
+    "society_id",
+    "placement_group",
+    "indigenous",
+    "link_probability",
+    DOSE_TERM,
+    "_ind_cw",
+)
+
+
+def eqao_model_rows(eqao: pl.DataFrame, sy_model: pl.DataFrame) -> pl.DataFrame:
+    """:func:`analysis.outcomes.eqao_with_care` of ``sy_model`` (already :func:`model_frame` rows),
+    with the model strata ``assessment_year`` and ``gender_assessment``."""
+    eq = eqao_with_care(eqao, sy_model.select([c for c in EQ_COLUMNS if c in sy_model.columns]))
+    year = pl.col("assessment_key").cast(pl.Utf8) + "|" + pl.col("school_year").cast(pl.Utf8)
+    ga = (
+        pl.col("gender").cast(pl.Utf8).fill_null(_MISSING) + "|" + pl.col("assessment").cast(pl.Utf8)
+    )
+    return eq.with_columns(
+        label_per_row(eq, ["assessment_key", "school_year"], year, "assessment_year"),
+        label_per_row(eq, ["gender", "assessment"], ga, "gender_assessment"),
+    )
+
+
+def model_frames(student_years: pl.DataFrame, eqao: pl.DataFrame) -> ModelFrames:
+    """The model rows of analytic-shaped ``student_years`` and ``eqao`` (see :class:`ModelFrames`)."""
+    sy = model_frame(student_year_outcomes(_narrow(student_years)))
+    return ModelFrames(sy=sy, eq=eqao_model_rows(eqao, sy))
+
+
+def _collect(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    return frame.collect() if isinstance(frame, pl.LazyFrame) else frame
+
+
 def fit_outcome_models(
-    student_years: pl.DataFrame, eqao: pl.DataFrame, *, outcomes: Sequence[str] | None = None
+    student_years: pl.DataFrame | None,
+    eqao: pl.DataFrame | None,
+    *,
+    outcomes: Sequence[str] | None = None,
+    frames: ModelFrames | None = None,
 ) -> dict[str, GroupedFit]:
     """Fit the adjusted model of every outcome; keys: ``eqao_at_standard``, ``attendance``,
-    ``credits``, ``chronic_absence``, ``on_track``."""
-    student_years = _narrow(student_years)
-    sy = model_frame(student_year_outcomes(student_years))
+    ``credits``, ``chronic_absence``, ``on_track``. ``frames``: the model rows, when already built
+    (then ``student_years`` and ``eqao`` are not read)."""
+    if frames is None:
+        assert student_years is not None and eqao is not None
+        frames = model_frames(student_years, eqao)
+    sy = frames.sy.lazy()
     wanted = set(
         outcomes or ("eqao_at_standard", "attendance", "credits", "chronic_absence", "on_track")
     )
     base_cat: dict[str, str | None] = {"care_status": "none", "board_id": None, "gender": None}
     fits: dict[str, GroupedFit] = {}
     if "eqao_at_standard" in wanted:
-        eq = model_frame(eqao_with_care(eqao, student_years)).with_columns(
-            (pl.col("assessment_key") + "|" + pl.col("school_year")).alias("assessment_year"),
-            (pl.col("gender").cast(pl.Utf8).fill_null(_MISSING) + "|" + pl.col("assessment")).alias(
-                "gender_assessment"
-            ),
-        )
+        eq = frames.eq.lazy()
         # gender differences differ by subject (reading/writing vs math): one gender contrast per
         # assessment (reference: the most frequent gender), nested in the assessment x year strata
         genders = (
             eq.group_by("gender")
             .len()
+            .collect()
             .sort("len", descending=True)["gender"]
             .cast(pl.Utf8)
             .fill_null(_MISSING)
             .to_list()
         )
+        assessments = eq.select(pl.col("assessment").unique()).collect()["assessment"]
         gender_terms = {
             f"gender[{g}]:{a}": ("gender_assessment", f"{g}|{a}")
             for g in genders[1:]
-            for a in sorted(eq["assessment"].unique().to_list())
+            for a in sorted(assessments.cast(pl.Utf8).to_list())
         }
         fits["eqao_at_standard"] = fit_grouped(
             eq,
@@ -575,7 +674,7 @@ def fit_outcome_models(
             indicators=_care_terms(),
         )
     for name, col in (("chronic_absence", "chronic_absent"), ("on_track", "on_track")):
-        if name in wanted and sy[col].drop_nulls().len() > 0:
+        if name in wanted and sy.select(pl.col(col).is_not_null().any()).collect().item():
             fits[name] = fit_grouped(
                 sy,
                 outcome=col,
@@ -595,31 +694,48 @@ _SCALES = {
 }
 
 
-def _people(sy: pl.DataFrame, term: str) -> int:
-    if term.startswith("care_status["):
-        lev = term[len("care_status[") : -1]
-        cond = pl.col("care_status") == lev
-    elif term == DOSE_TERM:
-        cond = pl.col("care_status") == "in_care"
-    elif term == GROUP_TERM:
-        cond = pl.col("placement_group") == "group"
-    elif term == INDIGENOUS_TERM:
-        cond = pl.col("_ind_cw") == "true"
-    else:
-        return int(sy["study_id"].n_unique())
-    return int(sy.select(pl.col("study_id").filter(cond).n_unique()).item())
+def _people(sy: pl.DataFrame | pl.LazyFrame) -> dict[str, int]:
+    """Distinct people each key term describes (all people for any other term)."""
+    cs = pl.col("care_status")
+    conds: dict[str, pl.Expr] = {
+        **{t: cs == lev for t, lev in zip(CARE_TERMS, CARE_LEVELS, strict=True)},
+        DOSE_TERM: cs == "in_care",
+        GROUP_TERM: pl.col("placement_group") == "group",
+    }
+    schema = sy.lazy().collect_schema()
+    ind = pl.col("_ind_cw")
+    conds[INDIGENOUS_TERM] = ind if schema["_ind_cw"] == pl.Boolean else ind == "true"
+    sid = pl.col("study_id")
+    counts = (
+        sy.lazy()
+        .select(
+            sid.n_unique().alias("_all"),
+            *[sid.filter(c).n_unique().alias(t) for t, c in conds.items()],
+        )
+        .collect()
+        .row(0, named=True)
+    )
+    return {t: int(v) for t, v in counts.items()}
 
 
 def coefficient_table(
-    fits: Mapping[str, GroupedFit], student_years: pl.DataFrame, *, label: str | None = None
+    fits: Mapping[str, GroupedFit],
+    student_years: pl.DataFrame | None,
+    *,
+    label: str | None = None,
+    frame: pl.DataFrame | pl.LazyFrame | None = None,
 ) -> pl.DataFrame:
     """Long table of the key terms (and average adjusted differences) of ``fits``.
 
     Columns: ``outcome``, ``term``, ``scale``, ``estimate``, ``se``, ``ci_low``, ``ci_high``,
-    ``n`` (distinct people the term describes), and ``odds_ratio`` for log-odds rows.
+    ``n`` (distinct people the term describes), and ``odds_ratio`` for log-odds rows. ``frame``:
+    the :func:`model_frame` rows of ``student_years``, when already built.
     """
-    sy = model_frame(_narrow(student_years))
-    people = {t: _people(sy, t) for t in KEY_TERMS}
+    if frame is None:
+        assert student_years is not None
+        frame = model_frame(_narrow(student_years))
+    counted = _people(frame)
+    people = {t: counted[t] for t in KEY_TERMS}
     recs = []
     for outcome, fit in fits.items():
         for t in fit.key_terms:
@@ -668,7 +784,8 @@ def coefficient_table(
 
 def adjusted_gaps(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFrame:
     """Adjusted gaps by care status (and the dose, group-care and Indigenous terms), all outcomes."""
-    return coefficient_table(fit_outcome_models(student_years, eqao), student_years)
+    frames = model_frames(student_years, eqao)
+    return coefficient_table(fit_outcome_models(None, None, frames=frames), None, frame=frames.sy)
 
 
 YEARS_BANDS: tuple[tuple[str, float, float], ...] = (
@@ -679,39 +796,54 @@ YEARS_BANDS: tuple[tuple[str, float, float], ...] = (
 )
 
 
-def dose_response(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFrame:
+def _banded(frame: pl.DataFrame) -> pl.DataFrame:
+    """``care_band`` (in care: the band of cumulative years in care) and ``care_placement`` (in
+    care: ``in_care_<placement group>``); other rows: their care status. Each label is built once
+    per combination of the columns it reads."""
+    # the dose term is the years in care on the in-care rows, the only rows banded
+    years = pl.col(DOSE_TERM)
+    band = pl.lit(None, dtype=pl.Int8)
+    for i, (_, lo, hi) in reversed(list(enumerate(YEARS_BANDS))):
+        band = (
+            pl.when((years >= lo) & (years < hi))
+            .then(pl.lit(i, dtype=pl.Int8))
+            .otherwise(band)
+        )
+    f = frame.with_columns(band.alias("_band"))
+    in_care = pl.col("care_status") == "in_care"
+    status = pl.col("care_status").cast(pl.Utf8)
+    names = {i: name for i, (name, _, _) in enumerate(YEARS_BANDS)}
+    band_label = (
+        pl.when(in_care)
+        .then(pl.col("_band").replace_strict(names, default=None, return_dtype=pl.Utf8))
+        .otherwise(status)
+    )
+    placement_label = (
+        pl.when(in_care).then("in_care_" + pl.col("placement_group").cast(pl.Utf8)).otherwise(status)
+    )
+    return f.with_columns(
+        label_per_row(f, ["care_status", "_band"], band_label, "care_band"),
+        label_per_row(f, ["care_status", "placement_group"], placement_label, "care_placement"),
+    ).drop("_band")
+
+
+def dose_response(
+    student_years: pl.DataFrame | None,
+    eqao: pl.DataFrame | None,
+    *,
+    frames: ModelFrames | None = None,
+) -> pl.DataFrame:
     """EQAO and chronic-absence gaps of in-care students by band of cumulative years in care and by
     placement group (vs no child-welfare involvement), log-odds with clustered 95% intervals.
 
     Columns as :func:`coefficient_table` with ``dimension`` (``years_in_care`` or
     ``placement_group``) and ``level``.
     """
-
-    def banded(frame: pl.DataFrame) -> pl.DataFrame:
-        f = model_frame(frame)
-        band = pl.lit(None, dtype=pl.Utf8)
-        for name, lo, hi in reversed(YEARS_BANDS):
-            band = (
-                pl.when((pl.col("years_in_care") >= lo) & (pl.col("years_in_care") < hi))
-                .then(pl.lit(name))
-                .otherwise(band)
-            )
-        return f.with_columns(
-            pl.when(pl.col("care_status") == "in_care")
-            .then(band)
-            .otherwise(pl.col("care_status"))
-            .alias("care_band"),
-            pl.when(pl.col("care_status") == "in_care")
-            .then("in_care_" + pl.col("placement_group"))
-            .otherwise(pl.col("care_status"))
-            .alias("care_placement"),
-        )
-
-    student_years = _narrow(student_years)
-    sy = banded(student_year_outcomes(student_years))
-    eq = banded(eqao_with_care(eqao, student_years)).with_columns(
-        (pl.col("assessment_key") + "|" + pl.col("school_year")).alias("assessment_year")
-    )
+    if frames is None:
+        assert student_years is not None and eqao is not None
+        frames = model_frames(student_years, eqao)
+    sy = _banded(_collect(frames.sy))
+    eq = _banded(_collect(frames.eq))
     recs = []
     specs = [
         ("eqao_at_standard", eq, "at_standard", "assessment_year"),
@@ -721,7 +853,7 @@ def dose_response(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFra
         for dim, var in (("years_in_care", "care_band"), ("placement_group", "care_placement")):
             levels = [
                 lv
-                for lv in frame[var].unique().drop_nulls().to_list()
+                for lv in frame[var].unique().drop_nulls().cast(pl.Utf8).to_list()
                 if lv not in CARE_LEVELS and lv != "none"
             ]
             terms = [f"{var}[{lv}]" for lv in levels]
@@ -734,10 +866,16 @@ def dose_response(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFra
                 categorical={var: "none", "board_id": None, "gender": None, stratum: None},
                 key_terms=terms,
             )
+            people = dict(
+                frame.group_by(pl.col(var).cast(pl.Utf8))
+                .agg(pl.col("study_id").n_unique())
+                .iter_rows()
+            )
             for t in fit.key_terms:
                 lev = t[len(var) + 1 : -1]
-                n = int(frame.select(pl.col("study_id").filter(pl.col(var) == lev).n_unique()).item())
-                recs.append((outcome, dim, lev, "log_odds", fit.coef(t), fit.se[t], n))
+                recs.append(
+                    (outcome, dim, lev, "log_odds", fit.coef(t), fit.se[t], int(people[lev]))
+                )
     df = pl.DataFrame(
         recs,
         schema={
@@ -770,7 +908,9 @@ def equity_views(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFram
     if "indigenous" not in sy.columns:
         sy = sy.with_columns((pl.col("race") == "indigenous").fill_null(False).alias("indigenous"))
     eq = eqao_with_care(eqao, sy).with_columns(
-        (pl.col("assessment_key") + "|" + pl.col("school_year")).alias("assessment_year")
+        (pl.col("assessment_key").cast(pl.Utf8) + "|" + pl.col("school_year").cast(pl.Utf8)).alias(
+            "assessment_year"
+        )
     )
     recs = []
     for dim in EQUITY_DIMENSIONS:
@@ -821,32 +961,49 @@ def equity_views(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFram
 
 
 def linkage_sensitivity(
-    student_years: pl.DataFrame, eqao: pl.DataFrame, high_confidence: float
+    student_years: pl.DataFrame | None,
+    eqao: pl.DataFrame | None,
+    high_confidence: float,
+    *,
+    frames: ModelFrames | None = None,
+    fits: Mapping[str, GroupedFit] | None = None,
 ) -> pl.DataFrame:
     """Adjusted gaps re-estimated using only links with ``link_probability >= high_confidence``.
 
     Students linked with a lower probability are left out (not recoded as "none"), so the
     comparison shows how much uncertain links dilute the child-welfare groups. Long table with a
-    ``links`` column: ``all`` and ``high_confidence``.
+    ``links`` column: ``all`` and ``high_confidence``. ``frames``/``fits``: the model rows and the
+    all-links fits (:func:`fit_outcome_models`), when already built (then reused, not refitted).
     """
-    student_years = _narrow(student_years)
-    keep = student_years.filter(
-        pl.col("link_probability").is_null() | (pl.col("link_probability") >= high_confidence)
-    )
-    # a student linked with low confidence in any year is left out in every year
-    low = (
-        student_years.filter(pl.col("link_probability") < high_confidence)
-        .select("study_id")
-        .unique()
-    )
-    keep = keep.join(low, on="study_id", how="anti")
-    eq_keep = eqao.join(keep.select("study_id").unique(), on="study_id", how="semi")
+    if frames is None:
+        assert student_years is not None and eqao is not None
+        frames = model_frames(student_years, eqao)
     wanted = ("eqao_at_standard", "attendance", "credits")
-    a = coefficient_table(
-        fit_outcome_models(student_years, eqao, outcomes=wanted), student_years, label="all"
-    )
+    if fits is None or not all(o in fits for o in wanted):
+        fits = fit_outcome_models(None, None, outcomes=wanted, frames=frames)
+    all_fits = {o: fits[o] for o in wanted if o in fits}
+    sy = _collect(frames.sy)
+    lp = pl.col("link_probability")
+    # a student linked with low confidence in any year is left out in every year
+    low = sy.filter(lp < high_confidence).get_column("study_id").unique()
+    keep = (lp.is_null() | (lp >= high_confidence)) & ~pl.col("study_id").is_in(low.implode())
+    if sy.select(lp.is_nan().any()).item():
+        # a NaN probability drops that row but not the student: outcomes spanning a student's
+        # years (on track) then differ from the full frame's, so the kept rows are rebuilt
+        kept = model_frame(student_year_outcomes(_narrow(sy.filter(keep))))
+        eq_kept = _collect(frames.eq).join(
+            kept.select("study_id").unique(), on="study_id", how="semi"
+        )
+        hc = ModelFrames(sy=kept, eq=eqao_model_rows(eq_kept, kept))
+    else:
+        # whole students are kept or left out, so the full frames' rows are the kept rows
+        hc = ModelFrames(sy=sy.lazy().filter(keep), eq=frames.eq.lazy().filter(keep))
+    a = coefficient_table(all_fits, None, label="all", frame=sy)
     b = coefficient_table(
-        fit_outcome_models(keep, eq_keep, outcomes=wanted), keep, label="high_confidence"
+        fit_outcome_models(None, None, outcomes=wanted, frames=hc),
+        None,
+        label="high_confidence",
+        frame=hc.sy,
     )
     return pl.concat([a, b]).sort("outcome", "term", "links")
 

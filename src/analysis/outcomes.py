@@ -71,6 +71,30 @@ def wilson_ci(
     return low, high
 
 
+def _is_categorical(dtype: pl.DataType) -> bool:
+    return isinstance(dtype, (pl.Categorical, pl.Enum))
+
+
+def label_per_row(
+    frame: pl.DataFrame, cols: Sequence[str], label: pl.Expr, name: str
+) -> pl.Series:
+    """``label`` (an expression of ``cols``) for every row of ``frame``, evaluated once per distinct
+    combination of ``cols`` and mapped back to the rows in their order.
+
+    At scale the label (e.g. ``grade|school_year``) is then built for a hundred combinations
+    instead of millions of rows; it is categorical when any of ``cols`` is.
+    """
+    cols = list(cols)
+    combos = frame.select(cols).unique().with_columns(label.alias(name))
+    if any(_is_categorical(frame.schema[c]) for c in cols):
+        combos = combos.with_columns(pl.col(name).cast(pl.Categorical))
+    return (
+        frame.select(cols)
+        .join(combos, on=cols, how="left", nulls_equal=True, maintain_order="left")
+        .get_column(name)
+    )
+
+
 def student_year_outcomes(
     student_years: pl.DataFrame, eqao: pl.DataFrame | None = None
 ) -> pl.DataFrame:
@@ -80,6 +104,11 @@ def student_year_outcomes(
     only), ``osslt_first_time_pass`` (bool, when ``eqao`` is given; null unless the student wrote
     the OSSLT for the first time that year) and ``in_care`` (bool).
     """
+    # the student's Grade 9 credits and first Grade 9 year, as windows over the student's rows
+    g9 = pl.col("grade") == "9"
+    c9 = pl.col("credits_earned").filter(g9).sum().over("study_id")
+    has9 = g9.any().over("study_id")
+    y9 = pl.col("school_year").filter(g9).min().over("study_id")
     sy = student_years.with_columns(
         pl.when(pl.col("days_enrolled") > 0)
         .then(1.0 - pl.col("days_absent").cast(pl.Float64) / pl.col("days_enrolled"))
@@ -90,26 +119,15 @@ def student_year_outcomes(
         .otherwise(None)
         .alias("chronic_absent"),
         (pl.col("care_status") == "in_care").alias("in_care"),
-    )
-    g9 = (
-        sy.filter(pl.col("grade") == "9")
-        .group_by("study_id")
-        .agg(pl.col("credits_earned").sum().alias("_c9"), pl.col("school_year").min().alias("_y9"))
-    )
-    sy = (
-        sy.join(g9, on="study_id", how="left")
-        .with_columns(
-            pl.when(
-                (pl.col("grade") == "10")
-                & pl.col("_c9").is_not_null()
-                & pl.col("credits_earned").is_not_null()
-                & (pl.col("_y9") < pl.col("school_year"))
-            )
-            .then(pl.col("_c9") + pl.col("credits_earned") >= ON_TRACK_CREDITS)
-            .otherwise(None)
-            .alias("on_track")
+        pl.when(
+            (pl.col("grade") == "10")
+            & has9
+            & pl.col("credits_earned").is_not_null()
+            & (y9 < pl.col("school_year"))
         )
-        .drop("_c9", "_y9")
+        .then(c9 + pl.col("credits_earned") >= ON_TRACK_CREDITS)
+        .otherwise(None)
+        .alias("on_track"),
     )
     if eqao is not None:
         osslt = (
@@ -121,7 +139,12 @@ def student_year_outcomes(
             .group_by("study_id", "school_year")
             .agg(pl.col("at_standard").any().alias("osslt_first_time_pass"))
         )
-        sy = sy.join(osslt, on=["study_id", "school_year"], how="left")
+        passed = (
+            sy.select("study_id", "school_year")
+            .join(osslt, on=["study_id", "school_year"], how="left", maintain_order="left")
+            .get_column("osslt_first_time_pass")
+        )
+        sy = sy.with_columns(passed)
     return sy
 
 
@@ -141,13 +164,15 @@ def eqao_with_care(eqao: pl.DataFrame, student_years: pl.DataFrame) -> pl.DataFr
     out = eqao.filter(pl.col("participation") == "participated").join(
         student_years.select(keep), on=["study_id", "school_year"], how="inner"
     )
-    return out.with_columns(
+    key = (
         pl.when(
             (pl.col("assessment") == "g9_math") & pl.col("g9_stream").is_in(["academic", "applied"])
         )
         .then(pl.col("assessment") + "_" + pl.col("g9_stream"))
-        .otherwise(pl.col("assessment"))
-        .alias("assessment_key")
+        .otherwise(pl.col("assessment").cast(pl.Utf8))
+    )
+    return out.with_columns(
+        label_per_row(out, ["assessment", "g9_stream"], key, "assessment_key")
     )
 
 
@@ -223,6 +248,14 @@ def graduation_cohorts(
     ).select("study_id", "cohort", "care_status_g9", "ever_in_care", "graduated_4y", "graduated_5y")
 
 
+def _as_text(frame: pl.LazyFrame, cols: Sequence[str]) -> pl.LazyFrame:
+    """Categorical columns among ``cols`` as text (published tables carry text, not codes)."""
+    schema = frame.collect_schema()
+    return frame.with_columns(
+        [pl.col(c).cast(pl.Utf8) for c in cols if _is_categorical(schema[c])]
+    )
+
+
 def rate_table(
     frame: pl.DataFrame, outcome: str, by: Sequence[str], *, person: str = "study_id"
 ) -> pl.DataFrame:
@@ -243,6 +276,7 @@ def rate_table(
         .agg(pl.col(outcome).cast(pl.Boolean).any().alias("_y"))
         .group_by(list(by))
         .agg(pl.len().cast(pl.Int64).alias("n"), pl.col("_y").sum().cast(pl.Int64).alias("events"))
+        .pipe(_as_text, by)
         .sort(list(by), nulls_last=True)
         .collect()
     )
@@ -271,6 +305,7 @@ def mean_table(
             pl.col("_y").mean().alias("mean"),
             pl.col("_y").std().alias("_sd"),
         )
+        .pipe(_as_text, by)
         .sort(list(by), nulls_last=True)
         .collect()
     )
@@ -341,16 +376,23 @@ def descriptive_tables(
     school_years: Sequence[str],
     no_eqao_years: Sequence[str],
     baseline_break: str,
+    frames: tuple[pl.DataFrame, pl.DataFrame] | None = None,
 ) -> dict[str, tuple[pl.DataFrame, list[str], str | None, tuple[str, ...]]]:
     """All descriptive outcome tables, each with the arguments ``Release.protect`` needs.
+
+    ``frames``: ``student_year_outcomes(student_years, eqao)`` and
+    ``eqao_with_care(eqao, student_years)`` (or wider rows), when already built.
 
     Returns
     -------
     dict
         ``name -> (table, dims, numerator column or None, stats)``; ``n`` is the count column.
     """
-    sy = student_year_outcomes(student_years, eqao)
-    eq = eqao_with_care(eqao, student_years)
+    if frames is None:
+        sy = student_year_outcomes(student_years, eqao)
+        eq = eqao_with_care(eqao, student_years)
+    else:
+        sy, eq = frames
     rate_stats = ("rate", "ci_low", "ci_high")
     mean_stats = ("mean", "ci_low", "ci_high")
     out: dict[str, tuple[pl.DataFrame, list[str], str | None, tuple[str, ...]]] = {}

@@ -344,7 +344,7 @@ def _dense(key: np.ndarray, space: int) -> tuple[np.ndarray, int]:
         present = np.zeros(space, dtype=bool)
         present[key] = True
         remap = np.cumsum(present, dtype=np.int64) - 1
-        return remap[key], int(present.sum())
+        return remap[key], int(remap[-1]) + 1 if space else 0
     uniq, inv = np.unique(key, return_inverse=True)
     return inv.astype(np.int64).ravel(), int(uniq.size)
 
@@ -352,21 +352,24 @@ def _dense(key: np.ndarray, space: int) -> tuple[np.ndarray, int]:
 def _codes(s: pl.Series) -> tuple[np.ndarray, int]:
     """Dense integer codes of ``s``: equal values (null included) share a code."""
     dtype = s.dtype
-    if (
-        isinstance(dtype, (pl.Categorical, pl.Enum))
-        or dtype == pl.Boolean
-        or dtype.is_integer()
-        or dtype.is_temporal()
-    ):
-        phys = s.to_physical().cast(pl.Int64)
+    if isinstance(dtype, (pl.Categorical, pl.Enum)) or dtype == pl.Boolean or dtype.is_integer() or dtype.is_temporal():
+        phys = s.to_physical()
     else:  # strings, floats, ...: dense rank (nulls stay null)
-        phys = s.rank("dense").cast(pl.Int64)
+        phys = s.rank("dense")
     if phys.len() == 0:
         return np.zeros(0, dtype=np.int64), 0
-    lo = phys.min()
-    lo = 0 if lo is None else int(lo)  # type: ignore[arg-type]
-    arr = (phys - lo + 1).fill_null(0).to_numpy().astype(np.int64, copy=False)
-    return _dense(arr, int(arr.max()) + 1)
+    if phys.dtype == pl.Boolean:
+        phys = phys.cast(pl.UInt8)
+    lo, hi = phys.min(), phys.max()
+    if lo is None:  # all null
+        return np.zeros(phys.len(), dtype=np.int64), 1
+    if phys.null_count():  # nulls one below the smallest value
+        phys = phys.cast(pl.Int64).fill_null(int(lo) - 1)  # type: ignore[arg-type]
+        lo = int(lo) - 1  # type: ignore[arg-type]
+    arr = phys.to_numpy()
+    if int(lo) >= 0 and int(hi) < _DENSE_SCATTER_MAX:  # type: ignore[arg-type]
+        return _dense(arr, int(hi) + 1)  # type: ignore[arg-type]
+    return _dense(arr.astype(np.int64) - int(lo), int(hi) - int(lo) + 1)  # type: ignore[arg-type]
 
 
 def _row_codes(df: pl.DataFrame, cols: list[str]) -> tuple[np.ndarray, int]:
@@ -1187,7 +1190,7 @@ def _cat(*cols: str) -> list[pl.Expr]:
 
 
 def _student_ids(key: StudyKey, oens: list[pl.Series]) -> pl.DataFrame:
-    """Every distinct OEN once: ``oen``, ``study_id`` (categorical) and ``_eid``.
+    """Every distinct OEN once: ``oen``, ``study_id`` and ``_eid``.
 
     ``_eid`` (u32) is the rank of the ``study_id`` string, so sorting on it sorts on the
     published ``study_id``; the large frames carry it instead of the 32-character hex.
@@ -1198,7 +1201,7 @@ def _student_ids(key: StudyKey, oens: list[pl.Series]) -> pl.DataFrame:
     words = np.frombuffer(digests, dtype=">u8").reshape(-1, 2)
     order = pl.Series(np.lexsort((words[:, 1], words[:, 0])))
     ids = pl.DataFrame({"oen": uniq.gather(order), "study_id": _hex(digests).gather(order)})
-    return ids.with_row_index("_eid").with_columns(pl.col("study_id").cast(CAT))
+    return ids.with_row_index("_eid")
 
 
 def _strings(df: pl.DataFrame | pl.LazyFrame, columns: tuple[str, ...]) -> pl.LazyFrame:
@@ -1243,10 +1246,17 @@ def _student_years(
             "days_absent",
             "credits_earned",
         )
-        .join(ids.lazy(), on="oen", how="left")
+        .join(ids.lazy().select("oen", "_eid"), on="oen", how="left")
         .drop("oen")
         .collect(engine="streaming")
     )
+    # sorted like the published table while still narrow: the joins below keep this order
+    if base["_eid"].null_count():
+        base = base.sort("_eid", "_sy")
+    else:  # one integer key sorts faster than two columns; (_eid, _sy) is unique
+        base = base.sort(
+            pl.col("_eid").cast(pl.UInt64) * 65536 + (pl.col("_sy").cast(pl.Int32) + 32768)
+        )
     # child-welfare attributes: one person per OEN, keyed by _eid
     pcw = person_of_oen.join(ids.select("oen", "_eid"), on="oen", how="inner").select(
         "_eid",
@@ -1269,8 +1279,8 @@ def _student_years(
         "cumulative_days_in_care",
     )
     sy = (
-        base.join(pcw.drop("cw_person_id"), on="_eid", how="left")
-        .join(cyear, on=["_eid", "school_year"], how="left")
+        base.join(pcw.drop("cw_person_id"), on="_eid", how="left", maintain_order="left")
+        .join(cyear, on=["_eid", "school_year"], how="left", maintain_order="left")
         .with_columns(
             pl.col("cw_involved").fill_null(False),
             pl.col("care_status").fill_null(pl.lit("none").cast(CAT)),
@@ -1278,7 +1288,6 @@ def _student_years(
             pl.coalesce("service_society", "person_society").alias("society_id"),
         )
         .drop("service_society", "person_society")
-        .sort("_eid", "_sy")
     )
     del base
     return sy.with_columns(
@@ -1351,12 +1360,16 @@ def build_analytic(
         "note": "also keyed on born_outside_canada and first_language (not enforced)",
         **_measure_coded(coded, (*QI_STUDENT, *QI_STUDENT_EXTRA), **measure),  # type: ignore[arg-type]
     }
-    student_years = student_years.with_columns(coded.column(c) for c in QI_STUDENT)
+    student_years = student_years.with_columns(
+        ids["study_id"].gather(student_years["_eid"]),
+        *(coded.column(c) for c in QI_STUDENT),
+    )
     del coded
     exact = (
         pl.col("birth_year_band").cast(pl.String) == pl.col("birth_year").cast(pl.String)
     ).fill_null(False)
-    student_years = (
+    # the published table, computed while it is written (never a second copy in memory)
+    student_years_final = (
         student_years.lazy()
         .with_columns(
             # birth year and age on 1 September only where the band is a single year
@@ -1368,9 +1381,10 @@ def build_analytic(
             .alias("indigenous"),
         )
         .select(STUDENT_YEAR_COLUMNS)
-        .collect(engine="streaming")
     )
-    risk["student_years_utility"] = student_year_utility(student_years)
+    risk["student_years_utility"] = student_year_utility(
+        student_years_final.filter(pl.col("cw_involved")).collect()
+    )
 
     eqao = (
         big["eqao_results"]
@@ -1412,7 +1426,7 @@ def build_analytic(
             "g9_stream",
         ),
     )
-    student_years_out = _strings(student_years, STUDENT_YEAR_COLUMNS)
+    student_years_out = _strings(student_years_final, STUDENT_YEAR_COLUMNS)
 
     cw_id = pseudonym(key, persons["cw_person_id"].cast(pl.String), "cw_person")
     by = pl.col("birth_date").dt.year().cast(pl.Int16)

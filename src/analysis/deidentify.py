@@ -352,7 +352,12 @@ def _dense(key: np.ndarray, space: int) -> tuple[np.ndarray, int]:
 def _codes(s: pl.Series) -> tuple[np.ndarray, int]:
     """Dense integer codes of ``s``: equal values (null included) share a code."""
     dtype = s.dtype
-    if isinstance(dtype, (pl.Categorical, pl.Enum)) or dtype == pl.Boolean or dtype.is_integer() or dtype.is_temporal():
+    if (
+        isinstance(dtype, (pl.Categorical, pl.Enum))
+        or dtype == pl.Boolean
+        or dtype.is_integer()
+        or dtype.is_temporal()
+    ):
         phys = s.to_physical()
     else:  # strings, floats, ...: dense rank (nulls stay null)
         phys = s.rank("dense")
@@ -1251,12 +1256,8 @@ def _student_years(
         .collect(engine="streaming")
     )
     # sorted like the published table while still narrow: the joins below keep this order
-    if base["_eid"].null_count():
-        base = base.sort("_eid", "_sy")
-    else:  # one integer key sorts faster than two columns; (_eid, _sy) is unique
-        base = base.sort(
-            pl.col("_eid").cast(pl.UInt64) * 65536 + (pl.col("_sy").cast(pl.Int32) + 32768)
-        )
+    order = _student_year_order(base)
+    base = base.sort("_eid", "_sy") if order is None else base[order]
     # child-welfare attributes: one person per OEN, keyed by _eid
     pcw = person_of_oen.join(ids.select("oen", "_eid"), on="oen", how="inner").select(
         "_eid",
@@ -1290,11 +1291,56 @@ def _student_years(
         .drop("service_society", "person_society")
     )
     del base
+    years = sy["birth_year"].unique().drop_nulls().sort()
     return sy.with_columns(
-        (pl.col("care_status") == "in_care").cum_max().over("_eid").alias("ever_in_care"),
-        pl.col("birth_year").cast(pl.String).cast(CAT).alias("birth_year_band"),
+        _ever(sy, pl.col("care_status") == "in_care").alias("ever_in_care"),
+        pl.col("birth_year")
+        .replace_strict(years, years.cast(pl.String), default=None, return_dtype=CAT)
+        .alias("birth_year_band"),
         (pl.col("care_status") != "none").alias("_service"),
     )
+
+
+def _student_year_order(base: pl.DataFrame) -> pl.Series | None:
+    """Row order sorting ``base`` by (``_eid``, ``_sy``), by counting (the pair is unique and
+    ``_eid`` dense): no comparison sort of 12 M rows. ``None`` when a key is missing or
+    repeated (then sort normally)."""
+    if base.height == 0 or base["_eid"].null_count() or base["_sy"].null_count():
+        return None
+    eid = base["_eid"].to_numpy().astype(np.int64)
+    sy = base["_sy"].to_numpy().astype(np.int64)
+    lo = int(sy.min())
+    span = int(sy.max()) - lo + 1
+    space = (int(eid.max()) + 1) * span
+    if space > 1 << 28:
+        return None
+    key = eid * span + (sy - lo)
+    del eid, sy
+    present = np.zeros(space, dtype=bool)
+    present[key] = True
+    pos = np.cumsum(present, dtype=np.int64)
+    if pos[-1] != base.height:  # a repeated (student, year)
+        return None
+    order = np.empty(base.height, dtype=np.int64)
+    order[pos[key] - 1] = np.arange(base.height)
+    return pl.Series(order)
+
+
+def _ever(sy: pl.DataFrame, cond: pl.Expr) -> pl.Series:
+    """``cond.cum_max().over("_eid")`` for a frame sorted by ``_eid``: whether ``cond`` held in
+    this row or an earlier row of the same student."""
+    eid = sy["_eid"]
+    if eid.null_count():
+        return sy.select(cond.cum_max().over("_eid")).to_series()
+    x = sy.select(cond.fill_null(False)).to_series().to_numpy()
+    e = eid.to_numpy()
+    c = np.cumsum(x, dtype=np.int64)
+    start = np.zeros(x.size, dtype=np.int64)
+    starts = np.flatnonzero(e[1:] != e[:-1]) + 1
+    start[starts] = starts
+    np.maximum.accumulate(start, out=start)
+    before = np.where(start > 0, c[start - 1], 0)
+    return pl.Series(c - before > 0)
 
 
 def build_analytic(

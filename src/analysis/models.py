@@ -23,9 +23,10 @@ Output tables are long: ``outcome``, ``term``, ``scale``, ``estimate``, ``se``, 
 from __future__ import annotations
 
 import functools
+import gc
 import warnings
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Literal, ParamSpec, TypeVar
 
@@ -158,12 +159,31 @@ def _one_blas_thread() -> AbstractContextManager[object]:
     return threadpool_limits(limits=1)
 
 
+@contextmanager
+def _prompt_gc(threshold: int = 10) -> Iterator[None]:
+    """Collect reference cycles often while fitting.
+
+    statsmodels' IRLS leaves each iteration's weighted design (cells x terms, 70 MB for the
+    province attendance model) in a reference cycle, freed only when the cycle collector runs:
+    with the default threshold the 35 iterations of that fit held 2.3 GB at once (a fresh fit:
+    1.27 GB after 10 iterations by default, 0.86 GB collecting every 10 allocations). Collecting the
+    youngest generation every ``threshold`` allocations frees each before the next is made; it does
+    not change any number.
+    """
+    old = gc.get_threshold()
+    gc.set_threshold(threshold, *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
 def _single_blas_thread(func: Callable[P, R]) -> Callable[P, R]:
-    """Run ``func`` under :func:`_one_blas_thread`."""
+    """Run ``func`` under :func:`_one_blas_thread` (and :func:`_prompt_gc`)."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        with _one_blas_thread():
+        with _one_blas_thread(), _prompt_gc():
             return func(*args, **kwargs)
 
     return wrapper

@@ -401,7 +401,7 @@ def _naive_generalise(df, qis, steps, k, by, sensitive, involved, l_div, order, 
 
 
 @pytest.mark.parametrize(
-    ("seed", "k", "l_div"), [(s, k, l) for s in range(3) for k, l in [(6, 2), (25, 3)]]
+    ("seed", "k", "l_div"), [(s, k, ld) for s in range(3) for k, ld in [(6, 2), (25, 3)]]
 )
 def test_generalise_matches_row_by_row_rules(seed, k, l_div):
     import numpy as np

@@ -129,7 +129,7 @@ def _pair(
     first: int = 4,
     last: int = 4,
     dob: int = 4,
-    postal: int = 3,
+    postal: int = 4,
     weight: float | None = None,
 ) -> dict:
     import math
@@ -180,7 +180,7 @@ def test_confirmed_oen_links_deterministically_even_when_model_is_unsure() -> No
 
 def test_one_to_one_and_duplicates_share_a_person() -> None:
     pairs = [
-        _pair("c1", "s1", 0.999),
+        _pair("c1", "s1", 0.97),
         _pair("c2", "s1", 0.95),  # another child whose best is the same student
         _pair("c3", "s2", 0.9999),
         _pair("c4", "s2", 0.97),  # duplicate record of c3's child
@@ -192,6 +192,46 @@ def test_one_to_one_and_duplicates_share_a_person() -> None:
     assert person["c3"] == person["c4"] != person["c1"]
     assert links["oen"].drop_nulls().n_unique() == 2  # each student at most one person
     assert unl["reason"].to_list() == ["student_taken"]
+
+
+def test_record_matching_a_confirmed_student_is_that_childs_duplicate() -> None:
+    # c1 is s1 by its OEN; c2's best candidate (above the threshold) is s1 too: one child
+    pairs = [
+        _pair("c1", "s1", 0.5, same_oen=True),
+        _pair("c2", "s1", 0.95),
+        _pair("c2", "s2", 0.01),
+    ]
+    links, _ = _resolve(pairs, ["c1", "c2"])
+    assert links["oen"].to_list() == ["s1", "s1"]
+    assert links["cw_person_id"].n_unique() == 1
+
+
+def test_duplicate_evidence_carries_a_confirmed_link() -> None:
+    # c2's own evidence for s1 is weak (0.3) but the duplicate model says c2 is c1's child
+    # (0.95) and c1 is s1 by its OEN: c2 is s1 with probability >= 0.95
+    pairs = [_pair("c1", "s1", 0.5, same_oen=True), _pair("c2", "s1", 0.3)]
+    links, _ = _resolve(pairs, ["c1", "c2"], [("c1", "c2", 0.95)])
+    assert links["oen"].to_list() == ["s1", "s1"]
+    # but not when c2's own evidence points at another student
+    pairs.append(_pair("c2", "s2", 0.97))
+    links, _ = _resolve(pairs, ["c1", "c2"], [("c1", "c2", 0.95)])
+    assert links["oen"].to_list() == ["s1", "s2"]
+
+
+def test_record_posterior_uses_each_cohorts_share_with_a_student() -> None:
+    # the same evidence is weaker for a cohort where few records have a student
+    pairs = pl.DataFrame(
+        [_pair(f"a{i}", f"s{i}", 0.9999) for i in range(40)]
+        + [_pair(f"b{i}", f"t{i}", 0.9999) for i in range(2)]
+        + [_pair("a_x", "u1", 0.5, weight=-3.0), _pair("b_x", "u2", 0.5, weight=-3.0)]
+    )
+    ids = [f"a{i}" for i in range(40)] + ["a_x"] + [f"b{i}" for i in range(40)] + ["b_x"]
+    cohorts = pl.DataFrame(
+        {"cw_id": ids, "cohort": [2010] * 41 + [2021] * 41},
+    )
+    post = resolve.record_posterior(pairs, 1000, -20.0, cohorts=cohorts)
+    p = dict(zip(post["cw_id"], post["posterior"], strict=True))
+    assert p["a_x"] > p["b_x"]
 
 
 def test_twins_too_close_to_call_stay_unlinked() -> None:

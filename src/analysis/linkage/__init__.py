@@ -99,7 +99,10 @@ def link(cfg: Config) -> dict[str, Any]:
             cw, students, api, seed=cfg.seed, max_pairs_em=cfg.linkage.max_pairs_em
         )
     scored.pairs = resolve.record_posterior(
-        scored.pairs, students.height, model.prior_weight(scored.model)
+        scored.pairs,
+        students.height,
+        model.prior_weight(scored.model),
+        cohorts=cw.select(pl.col("unique_id").alias("cw_id"), pl.col("dob_year").alias("cohort")),
     )
     t2 = time.perf_counter()
     links, unlinked = resolve.resolve(
@@ -148,6 +151,7 @@ def _quality(cfg: Config, out: dict[str, Any]) -> dict[str, Any]:
         "comparisons_scored": sum(scored.comparisons_by_rule.values()),
         "blocking_rules": list(model.BLOCKING_RULE_NAMES),
         "em_sessions": scored.em_sessions,
+        "m_recalibration": scored.recalibration,
         "prior_weight": model.prior_weight(scored.model),
         "threshold": quality.threshold_report(
             scored.pairs,

@@ -18,21 +18,28 @@ dob         exact / day and month swapped / within one day / one year apart, sam
             / else
 postal      the child-welfare postal code is one of the student's (any school year) / same
             forward sortation area / same postal district (first letter: a family that moved
-            usually stays in its region) / else
-gender      same / different (null when the gender identity has no school equivalent)
+            usually stays in its region) / the district the record's society serves is one the
+            student lived in (the record's postal code points elsewhere) / else
+gender      same / different (null when the gender identity has no school equivalent); counted
+            only when the first names disagree (see *Recalibration*)
 =========== ===================================================================================
 
 Blocking rules for prediction (each pair is scored once, attributed to the first rule that
 finds it):
 
 0. same OEN (Luhn-valid on the child-welfare side): the deterministic candidates, scored too;
-1. same birth date and first initial, gender compatible (equal, or unknown on either side);
-2. same birth date and surname initial, gender compatible;
+1. same birth date and first two letters of the first name, gender compatible (equal, or
+   unknown on either side);
+2. same birth date and first two letters of the surname, gender compatible;
 3. same surname, birth date with day and month swapped, gender compatible;
 4. same surname, birth year and month, day within one, gender compatible;
 5. same first name, surname and birth year, within a day (one-day errors across a month end);
-6. same surname, birth month and day, birth year one apart, gender compatible.
+6. same surname, birth month and day, birth year one apart, gender compatible;
+7. the child-welfare postal code is one of the student's, same birth year (both names damaged
+   at once: a typo in the first two letters of the first name and a new surname).
 
+Rules 1-2 used to block on initials; two letters find the same true pairs save those with both
+names damaged (which rule 7 finds when the address is current) at a fifth of the comparisons.
 Rules 3-6 catch a damaged birth date together with a damaged first name (typo or nickname with
 a new initial), which rules 1-2 cannot. Between them they miss a true pair only when two identifiers are both damaged in particular
 ways (for example a wrong birth date *and* a nickname with a new initial *and* a changed
@@ -44,6 +51,17 @@ sized so that blocking on birth date would give about :data:`EM_TRAINING_PAIRS` 
 (:func:`training_sample`; every student below that size, so tiny and small train on all). The
 trained m and u are then used on all students, with the prior (probability two random records
 match) and the term frequencies taken from the full data.
+
+Recalibration (:func:`recalibrate_m`): EM on blocked pairs lets look-alike non-matches (same
+birth date and first name, different surname) pull the m of the disagreement levels up, which
+makes pairs with one disagreeing identifier look more likely than they are. The m of every level
+is therefore re-estimated from the pairs that share a Luhn-valid OEN *and* are confirmed by the
+other identifiers (at least :data:`CONFIRM_BITS` of evidence from the other comparisons, so a
+wrong OEN cannot enter): under the model's own assumption that identifiers err independently,
+conditioning on the others does not bias the one being estimated. EM's m is the prior
+(:data:`M_PSEUDO_PAIRS` pseudo-pairs). Gender is implied by an agreeing first name, so it is
+counted only when the first names disagree. The adjustment is applied in SQL to splink's match
+weight (term-frequency adjustments unchanged), so both engines score identically.
 """
 
 from __future__ import annotations
@@ -68,7 +86,7 @@ STUDENT_TABLE = "onsis_students"
 FIRST_NAME_LEVELS = ("else", "swapped", "dl1", "nickname", "exact")
 LAST_NAME_LEVELS = ("else", "dl2", "dl1", "part", "exact")
 DOB_LEVELS = ("else", "year_off", "day_off", "day_month_swap", "exact")
-POSTAL_LEVELS = ("else", "region", "fsa", "exact")
+POSTAL_LEVELS = ("else", "society_district", "region", "fsa", "exact")
 GENDER_LEVELS = ("else", "exact")
 LEVEL_NAMES: dict[str, tuple[str, ...]] = {
     "first_name": FIRST_NAME_LEVELS,
@@ -80,12 +98,13 @@ LEVEL_NAMES: dict[str, tuple[str, ...]] = {
 
 BLOCKING_RULE_NAMES = (
     "same OEN",
-    "birth date + first initial (gender compatible)",
-    "birth date + surname initial (gender compatible)",
+    "birth date + first two letters of the first name (gender compatible)",
+    "birth date + first two letters of the surname (gender compatible)",
     "surname + birth date with day and month swapped",
     "surname + birth year and month, day within one",
     "first name + surname + birth year, within a day (across a month end)",
     "surname + birth month and day, year one apart",
+    "postal code (any school year) + birth year",
 )
 
 # Judgement, documented: exact first name + surname + birth date finds about 80% of the true
@@ -154,6 +173,9 @@ def comparisons() -> list[CustomComparison]:
             cll.ArrayIntersectLevel("postal_codes", 1).configure(label_for_charts="exact"),
             cll.ArrayIntersectLevel("postal_fsas", 1).configure(label_for_charts="fsa"),
             cll.ArrayIntersectLevel("postal_regions", 1).configure(label_for_charts="region"),
+            cll.ArrayIntersectLevel("home_districts", 1).configure(
+                label_for_charts="society_district"
+            ),
             cll.ElseLevel().configure(label_for_charts="else"),
         ],
     )
@@ -177,8 +199,8 @@ def blocking_rules() -> list[Any]:
     """Prediction blocking rules, in the order of :data:`BLOCKING_RULE_NAMES`."""
     return [
         block_on("oen"),
-        f"l.dob = r.dob AND l.first_initial = r.first_initial AND {_GENDER_COMPATIBLE}",
-        f"l.dob = r.dob AND l.last_initial = r.last_initial AND {_GENDER_COMPATIBLE}",
+        f"l.dob = r.dob AND l.first_prefix = r.first_prefix AND {_GENDER_COMPATIBLE}",
+        f"l.dob = r.dob AND l.last_prefix = r.last_prefix AND {_GENDER_COMPATIBLE}",
         # equality keys first (the engine hash-joins on them), then the residual condition
         "l.last_name = r.last_name AND l.dob_year = r.dob_year "
         f"AND l.dob_month = r.dob_day AND l.dob_day = r.dob_month AND {_GENDER_COMPATIBLE}",
@@ -188,6 +210,8 @@ def blocking_rules() -> list[Any]:
         "AND abs(l.dob_days - r.dob_days) <= 1",
         "l.last_name = r.last_name AND l.dob_month = r.dob_month AND l.dob_day = r.dob_day "
         f"AND abs(l.dob_year - r.dob_year) = 1 AND {_GENDER_COMPATIBLE}",
+        # last: an exploding rule does not exclude its pairs from the rules after it
+        block_on("postal_codes", "dob_year", arrays_to_explode=["postal_codes"]),
     ]
 
 
@@ -199,7 +223,7 @@ def settings(link_type: str = "link_only") -> SettingsCreator:
         comparisons=comparisons(),  # type: ignore[arg-type]
         blocking_rules_to_generate_predictions=blocking_rules(),
         additional_columns_to_retain=["oen"],
-        retain_matching_columns=True,
+        retain_matching_columns=True,  # splink keeps the gamma columns only with these
         retain_intermediate_calculation_columns=False,
         max_iterations=25,
         em_convergence=0.0001,
@@ -216,6 +240,7 @@ class Scored:
     comparisons_by_rule: dict[str, int]
     model: dict[str, Any]
     em_sessions: list[dict[str, Any]] = field(default_factory=list)
+    recalibration: dict[str, Any] = field(default_factory=dict)
 
 
 _GAMMA_COLS = [f"gamma_{c}" for c in LEVEL_NAMES]
@@ -237,6 +262,19 @@ EM_BLOCKING_RULES: tuple[tuple[str, ...], ...] = (("dob", "gender"), ("first_nam
 EM_TRAINING_PAIRS = 600_000
 # Random pairs for u (each level still needs splink's minimum count of 100, or all pairs are used)
 U_MAX_PAIRS = 1_000_000
+
+
+def _duckdb_threads(db_api: Any, n: int | None) -> int | None:
+    """Set DuckDB's worker threads (None: leave as is); returns the previous setting, or None
+    on another engine. Training runs on one thread: DuckDB's parallel sums add in a varying
+    order, and EM's m and u (and every weight after them) would differ in the last bits from
+    run to run."""
+    con = getattr(db_api, "_con", None)
+    if con is None or not hasattr(con, "execute") or n is None:
+        return None
+    prev = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
+    con.execute(f"SET threads = {int(n)}")
+    return prev
 
 
 def training_sample(
@@ -298,6 +336,7 @@ def score(
     train_students, frac = training_sample(cw, students, seed=seed, target_pairs=EM_TRAINING_PAIRS)
     tr_cw = _register(db_api, cw, CW_TABLE + "_train")
     tr_st = _register(db_api, train_students, STUDENT_TABLE + "_train")
+    threads = _duckdb_threads(db_api, 1)
     trainer = Linker([tr_cw, tr_st], settings("link_only"), log_level=None)
     tr = trainer.training
     tr.estimate_probability_two_random_records_match(
@@ -318,6 +357,7 @@ def score(
         )
     trained = trainer.misc.save_model_to_json()
     trained["linker_uid"] = None
+    _duckdb_threads(db_api, threads)
 
     cw_sdf = _register(db_api, cw, CW_TABLE)
     st_sdf = _register(db_api, students, STUDENT_TABLE)
@@ -328,10 +368,21 @@ def score(
 
     predictions = linker.inference.predict(warning_mode="never")
     pred = predictions.physical_name
+    gam = ", ".join(_GAMMA_COLS)
+    em_model = linker.misc.save_model_to_json()
+    oen_pairs = _to_polars(
+        linker.misc.query_sql(
+            f"SELECT {gam} FROM {pred} WHERE oen_l = oen_r", output_type="splink_df"
+        )
+    )
+    em_model["linker_uid"] = None  # a random id: the same data must give the same bytes
+    model, recal = recalibrate_m(em_model, oen_pairs)
+    # the recalibrated match weight and probability, in SQL (the same on both engines)
+    w = f"(match_weight + {weight_adjustment_sql(em_model, model)})"
     hist = _to_polars(
         linker.misc.query_sql(
-            f"SELECT floor(match_weight) AS bin_lower, count(*) AS pairs FROM {pred} "
-            "GROUP BY floor(match_weight) ORDER BY 1",
+            f"SELECT floor({w}) AS bin_lower, count(*) AS pairs FROM {pred} "
+            f"GROUP BY floor({w}) ORDER BY 1",
             output_type="splink_df",
         )
     )
@@ -341,16 +392,16 @@ def score(
             output_type="splink_df",
         )
     )
-    gam = ", ".join(_GAMMA_COLS)
+    keep_weight = math.log2(keep_probability / (1 - keep_probability))
     raw = _to_polars(
         linker.misc.query_sql(
-            f"SELECT unique_id_l, unique_id_r, source_dataset_l, oen_l, oen_r, match_weight, "
-            f"match_probability, match_key, {gam} FROM {pred} "
-            f"WHERE match_probability >= {keep_probability} OR oen_l = oen_r",
+            f"SELECT unique_id_l, unique_id_r, source_dataset_l, oen_l, oen_r, "
+            f"{w} AS match_weight, 1.0 / (1.0 + power(2.0, -{w})) AS match_probability, "
+            f"match_key, {gam} FROM {pred} "
+            f"WHERE {w} >= {keep_weight!r} OR oen_l = oen_r",
             output_type="splink_df",
         )
     )
-    model = linker.misc.save_model_to_json()
     pairs = _orient(raw)
     cw_pairs = _score_cw_duplicates(cw, db_api, model)
     counts = {
@@ -369,6 +420,7 @@ def score(
         comparisons_by_rule=counts,
         model=model,
         em_sessions=sessions,
+        recalibration=recal,
     )
 
 
@@ -428,6 +480,123 @@ def _score_cw_duplicates(cw: pl.DataFrame, db_api: Any, model: dict[str, Any]) -
         )
     )
     return out.sort("cw_id_1", "cw_id_2")
+
+
+# Evidence (bits) the *other* comparisons must give a same-OEN pair before it is used to estimate
+# a comparison's m: a wrong OEN (another student's) disagrees on nearly everything and scores far
+# below this; a true pair reaches it with any two agreeing identifiers.
+CONFIRM_BITS = 10.0
+# Weight of EM's m as a prior on the re-estimated m (pseudo-pairs): keeps levels that no
+# confirmed pair reached (e.g. birth date "else") from getting an m of zero.
+M_PSEUDO_PAIRS = 100.0
+# First-name levels at or above this gamma (dl1, nickname, exact) imply the gender.
+GENDER_IMPLIED_BY_FIRST_NAME = FIRST_NAME_LEVELS.index("dl1")
+
+
+def _level_table(model: dict[str, Any]) -> dict[tuple[str, int], dict[str, Any]]:
+    """(comparison, gamma) -> the level's dict (null levels left out)."""
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for comp in model["comparisons"]:
+        levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+        for i, lv in enumerate(levels):
+            out[(comp["output_column_name"], len(levels) - 1 - i)] = lv
+    return out
+
+
+def _level_weight(lv: dict[str, Any]) -> float:
+    m, u = lv.get("m_probability"), lv.get("u_probability")
+    if not m or not u:
+        return 0.0
+    return math.log2(m / u)
+
+
+def _weight_expr(levels: dict[tuple[str, int], dict[str, Any]], comp: str) -> pl.Expr:
+    expr = pl.lit(0.0)
+    for (c, g), lv in levels.items():
+        if c == comp:
+            expr = pl.when(pl.col(f"gamma_{c}") == g).then(_level_weight(lv)).otherwise(expr)
+    return expr
+
+
+def recalibrate_m(
+    model: dict[str, Any], oen_pairs: pl.DataFrame
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Re-estimate every level's m from same-OEN pairs confirmed by the other identifiers.
+
+    Parameters
+    ----------
+    model
+        The trained splink model (dict).
+    oen_pairs
+        The ``gamma_*`` columns of the scored pairs that share a Luhn-valid OEN.
+
+    Returns
+    -------
+    model, report
+        A copy of ``model`` with the new m probabilities, and per level the EM m, the new m and
+        the number of confirmed pairs behind it.
+    """
+    import copy
+
+    new = copy.deepcopy(model)
+    old_levels = _level_table(model)
+    new_levels = _level_table(new)
+    comps = list(LEVEL_NAMES)
+    report: dict[str, Any] = {
+        "confirm_bits": CONFIRM_BITS,
+        "m_pseudo_pairs": M_PSEUDO_PAIRS,
+        "same_oen_pairs": oen_pairs.height,
+        "levels": [],
+    }
+    if oen_pairs.height == 0:
+        return new, report
+    for comp in comps:
+        others = pl.sum_horizontal([_weight_expr(old_levels, c) for c in comps if c != comp])
+        conf = oen_pairs.filter((others >= CONFIRM_BITS) & (pl.col(f"gamma_{comp}") >= 0))
+        counts = dict(conf.group_by(f"gamma_{comp}").len().iter_rows())
+        n = float(conf.height)
+        for (c, g), lv in sorted(old_levels.items()):
+            if c != comp:
+                continue
+            m_em = float(lv.get("m_probability") or 0.0)
+            # at least half a pair: no level is impossible on a finite sample
+            m = max(counts.get(g, 0) + M_PSEUDO_PAIRS * m_em, 0.5) / (n + M_PSEUDO_PAIRS)
+            new_levels[(c, g)]["m_probability"] = m
+            report["levels"].append(
+                {
+                    "comparison": c,
+                    "level": LEVEL_NAMES[c][g],
+                    "m_em": m_em,
+                    "m": m,
+                    "confirmed_pairs": int(n),
+                    "confirmed_at_level": int(counts.get(g, 0)),
+                }
+            )
+    return new, report
+
+
+def weight_adjustment_sql(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """SQL (DuckDB and Spark) for the change in match weight from ``old`` to ``new`` m/u, plus
+    the gender weight taken back where an agreeing first name already implies the gender."""
+    o, n = _level_table(old), _level_table(new)
+    terms = []
+    for comp in LEVEL_NAMES:
+        whens = [
+            f"WHEN gamma_{comp} = {g} THEN {_level_weight(n[(c, g)]) - _level_weight(lv)!r}"
+            for (c, g), lv in sorted(o.items())
+            if c == comp
+        ]
+        terms.append(f"(CASE {' '.join(whens)} ELSE 0.0 END)")
+    gender = " ".join(
+        f"WHEN gamma_gender = {g} THEN {-_level_weight(lv)!r}"
+        for (c, g), lv in sorted(n.items())
+        if c == "gender"
+    )
+    terms.append(
+        f"(CASE WHEN gamma_first_name >= {GENDER_IMPLIED_BY_FIRST_NAME} THEN "
+        f"(CASE {gender} ELSE 0.0 END) ELSE 0.0 END)"
+    )
+    return " + ".join(terms)
 
 
 def prior_weight(model: dict[str, Any]) -> float:

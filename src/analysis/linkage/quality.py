@@ -159,23 +159,52 @@ def link_rates(
     return out.sort("dimension", "group")
 
 
-def recall_parity(rates: pl.DataFrame, min_group: int = MIN_GROUP) -> dict[str, Any]:
-    """Largest recall gap between any two subgroups (of one dimension) with ``min_group``+ true links."""
+RECALL_GAP_TARGET = 0.02  # recall of any two subgroups (MIN_GROUP+ people) within 2 points
+
+
+def recall_parity(
+    rates: pl.DataFrame, min_group: int = MIN_GROUP, target: float = RECALL_GAP_TARGET
+) -> dict[str, Any]:
+    """Largest recall gap between any two subgroups (of one dimension) with ``min_group``+ true
+    links, the groups at either end with their sizes, and whether the gap meets ``target``."""
     if "recall" not in rates.columns:
-        return {"max_gap": None, "min_group": min_group, "by_dimension": {}}
+        return {
+            "max_gap": None,
+            "min_group": min_group,
+            "target": target,
+            "meets_target": None,
+            "by_dimension": {},
+        }
     big = rates.filter(pl.col("with_student") >= min_group)
+
+    def end(row: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "group": row["group"],
+            "with_student": int(row["with_student"]),
+            "linked_right": int(row["linked_right"]),
+            "recall": float(row["recall"]),
+        }
+
     by_dim: dict[str, Any] = {}
     for (dim,), g in big.group_by("dimension"):
         if g.height >= 2:
+            g = g.sort(["recall", "group"])
+            gap = float(g["recall"].max() - g["recall"].min())  # type: ignore[operator, arg-type]
             by_dim[str(dim)] = {
-                "gap": float(g["recall"].max() - g["recall"].min()),  # type: ignore[operator, arg-type]
+                "gap": gap,
                 "groups": g.height,
+                "lowest": end(g.row(0, named=True)),
+                "highest": end(g.row(-1, named=True)),
+                "meets_target": gap <= target,
             }
     overall = big["recall"].max() - big["recall"].min() if big.height >= 2 else None  # type: ignore[operator]
+    worst = max((v["gap"] for v in by_dim.values()), default=None)
     return {
-        "max_gap_within_dimension": max((v["gap"] for v in by_dim.values()), default=None),
+        "max_gap_within_dimension": worst,
         "max_gap_any_two_groups": float(overall) if overall is not None else None,  # type: ignore[arg-type]
         "min_group": min_group,
+        "target": target,
+        "meets_target": None if worst is None else worst <= target,
         "by_dimension": dict(sorted(by_dim.items())),
     }
 

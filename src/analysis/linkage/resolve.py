@@ -10,9 +10,14 @@
 2. **Duplicate child-welfare records.** Records are grouped into persons (``cw_person_id``) by
    connected components of (a) record pairs the model scores at or above
    ``Linkage.high_confidence`` as the same child, (b) records that each match the same student
-   deterministically or at or above ``Linkage.high_confidence`` and (c) record pairs scored at
+   deterministically or at or above ``Linkage.high_confidence``, (c) record pairs scored at
    or above ``DUPLICATE_LIKELY`` (0.5) whose best candidate is the same student (at or above
-   the threshold for both). A person's candidates are the union of its records' candidates.
+   the threshold for both), (d) a record whose best candidate (at or above the threshold) is a
+   student another record matches deterministically or with high confidence, and (e) a record
+   b that is record a's duplicate with probability p (at least ``DUPLICATE_LIKELY``) when a is a
+   student with probability q (1 if deterministic) and p q reaches the threshold, unless b's own
+   best candidate is another student at or above the threshold. A person's candidates are the
+   union of its records' candidates.
 3. **One-to-one.** Candidates (deterministic first, then by match probability and weight) are
    taken greedily: a person gets at most one student and a student at most one person. A
    probabilistic candidate needs ``match_probability >= Linkage.match_threshold`` and must beat
@@ -23,12 +28,16 @@
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
-POSTAL_EXACT = 3  # gamma of "exact" in analysis.linkage.model.POSTAL_LEVELS
+POSTAL_EXACT = 4  # gamma of "exact" in analysis.linkage.model.POSTAL_LEVELS
 DUPLICATE_LIKELY = 0.5  # record pair "more likely than not" the same child
 AMBIGUITY_MARGIN = 2.0  # bits of match weight (a Bayes factor of 4)
 UNBLOCKED_MASS = 0.01  # share of true pairs no blocking rule finds (m-mass outside the blocks)
+
+
+COHORT_PSEUDO_RECORDS = 50.0  # shrinks a small cohort's share with a student towards the mean
 
 
 def record_posterior(
@@ -36,6 +45,7 @@ def record_posterior(
     n_students: int,
     prior_weight: float,
     *,
+    cohorts: pl.DataFrame | None = None,
     unblocked_mass: float = UNBLOCKED_MASS,
     iterations: int = 30,
 ) -> pl.DataFrame:
@@ -50,34 +60,70 @@ def record_posterior(
     where ``N eps`` stands for the students no blocking rule paired with the record (``eps`` =
     the m-mass outside the blocks, :data:`UNBLOCKED_MASS`; their u-weighted Bayes factors sum to
     it). ``pi`` is estimated from the data by fixed-point iteration (the mean over records of
-    their summed posteriors), starting from splink's prior. Adds column ``posterior``.
+    their summed posteriors), starting from splink's prior.
+
+    ``cohorts`` (``cw_id``, ``cohort``; e.g. the recorded birth year) gives each cohort its own
+    ``pi``, estimated the same way and shrunk towards the overall one by
+    :data:`COHORT_PSEUDO_RECORDS` pseudo-records: whether a child has a school record depends
+    strongly on age (a child born last year has none), so one ``pi`` for all is too high for the
+    youngest and too low for school-age children. Adds column ``posterior``.
     """
+    # numpy with sequential sums (bincount): a parallel group-by adds in a varying order, and
+    # the same data must give the same bytes
     n = float(max(n_students, 1))
     lam = 2.0**prior_weight / (1 + 2.0**prior_weight)
-    pi = min(0.99, max(0.01, lam * n))
-    bf = pairs.select("cw_id", (2.0 ** (pl.col("match_weight") - prior_weight)).alias("bf"))
-    tot = bf.group_by("cw_id").agg(pl.col("bf").sum().alias("bf_sum"))
-    n_records = max(tot.height, 1)
-    for _ in range(iterations):
-        post_sum = tot.select(
-            (
-                pi
-                * pl.col("bf_sum")
-                / (n * (1 - pi) + pi * (pl.col("bf_sum") + n * unblocked_mass))
-            ).sum()
-        ).item()
-        pi = min(0.99, max(0.01, float(post_sum) / n_records))
-    return (
-        pairs.join(tot, on="cw_id", how="left")
-        .with_columns(
-            (
-                pi
-                * (2.0 ** (pl.col("match_weight") - prior_weight))
-                / (n * (1 - pi) + pi * (pl.col("bf_sum") + n * unblocked_mass))
-            ).alias("posterior")
+    pi0 = min(0.99, max(0.01, lam * n))
+    if cohorts is not None:
+        records = cohorts.select("cw_id", pl.col("cohort").cast(pl.String).fill_null("?")).unique(
+            subset="cw_id", keep="first", maintain_order=True
         )
-        .drop("bf_sum")
-    )
+    else:
+        records = (
+            pairs.select("cw_id")
+            .unique(maintain_order=True)
+            .with_columns(pl.lit("all").alias("cohort"))
+        )
+    records = records.sort("cw_id").with_row_index("_r")
+    pr = pairs.join(records.select("cw_id", "_r"), on="cw_id", how="left", maintain_order="left")
+    if pr["_r"].null_count():  # pairs of records not in ``cohorts``: a cohort of their own
+        extra = (
+            pr.filter(pl.col("_r").is_null())
+            .select("cw_id")
+            .unique()
+            .sort("cw_id")
+            .with_row_index("_r", offset=records.height)
+            .with_columns(pl.lit("?").alias("cohort"))
+        )
+        records = pl.concat([records, extra.select(records.columns)])
+        pr = pairs.join(
+            records.select("cw_id", "_r"), on="cw_id", how="left", maintain_order="left"
+        )
+    rec = pr["_r"].to_numpy().astype(np.int64)
+    bf = np.exp2(pr["match_weight"].to_numpy() - prior_weight)
+    n_records = records.height
+    bf_sum = np.bincount(rec, weights=bf, minlength=n_records)
+    coh_codes = records["cohort"].rank("dense").cast(pl.Int64).to_numpy() - 1
+    n_coh = int(coh_codes.max()) + 1 if n_records else 0
+
+    def post(pi: np.ndarray | float) -> np.ndarray:
+        return pi * bf_sum / (n * (1 - pi) + pi * (bf_sum + n * unblocked_mass))
+
+    pi = pi0
+    for _ in range(iterations):
+        pi = min(0.99, max(0.01, float(np.sum(post(pi))) / max(n_records, 1)))
+    pi_rec = np.full(n_records, pi)
+    if cohorts is not None and n_records:
+        size = np.bincount(coh_codes, minlength=n_coh).astype(float)
+        pi_coh = np.full(n_coh, pi)
+        for _ in range(iterations):
+            s_coh = np.bincount(coh_codes, weights=post(pi_coh[coh_codes]), minlength=n_coh)
+            pi_coh = np.clip(
+                (s_coh + COHORT_PSEUDO_RECORDS * pi) / (size + COHORT_PSEUDO_RECORDS), 0.01, 0.99
+            )
+        pi_rec = pi_coh[coh_codes]
+    p_r = pi_rec[rec]
+    posterior = p_r * bf / (n * (1 - p_r) + p_r * (bf_sum[rec] + n * unblocked_mass))
+    return pairs.with_columns(pl.Series("posterior", posterior, dtype=pl.Float64))
 
 
 UNLINKED_REASONS = {
@@ -173,13 +219,11 @@ def resolve(
     # (DUPLICATE_LIKELY) whose best candidate is the same student (at or above the threshold for
     # both) are the same child too; otherwise one would take the student and the other be left
     # "student_taken".
-    best = (
-        pairs.sort(["cw_id", "match_probability", "oen"], descending=[False, True, False])
-        .group_by("cw_id", maintain_order=True)
-        .first()
-        .filter(pl.col("match_probability") >= threshold)
-        .select("cw_id", "oen")
-    )
+    ranked = pairs.sort(
+        ["cw_id", "match_probability", "oen"], descending=[False, True, False]
+    ).group_by("cw_id", maintain_order=True)
+    best_any = ranked.first().select("cw_id", "oen", "match_probability")
+    best = best_any.filter(pl.col("match_probability") >= threshold).select("cw_id", "oen")
     likely = (
         cw_pairs.filter(pl.col("match_probability") >= DUPLICATE_LIKELY)
         .join(best.rename({"cw_id": "cw_id_1", "oen": "oen_1"}), on="cw_id_1")
@@ -187,6 +231,76 @@ def resolve(
         .filter(pl.col("oen_1") == pl.col("oen_2"))
     )
     edges.extend(likely.select("cw_id_1", "cw_id_2").iter_rows())
+    # A record whose best candidate (at or above the threshold) is a student another record
+    # matches deterministically or with high confidence is that record's duplicate: the model
+    # says it is that student, and a student is one child.
+    strong = pairs.filter(
+        pl.col("deterministic") | (pl.col("match_probability") >= high_confidence)
+    ).select(pl.col("cw_id").alias("cw_a"), "oen")
+    taken = (
+        best.join(strong, on="oen")
+        .filter(pl.col("cw_a") != pl.col("cw_id"))
+        .select("cw_a", "cw_id")
+        .sort("cw_a", "cw_id")
+    )
+    edges.extend(taken.iter_rows())
+    # Evidence through a duplicate: if record b is record a's child with probability p (the
+    # duplicate model) and a is student s with probability q (1 when deterministic), b is s with
+    # probability at least p q. When that reaches the threshold and b's own evidence points
+    # nowhere else (its best candidate is s or below the threshold), b joins a's person.
+    via = pairs.filter(pl.col("deterministic") | (pl.col("match_probability") >= threshold)).select(
+        pl.col("cw_id").alias("cw_a"),
+        "oen",
+        pl.when(pl.col("deterministic"))
+        .then(1.0)
+        .otherwise(pl.col("match_probability"))
+        .alias("q"),
+    )
+    dup = cw_pairs.filter(pl.col("match_probability") >= DUPLICATE_LIKELY).select(
+        "cw_id_1", "cw_id_2", "match_probability"
+    )
+    both_ways = pl.concat(
+        [
+            dup.select(
+                pl.col("cw_id_1").alias("cw_a"),
+                pl.col("cw_id_2").alias("cw_b"),
+                "match_probability",
+            ),
+            dup.select(
+                pl.col("cw_id_2").alias("cw_a"),
+                pl.col("cw_id_1").alias("cw_b"),
+                "match_probability",
+            ),
+        ]
+    )
+    through = (
+        both_ways.join(via, on="cw_a")
+        .filter(pl.col("match_probability") * pl.col("q") >= threshold)
+        .join(
+            # b's own best, a confirmed OEN counting as certain
+            pairs.with_columns(
+                pl.when(pl.col("deterministic"))
+                .then(1.0)
+                .otherwise(pl.col("match_probability"))
+                .alias("own_p")
+            )
+            .sort(["cw_id", "own_p", "oen"], descending=[False, True, False])
+            .group_by("cw_id", maintain_order=True)
+            .first()
+            .select(pl.col("cw_id").alias("cw_b"), pl.col("oen").alias("own_oen"), "own_p"),
+            on="cw_b",
+            how="left",
+        )
+        .filter(
+            pl.col("own_oen").is_null()
+            | (pl.col("own_oen") == pl.col("oen"))
+            | (pl.col("own_p") < threshold)
+        )
+        .select("cw_a", "cw_b")
+        .unique()
+        .sort("cw_a", "cw_b")
+    )
+    edges.extend(through.iter_rows())
     comp = _components(ids, edges)
     roots = sorted(set(comp.values()))
     person_no = {r: f"CWP{i + 1:07d}" for i, r in enumerate(roots)}

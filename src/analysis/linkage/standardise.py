@@ -5,11 +5,13 @@ with the same columns, so that splink compares like with like:
 
 ``unique_id``, ``oen`` (Luhn-valid OEN or null), ``first_name``, ``first_name_forms`` (the name
 plus every formal name it is a nickname of), ``last_name`` (letters only, parts joined),
-``last_name_tokens`` (the parts of a hyphenated or double surname), ``first_initial``,
-``last_initial``, ``dob`` (``YYYY-MM-DD``), ``dob_year``, ``dob_month``, ``dob_day``, ``dob_days``
+``last_name_tokens`` (the parts of a hyphenated or double surname), ``first_prefix``,
+``last_prefix`` (the first two letters of each name, for blocking), ``dob`` (``YYYY-MM-DD``), ``dob_year``, ``dob_month``, ``dob_day``, ``dob_days``
 (days since 1970-01-01), ``gender`` (female|male|null), ``postal_codes`` (list of ``A1A1A1``),
 ``postal_fsas`` (list of forward sortation areas), ``postal_regions`` (list of first letters: the
-postal district, K/L/M/N/P in Ontario).
+postal district, K/L/M/N/P in Ontario), ``home_districts`` (list of postal districts where the
+person is known to live: a student's own ``postal_regions``; for a child-welfare record, the
+district its society serves, taken as the most common district among that society's records).
 
 OnSIS holds one row per student and school year; it is collapsed to one row per OEN keeping the
 latest name, birth date and gender and *every* postal code the student had, because a
@@ -44,8 +46,8 @@ LINK_COLUMNS = (
     "first_name_forms",
     "last_name",
     "last_name_tokens",
-    "first_initial",
-    "last_initial",
+    "first_prefix",
+    "last_prefix",
     "dob",
     "dob_year",
     "dob_month",
@@ -55,6 +57,7 @@ LINK_COLUMNS = (
     "postal_codes",
     "postal_fsas",
     "postal_regions",
+    "home_districts",
 )
 
 _GENDER_FROM_IDENTITY = {"girl_woman": "female", "boy_man": "male"}
@@ -144,47 +147,54 @@ def _common(df: pl.DataFrame) -> pl.DataFrame:
     """Columns derived the same way on both sides (expects the cleaned base columns)."""
     df = _add_forms(df)
     bd = pl.col("birth_date")
+    derived = []
+    if "postal_fsas" not in df.columns:
+        derived.append(
+            pl.col("postal_codes")
+            .list.eval(pl.element().str.slice(0, 3))
+            .list.unique()
+            .list.sort()
+            .alias("postal_fsas")
+        )
+    if "postal_regions" not in df.columns:
+        derived.append(
+            pl.col("postal_codes")
+            .list.eval(pl.element().str.slice(0, 1))
+            .list.unique()
+            .list.sort()
+            .alias("postal_regions")
+        )
+    df = df.with_columns(*derived).with_columns(
+        pl.col("last_name_tokens").list.join("").alias("last_name")
+    )
+
+    def empty_to_null(col: str) -> pl.Expr | None:
+        # a copy of the column only when it has an empty list or string to replace
+        empty = pl.col(col).list.len() == 0 if df.schema[col] != pl.String else pl.col(col) == ""
+        if not df.select(empty.any()).item():
+            return None
+        return pl.when(empty).then(None).otherwise(pl.col(col)).alias(col)
+
+    nulls = [
+        e
+        for e in map(
+            empty_to_null,
+            ("last_name", "last_name_tokens", "postal_codes", "postal_fsas", "postal_regions"),
+        )
+        if e is not None
+    ]
     df = df.with_columns(
-        pl.col("last_name_tokens").list.join("").alias("last_name"),
-        pl.col("first_name").str.slice(0, 1).alias("first_initial"),
-        pl.col("last_name_tokens").list.join("").str.slice(0, 1).alias("last_initial"),
+        pl.col("first_name").str.slice(0, 2).alias("first_prefix"),
+        pl.col("last_name").str.slice(0, 2).alias("last_prefix"),
         bd.dt.strftime("%Y-%m-%d").alias("dob"),
         bd.dt.year().cast(pl.Int32).alias("dob_year"),
         bd.dt.month().cast(pl.Int32).alias("dob_month"),
         bd.dt.day().cast(pl.Int32).alias("dob_day"),
         bd.cast(pl.Int32).alias("dob_days"),
-        pl.col("postal_codes")
-        .list.eval(pl.element().str.slice(0, 3))
-        .list.unique()
-        .list.sort()
-        .alias("postal_fsas"),
-        pl.col("postal_codes")
-        .list.eval(pl.element().str.slice(0, 1))
-        .list.unique()
-        .list.sort()
-        .alias("postal_regions"),
-    ).with_columns(
-        pl.when(pl.col("last_name") == "")
-        .then(None)
-        .otherwise(pl.col("last_name"))
-        .alias("last_name"),
-        pl.when(pl.col("last_name_tokens").list.len() == 0)
-        .then(None)
-        .otherwise(pl.col("last_name_tokens"))
-        .alias("last_name_tokens"),
-        pl.when(pl.col("postal_codes").list.len() == 0)
-        .then(None)
-        .otherwise(pl.col("postal_codes"))
-        .alias("postal_codes"),
-        pl.when(pl.col("postal_fsas").list.len() == 0)
-        .then(None)
-        .otherwise(pl.col("postal_fsas"))
-        .alias("postal_fsas"),
-        pl.when(pl.col("postal_regions").list.len() == 0)
-        .then(None)
-        .otherwise(pl.col("postal_regions"))
-        .alias("postal_regions"),
+        *nulls,
     )
+    if "home_districts" not in df.columns:  # students: where they lived is where they live
+        df = df.with_columns(pl.col("postal_regions").alias("home_districts"))
     return df.select(LINK_COLUMNS)
 
 
@@ -219,67 +229,102 @@ def standardise_students(
     Returns
     -------
     polars.DataFrame
-        One row per OEN with :data:`LINK_COLUMNS`; ``unique_id`` and ``oen`` are the OEN.
+        One row per OEN with :data:`LINK_COLUMNS`; ``unique_id`` and ``oen`` are the OEN, rows
+        sorted by OEN. The identity (name, birth date, gender) is the one of the student's latest
+        school year (ties in a year broken by sort order); the postal codes are all of them.
     """
     lf = onsis.lazy()
     _check_columns(lf.collect_schema(), ONSIS_COLUMNS, source)
-    # Two group-bys instead of one arg-max per column over every student-year (that took most of
-    # this step at 12 M rows): first one row per student *and* identity (name, birth date, gender:
-    # nearly always one per student) with its latest school year and raw postal codes, then the
-    # latest identity per student (ties in the same year broken by sort order, deterministically)
-    # and the union of cleaned postal codes. Postal codes are cleaned after the first group-by,
-    # on a few million values rather than on every student-year.
     ident = ["first_name", "last_name", "birth_date", "gender"]
-    per_identity = (
-        lf.select(ONSIS_COLUMNS)
-        .group_by("oen", *ident)
-        .agg(
-            pl.col("school_year").max().alias("_yr"),
-            pl.col("postal_code").drop_nulls().unique().alias("postal_codes"),
-        )
-        .collect()
+    rows = lf.select(ONSIS_COLUMNS).collect()
+    # Group on an integer key when every OEN is a string of digits of one length (the cast is
+    # then one-to-one): hashing 12 M integers is several times cheaper than 12 M strings.
+    lens = rows.select(
+        pl.col("oen").str.len_bytes().min().alias("lo"),
+        pl.col("oen").str.len_bytes().max().alias("hi"),
+        pl.col("oen").str.contains(r"^[0-9]+$").all().alias("digits"),
+        pl.col("oen").null_count().alias("nulls"),
+    ).row(0, named=True)
+    if lens["digits"] and lens["nulls"] == 0 and lens["lo"] == lens["hi"] and lens["hi"] <= 18:
+        rows = rows.with_columns(pl.col("oen").cast(pl.Int64).alias("_k"))
+    else:
+        rows = rows.with_columns(pl.col("oen").alias("_k"))
+    # One pass per student: its latest year, the first row's identity and a hash of every
+    # row's identity; a student whose identity hashes all agree (nearly all) has one identity.
+    rows = rows.with_columns(pl.struct(ident).hash(0).alias("_h"))
+    per = rows.group_by("_k").agg(
+        pl.col("oen").first(),
+        *[pl.col(c).first() for c in ident],
+        pl.col("_h").min().alias("_hmin"),
+        pl.col("_h").max().alias("_hmax"),
     )
-    # nearly every student has one identity: only the others need sorting
-    multi = pl.col("oen").is_duplicated()
-    latest = pl.concat(
-        [
-            per_identity.lazy().filter(~multi).select("oen", *ident),
-            per_identity.lazy()
-            .filter(multi)
+    multi = per.filter(pl.col("_hmin") != pl.col("_hmax")).select("_k")
+    if multi.height:
+        latest = (
+            rows.join(multi, on="_k", how="semi")
             .sort(
-                ["oen", "_yr", *ident],
+                ["_k", "school_year", *ident],
                 descending=[False, True] + [False] * len(ident),
                 nulls_last=True,
             )
-            .unique(subset="oen", keep="first", maintain_order=True)
-            .select("oen", *ident),
-        ]
-    )
-    raw_postal = per_identity.lazy().select("oen", "postal_codes").explode("postal_codes")
-    postal = (
-        raw_postal.join(
-            _cleaned(raw_postal, "postal_codes", clean_postal), on="postal_codes", how="left"
+            .unique(subset="_k", keep="first", maintain_order=True)
+            .select("_k", *ident)
         )
-        .group_by("oen")
-        .agg(pl.col("_clean").drop_nulls().unique().sort().alias("postal_codes"))
+        per = pl.concat(
+            [
+                per.join(multi, on="_k", how="anti").select("_k", "oen", *ident),
+                per.join(multi, on="_k", how="semi").select("_k", "oen").join(latest, on="_k"),
+            ]
+        )
+    else:
+        per = per.select("_k", "oen", *ident)
+    # Postal codes: distinct (student, raw code), each distinct code cleaned once, then every
+    # code, forward sortation area and district of the student in one group-by.
+    raw_postal = rows.select("_k", "postal_code").unique().drop_nulls("postal_code")
+    del rows
+    clean = _cleaned(raw_postal.lazy(), "postal_code", clean_postal).collect()
+    codes = (
+        raw_postal.join(clean, on="postal_code", how="inner")
+        .select("_k", pl.col("_clean").alias("_c"))
+        .drop_nulls("_c")
     )
+
+    # Sorted once by student and code: the codes' prefixes are then sorted too, and a value is
+    # new for its student when it differs from the row before (no per-group unique or sort).
+    codes = codes.sort("_k", "_c").with_columns(
+        pl.col("_c").str.slice(0, 3).alias("_f"), pl.col("_c").str.slice(0, 1).alias("_r")
+    )
+
+    def lists(col: str, name: str) -> pl.DataFrame:
+        new = (pl.col("_k") != pl.col("_k").shift()) | (pl.col(col) != pl.col(col).shift())
+        return (
+            codes.filter(new.fill_null(True))
+            .group_by("_k", maintain_order=True)
+            .agg(pl.col(col).alias(name))
+        )
+
+    postal = (
+        lists("_c", "postal_codes")
+        .join(lists("_f", "postal_fsas"), on="_k")
+        .join(lists("_r", "postal_regions"), on="_k")
+    )
+    first = _cleaned(per.lazy(), "first_name", clean_first_name).collect()
+    last = _cleaned(per.lazy(), "last_name", surname_tokens).collect()
     collapsed = (
-        latest.join(postal, on="oen", how="left")
-        .join(_cleaned(latest, "first_name", clean_first_name), on="first_name", how="left")
-        .join(_cleaned(latest, "last_name", surname_tokens), on="last_name", how="left")
+        per.sort("_k")  # OEN order: the integer key sorts like its equal-length digit strings
+        .join(postal, on="_k", how="left", maintain_order="left")
+        .join(first, on="first_name", how="left", maintain_order="left")
+        .join(last, on="last_name", how="left", suffix="_last", maintain_order="left")
         .with_columns(
             pl.col("oen").alias("unique_id"),
             pl.col("_clean").alias("first_name"),
-            pl.col("_clean_right").alias("last_name_tokens"),
+            pl.col("_clean_last").alias("last_name_tokens"),
             pl.when(pl.col("gender").is_in(["female", "male"]))
             .then(pl.col("gender"))
             .alias("gender"),
         )
-        .drop("_clean", "_clean_right")
-        .sort("oen")
-        .collect()
+        .drop("_clean", "_clean_last", "_k")
     )
-    del per_identity
     return _common(collapsed)
 
 
@@ -314,7 +359,29 @@ def standardise_cw(cpin: pl.DataFrame | pl.LazyFrame, source: str = "cpin_person
         .sort("unique_id")
         .collect()
     )
-    return _common(df)
+    return _common(_with_society_district(df))
+
+
+def _with_society_district(df: pl.DataFrame) -> pl.DataFrame:
+    """``home_districts``: the postal district a record's society serves, as a one-element list.
+
+    A society's district is the most common postal district among its own records (ties to the
+    alphabetically first); a society without postal codes, or a record without a society, gets
+    null. An outdated postal code usually stays in the family's district, but a record whose
+    postal code points elsewhere is still placed by the society that serves the child.
+    """
+    if "society_id" not in df.columns:
+        return df.with_columns(pl.lit(None, dtype=pl.List(pl.String)).alias("home_districts"))
+    district = pl.col("postal_codes").list.first().str.slice(0, 1)
+    soc = (
+        df.filter(pl.col("society_id").is_not_null() & district.is_not_null())
+        .group_by("society_id", district.alias("_d"))
+        .len()
+        .sort(["society_id", "len", "_d"], descending=[False, True, False])
+        .unique(subset="society_id", keep="first", maintain_order=True)
+        .select("society_id", pl.concat_list("_d").alias("home_districts"))
+    )
+    return df.join(soc, on="society_id", how="left", maintain_order="left")
 
 
 def read_sources(sources_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame]:

@@ -187,7 +187,8 @@ def build_tables(
     sy = models.model_frame(outcomes.student_year_outcomes(student_years, eqao)).drop(
         "cumulative_days_in_care", "years_in_care"  # in the dose term now; 140 MB at province
     )
-    frames = models.ModelFrames(sy=sy, eq=models.eqao_model_rows(eqao, sy))
+    eq = models.eqao_model_rows(eqao, sy)
+    frames = models.ModelFrames(sy=sy, eq=eq)
     clock.lap("outcome and model rows")
     specs.update(
         outcomes.descriptive_tables(
@@ -196,7 +197,7 @@ def build_tables(
             school_years=cfg.school_years,
             no_eqao_years=cfg.no_eqao_years,
             baseline_break=cfg.eqao_baseline_break,
-            frames=(sy, frames.eq),
+            frames=(sy, eq),
         )
     )
     clock.lap("descriptive tables")

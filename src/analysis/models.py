@@ -307,7 +307,7 @@ def _cluster_codes(values: pl.Series) -> tuple[np.ndarray, int]:
 
 @_single_blas_thread
 def fit_grouped(
-    rows: pl.DataFrame,
+    rows: pl.DataFrame | pl.LazyFrame,
     *,
     outcome: str,
     family: Family,
@@ -373,14 +373,14 @@ def fit_grouped(
         # and then rows with no status are left out too (a null is never "not in" a list).
         prepared = "care_status" in cat_cols
         cs = pl.col("care_status")
-        level = cs.cast(pl.Utf8).fill_null(_MISSING) if prepared else cs
-        counts = agg.group_by(level.alias("_cs")).agg(
+        status = cs.cast(pl.Utf8).fill_null(_MISSING) if prepared else cs
+        counts = agg.group_by(status.alias("_cs")).agg(
             pl.col("_y").sum().alias("_s"), pl.col("_rows").sum().alias("_n")
         )
         sparse = counts.filter(
             pl.min_horizontal(pl.col("_s"), pl.col("_n") - pl.col("_s")) < MIN_EVENTS
         )["_cs"]
-        drop = level.is_in(sparse.to_list()) if sparse.len() else pl.lit(False)
+        drop = status.is_in(sparse.to_list()) if sparse.len() else pl.lit(False)
         if not prepared:
             drop = drop | cs.is_null()
         agg = agg.filter(~drop)

@@ -75,9 +75,7 @@ def _is_categorical(dtype: pl.DataType) -> bool:
     return isinstance(dtype, (pl.Categorical, pl.Enum))
 
 
-def label_per_row(
-    frame: pl.DataFrame, cols: Sequence[str], label: pl.Expr, name: str
-) -> pl.Series:
+def label_per_row(frame: pl.DataFrame, cols: Sequence[str], label: pl.Expr, name: str) -> pl.Series:
     """``label`` (an expression of ``cols``) for every row of ``frame``, evaluated once per distinct
     combination of ``cols`` and mapped back to the rows in their order.
 
@@ -171,9 +169,7 @@ def eqao_with_care(eqao: pl.DataFrame, student_years: pl.DataFrame) -> pl.DataFr
         .then(pl.col("assessment") + "_" + pl.col("g9_stream"))
         .otherwise(pl.col("assessment").cast(pl.Utf8))
     )
-    return out.with_columns(
-        label_per_row(out, ["assessment", "g9_stream"], key, "assessment_key")
-    )
+    return out.with_columns(label_per_row(out, ["assessment", "g9_stream"], key, "assessment_key"))
 
 
 def graduation_cohorts(
@@ -251,9 +247,7 @@ def graduation_cohorts(
 def _as_text(frame: pl.LazyFrame, cols: Sequence[str]) -> pl.LazyFrame:
     """Categorical columns among ``cols`` as text (published tables carry text, not codes)."""
     schema = frame.collect_schema()
-    return frame.with_columns(
-        [pl.col(c).cast(pl.Utf8) for c in cols if _is_categorical(schema[c])]
-    )
+    return frame.with_columns([pl.col(c).cast(pl.Utf8) for c in cols if _is_categorical(schema[c])])
 
 
 def rate_table(

@@ -172,6 +172,7 @@ def execute_notebook(job: Job, out_nb: Path, docs_dir: Path, *, shared_kernel: b
         # A clean namespace for every report: state never leaks from one report to the next.
         kc = km.client()
         kc.start_channels()
+        kc.wait_for_ready(timeout=120)  # a kernel just started may not be listening yet
         kc.execute_interactive("%reset -f", timeout=60)
         kc.stop_channels()
         kwargs["km"] = km

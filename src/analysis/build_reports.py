@@ -153,8 +153,37 @@ def _kernel() -> Any:
     return _KM
 
 
+_READY = False
+
+
+def _reset_namespace(km: Any) -> None:
+    """Clear the kernel's namespace before the next report.
+
+    Talks over the shell channel only and waits for the reply: ``execute_interactive`` would
+    also need the output channel, and ``wait_for_ready`` drains that channel for 0.2 s every
+    time, which only the first request to a new kernel needs.
+    """
+    global _READY
+    kc = km.client()
+    kc.start_channels(shell=True, iopub=not _READY, stdin=False, hb=False, control=False)
+    try:
+        if not _READY:
+            kc.wait_for_ready(timeout=120)  # a kernel just started may not be listening yet
+            _READY = True
+        msg_id = kc.execute("%reset -f", silent=True, store_history=False)
+        while True:
+            reply = kc.get_shell_msg(timeout=60)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                break
+        if reply["content"].get("status") != "ok":
+            raise RuntimeError("the report kernel could not reset its namespace")
+    finally:
+        kc.stop_channels()
+
+
 def _shutdown_kernel(sockets: str) -> None:
-    global _KM
+    global _KM, _READY
+    _READY = False
     if _KM is not None:
         _KM.shutdown_kernel(now=True)
         _KM = None
@@ -170,11 +199,7 @@ def execute_notebook(job: Job, out_nb: Path, docs_dir: Path, *, shared_kernel: b
     if shared_kernel:
         km = _kernel()
         # A clean namespace for every report: state never leaks from one report to the next.
-        kc = km.client()
-        kc.start_channels()
-        kc.wait_for_ready(timeout=120)  # a kernel just started may not be listening yet
-        kc.execute_interactive("%reset -f", timeout=60)
-        kc.stop_channels()
+        _reset_namespace(km)
         kwargs["km"] = km
     out_nb.parent.mkdir(parents=True, exist_ok=True)
     pm.execute_notebook(

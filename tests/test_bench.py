@@ -126,3 +126,20 @@ def test_repeats_give_medians_and_keep_every_run(tmp_path):
     assert len(row["runs"]) == 3
     walls = sorted(r["wall_s"] for r in row["runs"])
     assert row["wall_s"] == walls[1]
+
+
+def test_forced_render_renders_every_report_again(tmp_path, monkeypatch):
+    """The bench forces each stage; a forced render must not be served from the render cache."""
+    from analysis import pipeline
+    from analysis.stages import StageResult
+
+    cfg = make_cfg(tmp_path)
+    cache = cfg.paths.data_dir / ".render-cache" / "somekey"
+    cache.mkdir(parents=True)
+    (cache / "entry.json").write_text("{}")
+    monkeypatch.setattr(pipeline, "_stage_fn", lambda name: lambda c: StageResult(stage=name))
+    monkeypatch.setattr(pipeline, "stage_outputs", lambda c, name: [])
+    pipeline.run_stage(cfg, "render", force=False)
+    assert cache.is_dir()  # an ordinary run keeps the cache (resume after an interruption)
+    pipeline.run_stage(cfg, "render", force=True)
+    assert not cache.exists()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -178,6 +179,8 @@ def run_stage(
         return StageResult(
             stage=name, rows=state.get("rows", {}), metrics=state.get("metrics", {}), skipped=True
         )
+    if force and name == "render":  # forced means every report rendered again, none from cache
+        shutil.rmtree(cfg.paths.data_dir / ".render-cache", ignore_errors=True)
     fn = _stage_fn(name)
     result = fn(cfg, progress=progress) if (name == "render" and progress is not None) else fn(cfg)  # type: ignore[call-arg]
     # Taken after the run: validation may rewrite its own input folder (quarantined rows removed).

@@ -143,3 +143,19 @@ def test_forced_render_renders_every_report_again(tmp_path, monkeypatch):
     assert cache.is_dir()  # an ordinary run keeps the cache (resume after an interruption)
     pipeline.run_stage(cfg, "render", force=True)
     assert not cache.exists()
+
+
+def test_bench_without_the_naive_comparison_still_reports_the_render_stage(tmp_path, monkeypatch):
+    from analysis import bench
+
+    cfg = make_cfg(tmp_path)
+    monkeypatch.setattr(
+        bench,
+        "measure_stage",
+        lambda c, name: {"stage": name, "wall_s": 1.0, "cpu_s": 1.0, "peak_mib": 10.0,
+                         "rows": {"reports": 4}, "metrics": {}},
+    )
+    monkeypatch.setattr(bench, "analyst_loop", lambda c: {"rerun_median_s": 0.5})
+    res = run_bench(cfg, naive_reports=0, stages=("render",))
+    assert "naive" not in res and res["render_s_per_report"] == 0.25
+    assert {f["floor"] for f in res["floors"]} >= {"render_s", "analyst_loop_s"}

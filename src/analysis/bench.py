@@ -457,7 +457,7 @@ def run_bench(
         res["naive"] = naive_comparison(cfg, naive_reports)
     if "render" in names:
         res["analyst_loop"] = analyst_loop(cfg)
-        if "render_s_per_report" in res:
+        if "render_s_per_report" in res and "naive" in res:
             res["naive"]["ratio_vs_render_stage"] = round(
                 res["naive"]["naive_s_per_report"] / max(res["render_s_per_report"], 1e-9), 2
             )

@@ -147,23 +147,15 @@ def _common(df: pl.DataFrame) -> pl.DataFrame:
     """Columns derived the same way on both sides (expects the cleaned base columns)."""
     df = _add_forms(df)
     bd = pl.col("birth_date")
-    derived = []
-    if "postal_fsas" not in df.columns:
-        derived.append(
-            pl.col("postal_codes")
-            .list.eval(pl.element().str.slice(0, 3))
-            .list.unique()
-            .list.sort()
-            .alias("postal_fsas")
-        )
-    if "postal_regions" not in df.columns:
-        derived.append(
-            pl.col("postal_codes")
-            .list.eval(pl.element().str.slice(0, 1))
-            .list.unique()
-            .list.sort()
-            .alias("postal_regions")
-        )
+    derived = [
+        pl.col("postal_codes")
+        .list.eval(pl.element().str.slice(0, width))
+        .list.unique()
+        .list.sort()
+        .alias(name)
+        for name, width in (("postal_fsas", 3), ("postal_regions", 1))
+        if name not in df.columns
+    ]
     df = df.with_columns(*derived).with_columns(
         pl.col("last_name_tokens").list.join("").alias("last_name")
     )

@@ -291,6 +291,20 @@ def test_a_duplicated_key_flags_both_rows(df: pl.DataFrame, data: st.DataObject)
     ]
 
 
+def _corrupt_rows(df: pl.DataFrame, data: st.DataObject) -> tuple[list[dict], dict[int, str]]:
+    """The frame's rows with a drawn set of them broken (one corruption each), and that set."""
+    n = df.height
+    corrupt = data.draw(
+        st.dictionaries(st.integers(0, n - 1), st.sampled_from(sorted(CORRUPTIONS)), max_size=n),
+        label="corruptions",
+    )
+    rows = df.to_dicts()
+    for i, kind in corrupt.items():
+        col, fn, _ = CORRUPTIONS[kind]
+        rows[i] = {**rows[i], col: fn(rows[i][col], rows[i])}
+    return rows, corrupt
+
+
 @SETTINGS
 @given(
     onsis_frames(min_size=1, max_size=30),
@@ -303,14 +317,7 @@ def test_row_checks_agree_with_pandera_validate(
     # check_source runs each pandera check alone and keeps only the failing rows' indices;
     # pandera's validate(lazy=True) must find the same problems, in the same order
     n = df.height
-    corrupt = data.draw(
-        st.dictionaries(st.integers(0, n - 1), st.sampled_from(sorted(CORRUPTIONS)), max_size=n),
-        label="corruptions",
-    )
-    rows = df.to_dicts()
-    for i, kind in corrupt.items():
-        col, fn, _ = CORRUPTIONS[kind]
-        rows[i] = {**rows[i], col: fn(rows[i][col], rows[i])}
+    rows, _ = _corrupt_rows(df, data)
     rows += [rows[data.draw(st.integers(0, n - 1), label="dup")] for _ in range(n_dup)]
     bad = pl.DataFrame(rows, schema=ONSIS_SCHEMA)
     fast = schemas._row_problems("onsis_enrolment", bad)
@@ -356,14 +363,7 @@ def test_quarantine_accounting_always_sums(
         update={"validation": Validation(max_bad_row_share=share, row_policy=policy)}
     )
     n = df.height
-    corrupt = data.draw(
-        st.dictionaries(st.integers(0, n - 1), st.sampled_from(sorted(CORRUPTIONS)), max_size=n),
-        label="corruptions",
-    )
-    rows = df.to_dicts()
-    for i, kind in corrupt.items():
-        col, fn, _ = CORRUPTIONS[kind]
-        rows[i] = {**rows[i], col: fn(rows[i][col], rows[i])}
+    rows, corrupt = _corrupt_rows(df, data)
     bad = pl.DataFrame(rows, schema=ONSIS_SCHEMA)
     n_bad = len(corrupt)
     should_fail = n_bad > 0 and (policy == "fail" or n_bad / n > share)

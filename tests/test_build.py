@@ -115,6 +115,17 @@ def test_rebuild_with_nothing_changed_redoes_nothing(tiny_build):
     assert hash_tree(tiny_build.paths.reports_dir) == before
 
 
+def test_forced_rerender_gives_the_same_bytes(tiny_build):
+    """Every published file, executed notebooks included, is reproducible: a forced re-render
+    (new kernels, no render cache, the shared kernel's state from other reports) changes nothing."""
+    before = hash_tree(tiny_build.paths.reports_dir)
+    run_stage(tiny_build, "render", force=True)
+    after = hash_tree(tiny_build.paths.reports_dir)
+    assert sorted(after) == sorted(before)
+    changed = sorted(k for k in before if before[k] != after[k])
+    assert changed == []
+
+
 def test_reports_build_without_identifiable_sources(tiny_build, tmp_path):
     """Separation: analysis and reports need the analytic dataset alone."""
     cfg = make_cfg(tmp_path)

@@ -229,6 +229,7 @@ def _child_main(cfg_file: str, name: str, out_file: str) -> None:
 def _naive_child(cfg_file: str, n: str, out_file: str) -> None:
     """Render ``n`` reports the naive way and the fast way (in this child process)."""
     from analysis import build_reports as br
+    from analysis.charts import _svg_of_spec
 
     cfg = Config.model_validate_json(Path(cfg_file).read_text(encoding="utf-8"))
     every = br.report_jobs(cfg)
@@ -246,7 +247,12 @@ def _naive_child(cfg_file: str, n: str, out_file: str) -> None:
             # A distinct key per mode: nothing is served from the build's render cache.
             keys = [br.job_key(j, digest + label) for j in jobs]
             t0 = time.perf_counter()
-            list(br.run_jobs(jobs, Path(cache), keys, workers=workers, shared_kernel=shared))
+            if shared:
+                list(br.run_jobs(jobs, Path(cache), keys, workers=workers, shared_kernel=True))
+            else:  # each report on its own: its own kernel, and nothing drawn for another
+                for job, key in zip(jobs, keys, strict=True):
+                    _svg_of_spec.cache_clear()
+                    br.run_job(job, Path(cache), key, shared_kernel=False)
             out[f"{label}_s"] = time.perf_counter() - t0
     Path(out_file).write_text(json.dumps(out), encoding="utf-8")
 

@@ -20,9 +20,11 @@ that the Typst template embeds with ``image(..., alt: ...)``.
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 import altair as alt
@@ -478,7 +480,13 @@ _STRIP_ATTRS = re.compile(r'\s(?:role|aria-[a-z]+|xmlns(?::\w+)?)="[^"]*"')
 
 
 def _raw_svg(model: ChartModel) -> str:
-    return vlc.vegalite_to_svg(model.spec, allowed_base_urls=[])
+    # Every chart is drawn twice (HTML and PDF): convert each spec once.
+    return _svg_of_spec(json.dumps(model.spec, sort_keys=True))
+
+
+@lru_cache(maxsize=32)
+def _svg_of_spec(spec_json: str) -> str:
+    return vlc.vegalite_to_svg(json.loads(spec_json), allowed_base_urls=[])
 
 
 def _dedupe_ids(svg: str, prefix: str) -> str:

@@ -88,6 +88,10 @@ class Report:
         self._csvs: dict[str, tuple[str, str]] = {}
         self._ids: set[str] = set()
 
+    def __repr__(self) -> str:
+        # What a notebook cell shows; no memory address, so executed notebooks are reproducible.
+        return f"<Report {self.slug}: {len(self.blocks)} blocks>"
+
     # ------------------------------------------------------------ formatting helpers
 
     def pct(self, value: float | None, decimals: int = 1, *, proportion: bool = False) -> str:

@@ -104,7 +104,9 @@ def test_identifiers_appear_nowhere_downstream(tiny_build):
     from analysis.deidentify import scan_for_identifiers
 
     cfg = tiny_build
-    hits = scan_for_identifiers([cfg.paths.analytic, cfg.paths.results, cfg.paths.reports_dir], cfg.paths.sources)
+    hits = scan_for_identifiers(
+        [cfg.paths.analytic, cfg.paths.results, cfg.paths.reports_dir], cfg.paths.sources
+    )
     assert hits == []
 
 
@@ -130,9 +132,18 @@ def test_reports_build_without_identifiable_sources(tiny_build, tmp_path):
     """Separation: analysis and reports need the analytic dataset alone."""
     cfg = make_cfg(tmp_path)
     shutil.copytree(tiny_build.paths.analytic, cfg.paths.analytic)
-    assert not cfg.paths.sources.exists() and not cfg.paths.linkage.exists() and not cfg.paths.truth.exists()
-    cfg = cfg.with_overrides(reports={"languages": ["en", "fr"], "formats": ["html", "pdf"],
-                                      "only": ["ministry-en", "board-b01-en", "society-s01-en", "youth-fr"]})
+    assert (
+        not cfg.paths.sources.exists()
+        and not cfg.paths.linkage.exists()
+        and not cfg.paths.truth.exists()
+    )
+    cfg = cfg.with_overrides(
+        reports={
+            "languages": ["en", "fr"],
+            "formats": ["html", "pdf"],
+            "only": ["ministry-en", "board-b01-en", "society-s01-en", "youth-fr"],
+        }
+    )
     run_stage(cfg, "analyse", force=True)
     run_stage(cfg, "render", force=True)
     for slug in ("ministry-en", "board-b01-en", "society-s01-en", "youth-fr"):
@@ -140,14 +151,19 @@ def test_reports_build_without_identifiable_sources(tiny_build, tmp_path):
     # Same analytic data, same published tables.
     a = hash_tree(tiny_build.paths.results)
     b = hash_tree(cfg.paths.results)
-    assert {k: v for k, v in a.items() if k.endswith(".parquet")} == {k: v for k, v in b.items() if k.endswith(".parquet")}
+    assert {k: v for k, v in a.items() if k.endswith(".parquet")} == {
+        k: v for k, v in b.items() if k.endswith(".parquet")
+    }
 
 
 def test_small_board_report_explains_suppression(tiny_build):
     """A board with too few children in care gets a report that says so, never an empty page."""
     root = tiny_build.paths.reports_dir
-    explained = [p for p in root.glob("board-*-en.html")
-                 if "Too few children and youth in care" in p.read_text(encoding="utf-8")]
+    explained = [
+        p
+        for p in root.glob("board-*-en.html")
+        if "Too few children and youth in care" in p.read_text(encoding="utf-8")
+    ]
     assert explained, "at tiny scale some boards have too few children in care"
     for p in explained:
         page = p.read_text(encoding="utf-8")

@@ -203,16 +203,16 @@ def _shared_engine() -> str:
     if name in papermill_engines._engines:
         return name
 
-    class SharedClient(PapermillNotebookClient):  # type: ignore[misc]
+    class SharedClient(PapermillNotebookClient):
         def start_new_kernel_client(self) -> Any:
             self.kc = _client(self.km)
             run_sync(run_hook)(self.on_notebook_start, notebook=self.nb)
             return self.kc
 
-    class SharedKernelEngine(NBClientEngine):  # type: ignore[misc]
+    class SharedKernelEngine(NBClientEngine):
         # papermill's NBClientEngine.execute_managed_notebook with the client class swapped.
         @classmethod
-        def execute_managed_notebook(  # type: ignore[override]
+        def execute_managed_notebook(
             cls,
             nb_man: Any,
             kernel_name: str,

@@ -19,8 +19,16 @@ from conftest import make_cfg
 
 pytestmark = pytest.mark.slow
 
-SUBSET = ["ministry-en", "ministry-fr", "youth-en", "youth-fr", "board-b01-en", "board-b61-fr",
-          "society-s01-en", "society-s02-en"]
+SUBSET = [
+    "ministry-en",
+    "ministry-fr",
+    "youth-en",
+    "youth-fr",
+    "board-b01-en",
+    "board-b61-fr",
+    "society-s01-en",
+    "society-s02-en",
+]
 
 
 def _subset_cfg(root: Path, seed: int | None = None, only=SUBSET):
@@ -51,8 +59,20 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path):
 
 
 def _cli(cfg, config_file: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "analysis.cli", *args, "--scale", "tiny", "--config", str(config_file),
-            "--data-dir", str(cfg.paths.data_dir), "--reports-dir", str(cfg.paths.reports_dir)]
+    return [
+        sys.executable,
+        "-m",
+        "analysis.cli",
+        *args,
+        "--scale",
+        "tiny",
+        "--config",
+        str(config_file),
+        "--data-dir",
+        str(cfg.paths.data_dir),
+        "--reports-dir",
+        str(cfg.paths.reports_dir),
+    ]
 
 
 def test_killed_while_rendering_leaves_previous_reports_and_resumes(tmp_path):
@@ -65,8 +85,12 @@ def test_killed_while_rendering_leaves_previous_reports_and_resumes(tmp_path):
     config_file.write_text(yaml.safe_dump({"reports": {"only": more, "workers": 1}}))
     cache = cfg.paths.data_dir / ".render-cache"
     n0 = len(list(cache.iterdir()))
-    proc = subprocess.Popen(_cli(cfg, config_file, "build"), start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _cli(cfg, config_file, "build"),
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.time() + 600
     while time.time() < deadline and proc.poll() is None:
         done = [d for d in cache.iterdir() if (d / "entry.json").exists()]
@@ -78,13 +102,18 @@ def test_killed_while_rendering_leaves_previous_reports_and_resumes(tmp_path):
     proc.wait(timeout=30)
     assert hash_tree(cfg.paths.reports_dir) == before, "the previous reports changed"
     # The next run completes, and renders only what the killed run had not finished.
-    out = subprocess.run(_cli(cfg, config_file, "build"), capture_output=True, text=True, timeout=900,
-                         check=False)
+    out = subprocess.run(
+        _cli(cfg, config_file, "build"), capture_output=True, text=True, timeout=900, check=False
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     state = json.loads((cfg.paths.data_dir / ".state" / "render.json").read_text())
     assert state["metrics"]["from_cache"] >= n0 + 2
     assert state["metrics"]["rendered_now"] == len(more) - state["metrics"]["from_cache"]
     for slug in more:
         assert (cfg.paths.reports_dir / f"{slug}.html").is_file()
-    leftovers = [p for p in cfg.paths.reports_dir.parent.iterdir() if ".staging-" in p.name or ".old-" in p.name]
+    leftovers = [
+        p
+        for p in cfg.paths.reports_dir.parent.iterdir()
+        if ".staging-" in p.name or ".old-" in p.name
+    ]
     assert leftovers == []

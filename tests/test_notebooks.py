@@ -37,7 +37,9 @@ def test_notebook_is_thin_and_stored_without_outputs(path: Path):
     for c in code:
         assert not c.outputs and c.execution_count is None, "outputs must be stripped"
         tree = ast.parse(c.source)
-        defs = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef | ast.Lambda)]
+        defs = [
+            n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.ClassDef | ast.Lambda)
+        ]
         assert not defs, "no function or class is defined in a notebook"
 
 
@@ -60,10 +62,28 @@ def test_parameters_match_the_configuration(kind: str):
 @pytest.mark.slow
 def test_notebooks_run_under_nbval(tiny_build, tmp_path):
     """Every notebook, as an analyst opens it, runs against a build (nbval, lax: SVG ids vary)."""
-    env = {**os.environ, "ANALYSIS_DATA_DIR": str(tiny_build.paths.data_dir),
-           "ANALYSIS_REPORTS_DIR": str(tmp_path / "reports")}
-    out = subprocess.run([sys.executable, "-m", "pytest", "--nbval-lax", "-q", "-p", "no:cacheprovider",
-                          *map(str, NOTEBOOKS)], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
-                         timeout=1200, check=False)
+    env = {
+        **os.environ,
+        "ANALYSIS_DATA_DIR": str(tiny_build.paths.data_dir),
+        "ANALYSIS_REPORTS_DIR": str(tmp_path / "reports"),
+    }
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "--nbval-lax",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *map(str, NOTEBOOKS),
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
     assert out.returncode == 0, out.stdout[-4000:] + out.stderr[-2000:]
     assert "passed" in out.stdout

@@ -23,10 +23,14 @@ def test_every_page_passes_axe_with_network_blocked(tiny_build, browser):  # noq
     assert failures == {}
 
 
-@pytest.mark.parametrize("stem", ["ministry-fr", "board-b01-en", "society-s01-en", "youth-en", "index"])
+@pytest.mark.parametrize(
+    "stem", ["ministry-fr", "board-b01-en", "society-s01-en", "youth-en", "index"]
+)
 def test_each_kind_reflows_at_320_px(tiny_build, browser, stem):  # noqa: F811
     page = open_page(browser, tiny_build.paths.reports_dir / f"{stem}.html", width=320)
-    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    overflow = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
     assert overflow <= 0
     assert page.attempted == []
     page.close()

@@ -41,7 +41,9 @@ def test_same_seed_same_bytes_other_seed_differs(tmp_path, tiny_generated):
     again = make_cfg(tmp_path / "again")
     generate(again)
     for folder in ("sources", "truth", "reference"):
-        assert hash_tree(tiny_generated.paths.data_dir / folder) == hash_tree(again.paths.data_dir / folder)
+        assert hash_tree(tiny_generated.paths.data_dir / folder) == hash_tree(
+            again.paths.data_dir / folder
+        )
     other = make_cfg(tmp_path / "other", seed=tiny_generated.seed + 1)
     generate(other)
     a, b = hash_tree(tiny_generated.paths.sources), hash_tree(other.paths.sources)
@@ -69,17 +71,25 @@ def test_panel_structure(tiny_generated):
     assert per_year["len"].min() > 0.85 * target and per_year["len"].max() < 1.15 * target
     # Students move up a grade from one year to the next (most of them).
     g = {g: i for i, g in enumerate(["JK", "K", *map(str, range(1, 13))])}
-    p = on.select("oen", "school_year", pl.col("grade").replace_strict(g).alias("gi")).sort("oen", "school_year")
-    step = p.with_columns((pl.col("gi") - pl.col("gi").shift().over("oen")).alias("d")).drop_nulls("d")
+    p = on.select("oen", "school_year", pl.col("grade").replace_strict(g).alias("gi")).sort(
+        "oen", "school_year"
+    )
+    step = p.with_columns((pl.col("gi") - pl.col("gi").shift().over("oen")).alias("d")).drop_nulls(
+        "d"
+    )
     assert (step["d"] == 1).mean() > 0.95
     assert (step["d"] == 0).sum() > 0  # some repeat
     # Households: twins (same surname, birth date, postal code, different first names) exist.
     last = on.filter(pl.col("school_year") == "2020-21")
-    twins = last.group_by("last_name", "birth_date", "postal_code").agg(pl.col("first_name").n_unique().alias("k"))
+    twins = last.group_by("last_name", "birth_date", "postal_code").agg(
+        pl.col("first_name").n_unique().alias("k")
+    )
     assert twins.filter(pl.col("k") >= 2).height > 0
     # 72 boards by type and language.
     b = pl.read_parquet(tiny_generated.paths.reference / "boards.parquet")
-    counts = b.group_by("language", "board_type").len().sort("language", "board_type")["len"].to_list()
+    counts = (
+        b.group_by("language", "board_type").len().sort("language", "board_type")["len"].to_list()
+    )
     assert counts == [29, 31, 8, 4]
     s = pl.read_parquet(tiny_generated.paths.reference / "societies.parquet")
     assert s.height == 50 and s["indigenous"].sum() == 13 and s["faith_based"].sum() == 3
@@ -103,8 +113,16 @@ def test_noise_rates_within_tolerance(small_generated):
     pt = pl.read_parquet(cfg.paths.truth / "person_truth.parquet")
     with_student = pt.filter(pl.col("true_oen").is_not_null())
     n = with_student.height
-    for kind in ("oen_missing", "oen_wrong", "first_name_typo", "first_name_nickname", "surname_changed",
-                 "dob_day_month_swap", "dob_off_by_one", "postal_code_outdated"):
+    for kind in (
+        "oen_missing",
+        "oen_wrong",
+        "first_name_typo",
+        "first_name_nickname",
+        "surname_changed",
+        "dob_day_month_swap",
+        "dob_off_by_one",
+        "postal_code_outdated",
+    ):
         target = getattr(cfg.noise, kind)
         tol = 4 * math.sqrt(target * (1 - target) / n) + 0.002
         assert abs(_rate(with_student, kind) - target) < tol, kind
@@ -122,17 +140,27 @@ def test_wrong_oen_belongs_to_another_student(tiny_generated):
     cw = _src(tiny_generated, "cpin_persons").join(pt, on="cw_record_id")
     wrong = cw.filter(pl.col("noise").str.contains("oen_wrong"))
     students = set(_src(tiny_generated, "onsis_enrolment")["oen"].unique().to_list())
-    assert wrong.height == 0 or all(o in students and o != t for o, t in zip(wrong["oen"], wrong["true_oen"], strict=True))
+    assert wrong.height == 0 or all(
+        o in students and o != t for o, t in zip(wrong["oen"], wrong["true_oen"], strict=True)
+    )
 
 
 @pytest.mark.slow
 def test_eqao_calibrated_within_3_points(small_generated):
     cfg = small_generated
-    eq = _src(cfg, "eqao_results").filter(pl.col("participation") == "participated").with_columns(
-        pl.when(pl.col("assessment") == "osslt").then(pl.col("osslt_result") == "pass")
-        .otherwise(pl.col("level") >= 3).alias("at"),
-        pl.when(pl.col("g9_stream").is_in(["academic", "applied"]))
-        .then(pl.col("assessment") + "_" + pl.col("g9_stream")).otherwise(pl.col("assessment")).alias("key"),
+    eq = (
+        _src(cfg, "eqao_results")
+        .filter(pl.col("participation") == "participated")
+        .with_columns(
+            pl.when(pl.col("assessment") == "osslt")
+            .then(pl.col("osslt_result") == "pass")
+            .otherwise(pl.col("level") >= 3)
+            .alias("at"),
+            pl.when(pl.col("g9_stream").is_in(["academic", "applied"]))
+            .then(pl.col("assessment") + "_" + pl.col("g9_stream"))
+            .otherwise(pl.col("assessment"))
+            .alias("key"),
+        )
     )
     got = eq.group_by("school_year", "key").agg((pl.col("at").mean() * 100).alias("pct"))
     checked = 0
@@ -154,15 +182,23 @@ def test_planted_gaps_visible_in_raw_aggregates(tiny_generated):
     j = on.join(t, on=["oen", "school_year"])
     att = j.group_by(pl.col("care_status") == "in_care").agg(
         (1 - pl.col("days_absent").sum() / pl.col("days_enrolled").sum()).alias("att"),
-        pl.col("credits_earned").mean().alias("credits"))
+        pl.col("credits_earned").mean().alias("credits"),
+    )
     a = dict(zip(att["care_status"], att["att"], strict=True))
     c = dict(zip(att["care_status"], att["credits"], strict=True))
     assert a[True] < a[False] - 0.01
     assert c[True] < c[False] - 0.3
-    eq = _src(cfg, "eqao_results").filter(pl.col("participation") == "participated").join(
-        t, on=["oen", "school_year"]).with_columns(
-        pl.when(pl.col("assessment") == "osslt").then(pl.col("osslt_result") == "pass")
-        .otherwise(pl.col("level") >= 3).alias("at"))
+    eq = (
+        _src(cfg, "eqao_results")
+        .filter(pl.col("participation") == "participated")
+        .join(t, on=["oen", "school_year"])
+        .with_columns(
+            pl.when(pl.col("assessment") == "osslt")
+            .then(pl.col("osslt_result") == "pass")
+            .otherwise(pl.col("level") >= 3)
+            .alias("at")
+        )
+    )
     r = eq.group_by(pl.col("care_status") == "in_care").agg(pl.col("at").mean())
     rr = dict(zip(r["care_status"], r["at"], strict=True))
     assert rr[True] < rr[False] - 0.1

@@ -132,15 +132,11 @@ def _read_people(cfg: Config) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]
 
     have = sy.collect_schema().names()
     # ``race`` stands in for a missing ``indigenous`` column (models.model_frame)
-    equity_only = [
-        c for c in EQUITY_ONLY_COLUMNS if not (c == "race" and "indigenous" not in have)
-    ]
+    equity_only = [c for c in EQUITY_ONLY_COLUMNS if not (c == "race" and "indigenous" not in have)]
     main = [c for c in STUDENT_YEAR_COLUMNS if c not in equity_only]
     student_years = compact(sy, main).collect(engine="streaming")
     eqao = compact(eq, EQAO_COLUMNS).collect(engine="streaming")
-    cw = compact(sy.filter(pl.col("cw_involved")), STUDENT_YEAR_COLUMNS).collect(
-        engine="streaming"
-    )
+    cw = compact(sy.filter(pl.col("cw_involved")), STUDENT_YEAR_COLUMNS).collect(engine="streaming")
     # codes only once all three frames are read: the pseudonym -> code mapping lives as long as a
     # frame holds the categorical column
     code = pl.col("study_id").to_physical()
@@ -185,7 +181,9 @@ def build_tables(
         cw_student_years = student_years.filter(pl.col("cw_involved"))
     # the outcome and model rows, built once for every table and model
     sy = models.model_frame(outcomes.student_year_outcomes(student_years, eqao)).drop(
-        "cumulative_days_in_care", "years_in_care"  # in the dose term now; 140 MB at province
+        # in the dose term now; 140 MB at province
+        "cumulative_days_in_care",
+        "years_in_care",
     )
     eq = models.eqao_model_rows(eqao, sy)
     frames = models.ModelFrames(sy=sy, eq=eq)
@@ -360,7 +358,9 @@ def _published_precision(df: pl.DataFrame) -> pl.DataFrame:
         sym = f"{c}__symbol"
         bad = pl.col(c).is_not_null() & ~(pl.col(c).abs() < DEGENERATE)
         if sym in df.columns:
-            df = df.with_columns(pl.when(bad).then(pl.lit(SYMBOL_NOT_AVAILABLE)).otherwise(pl.col(sym)).alias(sym))
+            df = df.with_columns(
+                pl.when(bad).then(pl.lit(SYMBOL_NOT_AVAILABLE)).otherwise(pl.col(sym)).alias(sym)
+            )
         df = df.with_columns(pl.when(bad).then(None).otherwise(pl.col(c)).alias(c))
     return df.with_columns([pl.col(c).round(PUBLISHED_DECIMALS) for c in floats]) if floats else df
 

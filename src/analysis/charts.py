@@ -268,7 +268,7 @@ def build_chart(
         count=p.count,
         numerator=p.numerator,
         stats=p.stats,
-        notes=translate_notes(p.notes, lang),
+        notes=tuple(translate_notes(p.notes, lang)),
     )
     table = table_model(
         sub,

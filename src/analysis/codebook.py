@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 
@@ -72,7 +75,11 @@ def describe(frames: dict[str, pl.DataFrame]) -> list[dict]:
             elif s.dtype == pl.Utf8 and s.n_unique() <= 20:
                 allowed = sorted(v for v in s.unique().to_list() if v is not None)
             elif s.dtype.is_numeric() or s.dtype == pl.Date:
-                allowed = f"{s.min()} to {s.max()}" if col not in IDENTIFIERS else "identifier"
+                # numeric or date column: min/max are numbers or dates (None if all null), never
+                # bytes, so the f-string prints the value itself
+                lo = cast("int | float | Decimal | date | None", s.min())
+                hi = cast("int | float | Decimal | date | None", s.max())
+                allowed = f"{lo} to {hi}" if col not in IDENTIFIERS else "identifier"
             else:
                 allowed = f"{s.n_unique()} distinct values"
             out.append(

@@ -27,8 +27,11 @@ def stage_records(cfg: Config) -> dict[str, dict[str, Any]]:
 def _stable(obj: Any) -> Any:
     """Drop timings and memory readings: the manifest of two identical builds is identical."""
     if isinstance(obj, dict):
-        return {k: _stable(v) for k, v in obj.items()
-                if not (k.endswith("_s") or any(w in k for w in ("seconds", "timings", "peak_", "rss")))}
+        return {
+            k: _stable(v)
+            for k, v in obj.items()
+            if not (k.endswith("_s") or any(w in k for w in ("seconds", "timings", "peak_", "rss")))
+        }
     if isinstance(obj, list):
         return [_stable(v) for v in obj]
     return obj

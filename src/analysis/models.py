@@ -393,7 +393,9 @@ def fit_grouped(
         agg = agg.filter(~drop)
     # fine cells -> model cells (when the care status was only added for the rule above; exact:
     # the sums of 0/1 outcomes and of row counts are integers)
-    cells = agg if fine == keys else agg.group_by(keys).agg(pl.col("_y", "_yy", "_w", "_rows").sum())
+    cells = (
+        agg if fine == keys else agg.group_by(keys).agg(pl.col("_y", "_yy", "_w", "_rows").sum())
+    )
     raw = [f"_raw{i}" for i in range(len(keys))]
     cells = (
         _prepare(
@@ -612,7 +614,9 @@ def eqao_model_rows(eqao: pl.DataFrame, sy_model: pl.DataFrame) -> pl.DataFrame:
     eq = eqao_with_care(eqao, sy_model.select([c for c in EQ_COLUMNS if c in sy_model.columns]))
     year = pl.col("assessment_key").cast(pl.Utf8) + "|" + pl.col("school_year").cast(pl.Utf8)
     ga = (
-        pl.col("gender").cast(pl.Utf8).fill_null(_MISSING) + "|" + pl.col("assessment").cast(pl.Utf8)
+        pl.col("gender").cast(pl.Utf8).fill_null(_MISSING)
+        + "|"
+        + pl.col("assessment").cast(pl.Utf8)
     )
     return eq.with_columns(
         label_per_row(eq, ["assessment_key", "school_year"], year, "assessment_year"),
@@ -831,11 +835,7 @@ def _banded(frame: pl.DataFrame) -> pl.DataFrame:
     years = pl.col(DOSE_TERM)
     band = pl.lit(None, dtype=pl.Int8)
     for i, (_, lo, hi) in reversed(list(enumerate(YEARS_BANDS))):
-        band = (
-            pl.when((years >= lo) & (years < hi))
-            .then(pl.lit(i, dtype=pl.Int8))
-            .otherwise(band)
-        )
+        band = pl.when((years >= lo) & (years < hi)).then(pl.lit(i, dtype=pl.Int8)).otherwise(band)
     f = frame.with_columns(band.alias("_band"))
     in_care = pl.col("care_status") == "in_care"
     status = pl.col("care_status").cast(pl.Utf8)
@@ -846,7 +846,9 @@ def _banded(frame: pl.DataFrame) -> pl.DataFrame:
         .otherwise(status)
     )
     placement_label = (
-        pl.when(in_care).then("in_care_" + pl.col("placement_group").cast(pl.Utf8)).otherwise(status)
+        pl.when(in_care)
+        .then("in_care_" + pl.col("placement_group").cast(pl.Utf8))
+        .otherwise(status)
     )
     return f.with_columns(
         label_per_row(f, ["care_status", "_band"], band_label, "care_band"),

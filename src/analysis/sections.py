@@ -14,7 +14,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import polars as pl
 
@@ -69,7 +69,8 @@ def cell(p: Protected, col: str, **equals: Any) -> float | None:
 def share_suppressed(p: Protected, col: str) -> float:
     if p.df.height == 0:
         return 1.0
-    return float(p.df[col].is_null().mean())
+    # the mean of a non-empty boolean series is a float (the stub's return type is any literal)
+    return float(cast(float, p.df[col].is_null().mean()))
 
 
 def _ordered(p: Protected, col: str, order: tuple[str, ...]) -> Protected:

@@ -185,7 +185,8 @@ def _reference(rng: np.random.Generator) -> tuple[pl.DataFrame, pl.DataFrame, di
     for i, (lang, _) in enumerate(kinds):
         if lang == "fr":
             size[i] *= 0.25
-    rows, counters = [], {}
+    rows = []
+    counters: dict[tuple[str, str, str], int] = {}
     for i, ((lang, typ), reg) in enumerate(zip(kinds, region_of, strict=True)):
         counters[(lang, typ, reg)] = counters.get((lang, typ, reg), 0) + 1
         k = counters[(lang, typ, reg)]
@@ -477,12 +478,12 @@ def _panel(cfg: Config, s: _Streams, people: dict, boards: pl.DataFrame):
     sec_school = rng.integers(0, n_sec, size=n)
     partial = rng.random((n, len(years))) < 0.04
     rows_sid, rows_y = [], []
-    for yi, y in enumerate(years):
-        gidx = y - 4 - by - (yi >= repeat_y)
-        keep = in_range & (gidx >= 0) & (gidx <= 13) & (yi >= entry) & (yi <= exit_)
+    for y_idx, y in enumerate(years):
+        gidx = y - 4 - by - (y_idx >= repeat_y)
+        keep = in_range & (gidx >= 0) & (gidx <= 13) & (y_idx >= entry) & (y_idx <= exit_)
         sel = np.flatnonzero(keep)
         rows_sid.append(sel)
-        rows_y.append(np.full(len(sel), yi))
+        rows_y.append(np.full(len(sel), y_idx))
     sid = np.concatenate(rows_sid)
     yi = np.concatenate(rows_y)
     gidx = years[yi] - 4 - by[sid] - (yi >= repeat_y[sid])
@@ -599,8 +600,9 @@ def _child_welfare(
             np.where(gi_draw < 0.035, "not_stated", gender_identity),
         ),
     )
-    born_out = np.where(rng.random(n_cw) < 0.02, None, rng.random(n_cw) < 0.08)
-    lang = rng.choice(["english", "french", "other", None], size=n_cw, p=[0.82, 0.04, 0.12, 0.02])
+    # numpy stubs reject None as an array-like; at runtime it is an object-dtype scalar/element.
+    born_out = np.where(rng.random(n_cw) < 0.02, None, rng.random(n_cw) < 0.08)  # type: ignore[call-overload]
+    lang = rng.choice(["english", "french", "other", None], size=n_cw, p=[0.82, 0.04, 0.12, 0.02])  # type: ignore[arg-type]
     # Society: in the child's region; Indigenous children mostly served by Indigenous agencies.
     soc_region = societies["region"].to_numpy()
     soc_ind = societies["indigenous"].to_numpy()
@@ -793,7 +795,7 @@ def _student_year_truth(
             .first()
             .select("child_id", "status")
         )
-        cum = (
+        cum_days = (
             e.filter(pl.col("service_type").is_in(list(SERVICE_IN_CARE)) & (pl.col("start") <= hi))
             .with_columns(
                 (pl.min_horizontal(pl.col("end"), pl.lit(hi + 1)) - pl.col("start"))
@@ -823,7 +825,7 @@ def _student_year_truth(
         rows.append(
             child.select("child_id", "sid", "race")
             .join(status, on="child_id", how="left")
-            .join(cum, on="child_id", how="left")
+            .join(cum_days, on="child_id", how="left")
             .join(p, on="child_id", how="left")
             .with_columns(pl.lit(yi).alias("yi"))
         )
@@ -1048,7 +1050,8 @@ def _eqao(
                         ["participated", "absent", "exempt", "not_participating"]
                     )[part],
                     "level": np.where(participated & (name != "osslt"), level, -1).astype(np.int8),
-                    "osslt_result": np.where(
+                    # numpy stubs reject None as an array-like; at runtime it is an object scalar.
+                    "osslt_result": np.where(  # type: ignore[call-overload]
                         participated & (name == "osslt"), np.where(at, "pass", "fail"), None
                     ).tolist(),
                     "first_time": np.ones(len(idx), dtype=bool),
@@ -1114,7 +1117,7 @@ def _cw_records(
     society[move_soc] = rng.choice(socs, size=int(move_soc.sum()))
     has_student = sid >= 0
     true_oen = np.where(has_student, oen_of_sid[np.maximum(sid, 0)], -1)
-    noise = [[] for _ in range(m)]
+    noise: list[list[str]] = [[] for _ in range(m)]
 
     def mark(mask: np.ndarray, label: str) -> None:
         for i in np.flatnonzero(mask):

@@ -52,7 +52,9 @@ def test_run_bench_writes_the_json_and_totals(tmp_path):
     assert [r["stage"] for r in saved["stages"]] == ["generate", "validate"]
     for key in ("wall_s", "cpu_s", "peak_mib"):
         assert res["total"][key] > 0
-    assert res["total"]["wall_s"] == pytest.approx(sum(r["wall_s"] for r in res["stages"]), abs=0.05)
+    assert res["total"]["wall_s"] == pytest.approx(
+        sum(r["wall_s"] for r in res["stages"]), abs=0.05
+    )
     assert res["total"]["peak_mib"] == max(r["peak_mib"] for r in res["stages"])
 
 
@@ -70,7 +72,9 @@ def _print(res: dict) -> None:
 @pytest.mark.parametrize("scale", ["tiny", "small"])
 def test_bench_data_stages(tmp_path, scale):
     cfg = make_cfg(tmp_path, scale=scale)
-    res = run_bench(cfg, naive_reports=0, stages=("generate", "validate", "link", "deidentify", "analyse"))
+    res = run_bench(
+        cfg, naive_reports=0, stages=("generate", "validate", "link", "deidentify", "analyse")
+    )
     _print(res)
     assert {r["stage"] for r in res["stages"]} >= {"generate", "link", "analyse"}
 
@@ -152,8 +156,14 @@ def test_bench_without_the_naive_comparison_still_reports_the_render_stage(tmp_p
     monkeypatch.setattr(
         bench,
         "measure_stage",
-        lambda c, name: {"stage": name, "wall_s": 1.0, "cpu_s": 1.0, "peak_mib": 10.0,
-                         "rows": {"reports": 4}, "metrics": {}},
+        lambda c, name: {
+            "stage": name,
+            "wall_s": 1.0,
+            "cpu_s": 1.0,
+            "peak_mib": 10.0,
+            "rows": {"reports": 4},
+            "metrics": {},
+        },
     )
     monkeypatch.setattr(bench, "analyst_loop", lambda c: {"rerun_median_s": 0.5})
     res = run_bench(cfg, naive_reports=0, stages=("render",))

@@ -160,3 +160,16 @@ def test_value_axis_is_labelled_in_percent_like_the_text(lang: str) -> None:
     axis_ticks = [t for t in ticks if re.fullmatch(r"\d+" + pct, t)]
     assert "0" + pct in axis_ticks and "80" + pct in axis_ticks  # 0 to ~90 on a percent axis
     assert not [t for t in ticks if re.fullmatch(r"0[.,]\d+|\d{2}", t)]  # no bare numbers left
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+def test_chart_data_table_keeps_the_notes_in_its_language(lang: str) -> None:
+    from dataclasses import replace
+
+    from analysis.i18n import Translator
+
+    noted = replace(table(), notes=("Estimates from regression models, adjusted for age.",))
+    model = build_chart(
+        noted, kind="bar", category="group", value="pct", alt=FINDING, caption="G", lang=lang
+    )
+    assert model.table["notes"] == [Translator(lang)("note.models")]

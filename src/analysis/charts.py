@@ -44,7 +44,6 @@ from analysis.tables import (
     default_format,
     require_protected,
     table_model,
-    translate_notes,
 )
 
 #: Okabe-Ito hues darkened to reach >= 3:1 against white (tests check the ratio).
@@ -268,7 +267,7 @@ def build_chart(
         count=p.count,
         numerator=p.numerator,
         stats=p.stats,
-        notes=tuple(translate_notes(p.notes, lang)),
+        notes=p.notes,  # table_model translates them
     )
     table = table_model(
         sub,

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import logging
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -35,7 +36,11 @@ import pandas as pd
 import polars as pl
 import statsmodels.api as sm
 from statsmodels.genmod.generalized_linear_model import GLMResults
-from statsmodels.tools.sm_exceptions import DomainWarning, PerfectSeparationWarning
+from statsmodels.tools.sm_exceptions import (
+    DomainWarning,
+    PerfectSeparationWarning,
+    SingularMatrixWarning,
+)
 
 try:
     from threadpoolctl import threadpool_limits
@@ -60,6 +65,7 @@ EQUITY_DIMENSIONS: tuple[str, ...] = (
     "gender",
 )
 _MISSING = "__missing__"
+log = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 FIRTH = False  # Firth logit fits (see _firth_logit): 92.0% vs 91.3% coverage at tiny, not default
@@ -203,6 +209,25 @@ class _CellFit:
     mu: np.ndarray  # fitted mean per cell (proportion for binomial families, mean for gaussian)
     scale: float
     cov_model: np.ndarray  # model-based covariance (statsmodels cov_params at the model's scale)
+    rank_deficient: bool = False  # statsmodels found the design rank-deficient (pinv solution)
+
+
+def unidentified_terms(X: np.ndarray, names: Sequence[str], terms: Sequence[str]) -> list[str]:
+    """The ``terms`` whose design column lies in the span of the other columns.
+
+    With a rank-deficient design statsmodels returns one of many solutions (its pseudo-inverse);
+    a term is identified, and its estimate meaningful, only if removing its column lowers the
+    rank. Ranks are taken on ``X'X`` (p x p), so this costs little even on many cells.
+    """
+    gram = X.T @ X
+    rank = np.linalg.matrix_rank(gram, hermitian=True)
+    out = []
+    for t in terms:
+        i = list(names).index(t)
+        keep = np.r_[0:i, i + 1 : len(names)]
+        if np.linalg.matrix_rank(gram[np.ix_(keep, keep)], hermitian=True) == rank:
+            out.append(t)
+    return out
 
 
 def _glm_binomial(
@@ -273,6 +298,29 @@ def _fit_cells(
     per cell (the WLS of the individual rows), at the exact individual-level residual variance
     (within-cell sums of squares included, which the cell means alone do not carry).
     """
+    with warnings.catch_warnings(record=True) as caught:
+        # A rank-deficient design is reported to the caller (which checks its key terms) rather
+        # than printed; exp overflow in the fitted means of a separated cell is harmless (the
+        # mean is 0 or 1 to machine precision).
+        warnings.simplefilter("always", SingularMatrixWarning)
+        warnings.filterwarnings("ignore", "overflow encountered in exp", RuntimeWarning)
+        cf = _fit_cells_quiet(X, ysum, wsum, yysum, family, firth)
+    for w in caught:
+        if not issubclass(w.category, SingularMatrixWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    cf.rank_deficient = any(issubclass(w.category, SingularMatrixWarning) for w in caught)
+    return cf
+
+
+def _fit_cells_quiet(
+    X: np.ndarray,
+    ysum: np.ndarray,
+    wsum: np.ndarray,
+    yysum: np.ndarray,
+    family: Family,
+    firth: bool,
+) -> _CellFit:
+    """:func:`_fit_cells` without the warnings handling."""
     p = X.shape[1]
     if family == "gaussian":
         ybar = ysum / wsum
@@ -326,6 +374,7 @@ def fit_grouped(
     ame_groups: Mapping[str, tuple[str, str]] | None = None,
     cluster: str = "study_id",
     firth: bool | None = None,
+    label: str | None = None,
 ) -> GroupedFit:
     """Fit a GLM on the cells of ``rows`` and cluster-robust variances for ``key_terms``.
 
@@ -348,6 +397,8 @@ def fit_grouped(
         Term name -> (column, level): an average adjusted difference (response scale) among the
         rows with that level, comparing their fitted values with the same rows with every
         care-related term set to zero (logit models only; others are already on that scale).
+    label
+        What the model is, for messages (default: the outcome).
     """
     indicators = dict(indicators or {})
     cat_cols = list(dict.fromkeys([*categorical, *(v for v, _ in indicators.values())]))
@@ -413,6 +464,18 @@ def fit_grouped(
         X, ysum, wsum, cells["_yy"].to_numpy(), family, FIRTH if firth is None else firth
     )
     params, bread, mu, scale = cf.params, cf.bread, cf.mu, cf.scale
+    present = [t for t in key_terms if t in names]
+    if cf.rank_deficient:
+        # Nuisance terms may be aliased (a board with one level of a covariate); a key term that
+        # is aliased has no meaningful estimate and is left out of the fit's key terms.
+        lost = unidentified_terms(X_dense, names, present)
+        if lost:
+            log.warning(
+                "model of %s: %s not identified (collinear with other terms); left out",
+                label or outcome,
+                ", ".join(lost),
+            )
+            present = [t for t in present if t not in lost]
     # per-row score residuals s_i, so that the score of the cell fit is sum_i x_c(i) * s_i
     if family == "logit":
         resid_scale = np.ones_like(mu)
@@ -420,7 +483,6 @@ def fit_grouped(
         resid_scale = 1.0 / np.clip(mu * (1 - mu), 1e-9, None)
     else:
         resid_scale = np.ones_like(mu)
-    present = [t for t in key_terms if t in names]
     contrasts: dict[str, np.ndarray] = {}
     for t in present:
         a = np.zeros(len(names))
@@ -930,8 +992,8 @@ def equity_views(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFram
 
     For each dimension (race, Indigenous identity, gender identity, born outside Canada, first
     language, ONSIS gender) a logit model among students with child-welfare involvement that year,
-    adjusting for care status, assessment x year, board and gender: the log-odds difference of each
-    level from the reference (the most frequent level; a missing value is its own level).
+    adjusting for care status, assessment x year, board and gender (not for gender identity, which
+    largely determines it): the log-odds difference of each level from the reference (the most frequent level; a missing value is its own level).
     """
     sy = _narrow(student_years, EQUITY_DIMENSIONS).filter(student_years["cw_involved"])
     if "indigenous" not in sy.columns:
@@ -958,11 +1020,18 @@ def equity_views(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFram
             "board_id": None,
             "assessment_year": None,
         }
-        if dim != "gender":
+        if dim not in ("gender", "gender_identity"):
+            # gender identity determines the OnSIS gender for most students: adjusting for one
+            # while comparing levels of the other leaves the comparison unidentified
             cat["gender"] = None
         terms = [f"{var}[{lv}]" for lv in levels if lv != ref]
         fit = fit_grouped(
-            frame, outcome="at_standard", family="logit", categorical=cat, key_terms=terms
+            frame,
+            outcome="at_standard",
+            family="logit",
+            categorical=cat,
+            key_terms=terms,
+            label=f"EQAO at standard by {dim}",
         )
         for t in fit.key_terms:
             lev = t[len(var) + 1 : -1]

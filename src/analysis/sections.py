@@ -428,6 +428,34 @@ def subject_vs_province(
         },
         formats={"rate": "proportion", "ci_low": "proportion", "ci_high": "proportion"},
     )
+    # The board's chronic absence beside Ontario's, in care and not (when the board's in-care
+    # rate is published: a chart of suppressed bars would say nothing the text does not).
+    absence = drop_dims(
+        subset(combined, name=f"{combined.name}-chronic-absent", outcome="chronic_absent"),
+        "outcome",
+    )
+    here = cell(absence, "rate", area=subject, ever_in_care="in care")
+    ontario = cell(absence, "rate", area="Ontario", ever_in_care="in care")
+    if here is not None and ontario is not None:
+        r.chart(
+            absence,
+            kind="bar",
+            category="ever_in_care",
+            value="rate",
+            series="area",
+            lower="ci_low",
+            upper="ci_high",
+            caption="caption.subject_vs_province",
+            alt="alt.subject_vs_province_absence",
+            values={
+                "measure": r.t("measure.chronic_absence"),
+                "subject": subject,
+                "year": school_year,
+                "a_value": _show_pct(r, here),
+                "b_value": _show_pct(r, ontario),
+            },
+            formats={"rate": "proportion", "ci_low": "proportion", "ci_high": "proportion"},
+        )
     eq = label_bool(
         subset(results["eqao_by_board"], board_id=board_id, school_year=school_year), "ever_in_care"
     )

@@ -298,55 +298,44 @@ def _fit_cells(
     per cell (the WLS of the individual rows), at the exact individual-level residual variance
     (within-cell sums of squares included, which the cell means alone do not carry).
     """
+    # A rank-deficient design is reported to the caller (which checks its key terms) rather than
+    # printed; exp overflow in the fitted means of a separated cell is harmless (the mean is 0 or 1
+    # to machine precision).
     with warnings.catch_warnings(record=True) as caught:
-        # A rank-deficient design is reported to the caller (which checks its key terms) rather
-        # than printed; exp overflow in the fitted means of a separated cell is harmless (the
-        # mean is 0 or 1 to machine precision).
         warnings.simplefilter("always", SingularMatrixWarning)
         warnings.filterwarnings("ignore", "overflow encountered in exp", RuntimeWarning)
-        cf = _fit_cells_quiet(X, ysum, wsum, yysum, family, firth)
+        p = X.shape[1]
+        if family == "gaussian":
+            ybar = ysum / wsum
+            res = sm.GLM(ybar, X, family=sm.families.Gaussian(), var_weights=wsum).fit(
+                method="IRLS"
+            )
+            mu = np.asarray(res.mu)
+            resid_between = float(np.sum(wsum * (ybar - mu) ** 2))
+            within = float(np.sum(yysum - wsum * ybar**2))
+            scale = (within + resid_between) / max(wsum.sum() - p, 1)
+            cov = np.asarray(res.cov_params(scale=scale))
+        else:
+            logit = family == "logit"
+            res = _glm_binomial(X, ysum, wsum, logit=logit)
+            if logit and firth:
+                res = _firth_logit(X, ysum, wsum, res)
+            mu = np.asarray(res.mu)
+            # Pearson dispersion (meaningful for the attendance days; for 0/1 outcomes the model-based
+            # variance uses scale 1, see GroupedFit.model_se)
+            v = np.clip(mu * (1 - mu), 1e-12, None)
+            scale = float(np.sum((ysum - wsum * mu) ** 2 / (wsum * v))) / max(X.shape[0] - p, 1)
+            cov = np.asarray(res.cov_params(scale=1.0 if logit else scale))
     for w in caught:
         if not issubclass(w.category, SingularMatrixWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    cf.rank_deficient = any(issubclass(w.category, SingularMatrixWarning) for w in caught)
-    return cf
-
-
-def _fit_cells_quiet(
-    X: np.ndarray,
-    ysum: np.ndarray,
-    wsum: np.ndarray,
-    yysum: np.ndarray,
-    family: Family,
-    firth: bool,
-) -> _CellFit:
-    """:func:`_fit_cells` without the warnings handling."""
-    p = X.shape[1]
-    if family == "gaussian":
-        ybar = ysum / wsum
-        res = sm.GLM(ybar, X, family=sm.families.Gaussian(), var_weights=wsum).fit(method="IRLS")
-        mu = np.asarray(res.mu)
-        resid_between = float(np.sum(wsum * (ybar - mu) ** 2))
-        within = float(np.sum(yysum - wsum * ybar**2))
-        scale = (within + resid_between) / max(wsum.sum() - p, 1)
-        cov = np.asarray(res.cov_params(scale=scale))
-    else:
-        logit = family == "logit"
-        res = _glm_binomial(X, ysum, wsum, logit=logit)
-        if logit and firth:
-            res = _firth_logit(X, ysum, wsum, res)
-        mu = np.asarray(res.mu)
-        # Pearson dispersion (meaningful for the attendance days; for 0/1 outcomes the model-based
-        # variance uses scale 1, see GroupedFit.model_se)
-        v = np.clip(mu * (1 - mu), 1e-12, None)
-        scale = float(np.sum((ysum - wsum * mu) ** 2 / (wsum * v))) / max(X.shape[0] - p, 1)
-        cov = np.asarray(res.cov_params(scale=1.0 if logit else scale))
     return _CellFit(
         params=np.asarray(res.params),
         bread=np.asarray(res.normalized_cov_params),
         mu=mu,
         scale=scale,
         cov_model=cov,
+        rank_deficient=any(issubclass(w.category, SingularMatrixWarning) for w in caught),
     )
 
 

@@ -9,9 +9,9 @@ What is measured, per stage:
     Elapsed time from starting the child process to its exit (includes Python start-up and the
     stage's imports, which an analyst re-running the stage also pays).
 ``cpu_s``
-    User + system CPU time of the child *and every process it started and waited for* (render's
-    worker processes and their Jupyter kernels), from ``getrusage(RUSAGE_CHILDREN)`` deltas in
-    this process.
+    User + system CPU time of the child *and every process it started* (render's worker processes
+    and their Jupyter kernels, reaped through multiprocessing's fork server, which the child stops
+    at its end), from ``getrusage(RUSAGE_CHILDREN)`` deltas in this process.
 ``peak_mib``
     Peak resident memory of the largest single process the stage started: the maximum of the
     child's own ``ru_maxrss``, its ``RUSAGE_CHILDREN`` ``ru_maxrss`` (the largest descendant it
@@ -209,6 +209,13 @@ def _child_main(cfg_file: str, name: str, out_file: str) -> None:
     t0 = time.perf_counter()
     result = run_stage(cfg, name, force=True)
     stage_s = time.perf_counter() - t0
+    # render's worker processes are children of multiprocessing's fork server, which reaps them
+    # (and they their kernels): stopping it reaps it here, so their CPU time counts in cpu_s.
+    from multiprocessing import forkserver
+
+    stop = getattr(forkserver._forkserver, "_stop", None)
+    if stop is not None:
+        stop()
     out: dict[str, Any] = {
         "stage_s": stage_s,
         "rows": result.rows,

@@ -321,8 +321,8 @@ def _fit_cells(
             if logit and firth:
                 res = _firth_logit(X, ysum, wsum, res)
             mu = np.asarray(res.mu)
-            # Pearson dispersion (meaningful for the attendance days; for 0/1 outcomes the model-based
-            # variance uses scale 1, see GroupedFit.model_se)
+            # Pearson dispersion (meaningful for the attendance days; for 0/1 outcomes the
+            # model-based variance uses scale 1, see GroupedFit.model_se)
             v = np.clip(mu * (1 - mu), 1e-12, None)
             scale = float(np.sum((ysum - wsum * mu) ** 2 / (wsum * v))) / max(X.shape[0] - p, 1)
             cov = np.asarray(res.cov_params(scale=1.0 if logit else scale))
@@ -982,7 +982,8 @@ def equity_views(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFram
     For each dimension (race, Indigenous identity, gender identity, born outside Canada, first
     language, ONSIS gender) a logit model among students with child-welfare involvement that year,
     adjusting for care status, assessment x year, board and gender (not for gender identity, which
-    largely determines it): the log-odds difference of each level from the reference (the most frequent level; a missing value is its own level).
+    largely determines it): the log-odds difference of each level from the reference (the most
+    frequent level; a missing value is its own level).
     """
     sy = _narrow(student_years, EQUITY_DIMENSIONS).filter(student_years["cw_involved"])
     if "indigenous" not in sy.columns:

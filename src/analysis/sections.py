@@ -24,6 +24,8 @@ from analysis.report import Report
 
 SYM = "__symbol"
 CARE_ORDER = ("in_care", "kinship_service", "vysa", "ccsyp", "none")
+# The label of the province beside a board or society in comparison tables and charts.
+PROVINCE_AREA = "Ontario"
 EQAO_MAIN = ("g3_reading", "g3_math", "g6_reading", "g6_math", "g9_math", "osslt")
 
 
@@ -356,7 +358,7 @@ def indicators(
             t,
             df=t.df.with_columns(
                 pl.when(pl.col("society_id") == "Total")
-                .then(pl.lit("Ontario"))
+                .then(pl.lit(PROVINCE_AREA))
                 .otherwise(pl.lit(subject or society_id))
                 .alias("society_id")
             ),
@@ -394,7 +396,7 @@ def subject_vs_province(
     if hidden > 0.5:
         r.text("text.small_subject", subject=subject)
     rows = []
-    for src, area in ((board, subject), (prov, "Ontario")):
+    for src, area in ((board, subject), (prov, PROVINCE_AREA)):
         rows.append(
             drop_dims(src, "board_id", "school_year").df.with_columns(pl.lit(area).alias("area"))
         )
@@ -435,7 +437,7 @@ def subject_vs_province(
         "outcome",
     )
     here = cell(absence, "rate", area=subject, ever_in_care="in care")
-    ontario = cell(absence, "rate", area="Ontario", ever_in_care="in care")
+    ontario = cell(absence, "rate", area=PROVINCE_AREA, ever_in_care="in care")
     if here is not None and ontario is not None:
         r.chart(
             absence,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.render import render_report, render_site
+from analysis.reports.render import render_report, render_site
 from test_render import build_sample
 
 pytestmark = pytest.mark.browser

@@ -27,8 +27,8 @@ import pytest
 from typer.testing import CliRunner
 
 from analysis.cli import app
+from analysis.domain.schemas import SOURCE_NAMES
 from analysis.io import hash_tree
-from analysis.schemas import SOURCE_NAMES
 
 runner = CliRunner()
 ENV = {"COLUMNS": "2000"}  # rich must not wrap long paths in the messages

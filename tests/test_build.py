@@ -11,9 +11,9 @@ import polars as pl
 import pytest
 from pypdf import PdfReader
 
-from analysis.build_reports import report_jobs
 from analysis.io import hash_tree, sha256_file
 from analysis.pipeline import build, run_stage
+from analysis.reports.build import report_jobs
 from conftest import make_cfg
 
 pytestmark = pytest.mark.slow
@@ -176,9 +176,9 @@ def _paths(p: Path) -> list[str]:
 
 @pytest.mark.parametrize("lang", ["en", "fr"])
 def test_youth_summary_reads_at_grade_6_or_lower(tiny_build, lang):
-    from analysis import sections
-    from analysis.readability import check_grade
-    from analysis.report import Report
+    from analysis.reports import sections
+    from analysis.reports.readability import check_grade
+    from analysis.reports.report import Report
 
     results = sections.open_results(tiny_build)
     r = Report("youth", "youth", lang, title="youth.title")

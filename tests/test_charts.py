@@ -7,7 +7,8 @@ import re
 import polars as pl
 import pytest
 
-from analysis.charts import (
+from analysis.disclosure import Protected
+from analysis.reports.charts import (
     PALETTE,
     AltTextError,
     build_chart,
@@ -16,7 +17,6 @@ from analysis.charts import (
     svg_html,
     svg_pdf,
 )
-from analysis.disclosure import Protected
 
 FINDING = "Fewer youth in care (54.2%) than other students (86.1%) graduated within five years"
 
@@ -166,7 +166,7 @@ def test_value_axis_is_labelled_in_percent_like_the_text(lang: str) -> None:
 def test_chart_data_table_keeps_the_notes_in_its_language(lang: str) -> None:
     from dataclasses import replace
 
-    from analysis.i18n import Translator
+    from analysis.reports.i18n import Translator
 
     noted = replace(table(), notes=("Estimates from regression models, adjusted for age.",))
     model = build_chart(

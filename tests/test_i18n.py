@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from analysis.i18n import (
+from analysis.reports.i18n import (
     MissingMessage,
     catalogue,
     fmt_in_ten,
@@ -20,7 +20,7 @@ from analysis.i18n import (
     placeholders,
     school_year,
 )
-from analysis.render import render_report, render_site
+from analysis.reports.render import render_report, render_site
 from test_render import build_sample
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from analysis import indicators as ind
+from analysis.analyse import indicators as ind
 
 
 def _row(t: pl.DataFrame, **keys: object) -> dict:

@@ -30,7 +30,7 @@ def test_luhn_validation_accepts_check_digit_and_rejects_others() -> None:
 def test_luhn_matches_the_generator_rule() -> None:
     import numpy as np
 
-    from analysis.synthetic import luhn_check_digit
+    from analysis.domain.oen import luhn_check_digit
 
     base = np.array([12345678, 10000000, 99999999, 31415926])
     oens = [f"{b}{c}" for b, c in zip(base, luhn_check_digit(base), strict=True)]

@@ -12,9 +12,9 @@ import nbformat
 import papermill as pm
 import pytest
 
-from analysis.config import REPO_ROOT, load_config
+from analysis.config import NOTEBOOKS_DIR, REPO_ROOT, load_config
 
-NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted(NOTEBOOKS_DIR.glob("*.ipynb"))
 REPORT_KINDS = ("ministry", "board", "society", "youth")
 
 
@@ -45,7 +45,7 @@ def test_notebook_is_thin_and_stored_without_outputs(path: Path):
 
 @pytest.mark.parametrize("kind", REPORT_KINDS)
 def test_parameters_match_the_configuration(kind: str):
-    params = pm.inspect_notebook(str(REPO_ROOT / "notebooks" / f"{kind}.ipynb"))
+    params = pm.inspect_notebook(str(NOTEBOOKS_DIR / f"{kind}.ipynb"))
     cfg = load_config()
     assert params["school_year"]["default"].strip('"') in cfg.school_years
     assert params["scale"]["default"].strip('"') in cfg.scales

@@ -6,8 +6,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analysis import outcomes
-from analysis.outcomes import wilson_ci
+from analysis.analyse import outcomes
+from analysis.analyse.outcomes import wilson_ci
 from test_indicators import CASES
 from test_models import fake_analytic
 

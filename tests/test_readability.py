@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from analysis.i18n import catalogue
-from analysis.readability import YOUTH_MAX_GRADE, check_grade, ease_to_grade, measure
-from analysis.report import load
+from analysis.reports.i18n import catalogue
+from analysis.reports.readability import YOUTH_MAX_GRADE, check_grade, ease_to_grade, measure
+from analysis.reports.report import load
 from test_render import build_sample
 
 

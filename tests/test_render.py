@@ -14,9 +14,9 @@ import typst
 from pypdf import PdfReader
 
 from analysis.disclosure import Protected
-from analysis.render import RenderError, render_report, render_site
-from analysis.report import Report
-from analysis.tables import csv_text, table_html, table_typst, write_csv
+from analysis.reports.render import RenderError, render_report, render_site
+from analysis.reports.report import Report
+from analysis.reports.tables import csv_text, table_html, table_typst, write_csv
 
 
 def grad_table() -> Protected:

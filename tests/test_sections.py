@@ -5,9 +5,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from analysis import sections
 from analysis.disclosure import Protected
-from analysis.report import Report
+from analysis.reports import sections
+from analysis.reports.report import Report
 
 YEAR = "2022-23"
 STATS = ("rate", "ci_low", "ci_high")

@@ -8,9 +8,10 @@ import numpy as np
 import polars as pl
 import pytest
 
+from analysis.domain.oen import luhn_check_digit, oen_is_valid
+from analysis.domain.schemas import SOURCE_NAMES, check_source
 from analysis.io import hash_tree
-from analysis.schemas import SOURCE_NAMES, check_source
-from analysis.synthetic import generate, luhn_check_digit, oen_is_valid
+from analysis.synthetic import generate
 from conftest import make_cfg
 
 

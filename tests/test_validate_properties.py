@@ -1,4 +1,4 @@
-"""Property tests (hypothesis) on the validators of ``analysis.schemas`` / ``analysis.validate``.
+"""Property tests (hypothesis) on the validators of ``analysis.domain.schemas`` / ``analysis.validate``.
 
 - the OEN check-digit rule agrees with a reference Luhn implementation, on any string;
 - random valid rows always pass; a CSV of them reads back to the same frame and passes;
@@ -22,10 +22,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analysis import schemas
 from analysis.config import Validation, load_config
-from analysis.schemas import GRADES, SCHOOL_YEARS, SourceValidationError, check_source
-from analysis.synthetic import luhn_check_digit, oen_is_valid
+from analysis.domain import schemas
+from analysis.domain.oen import luhn_check_digit, oen_is_valid
+from analysis.domain.schemas import GRADES, SCHOOL_YEARS, SourceValidationError, check_source
 from analysis.validate import read_source_file, validate_frame
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

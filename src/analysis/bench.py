@@ -26,7 +26,7 @@ The ``disclosure`` line is the part of ``analyse`` spent inside :mod:`analysis.d
 calls are counted once). It is part of ``analyse``, not added to the totals.
 
 The naive comparison renders the same ``N`` reports twice through
-:func:`analysis.build_reports.run_job`: the naive way (one report at a time, each with its own
+:func:`analysis.reports.build.run_job`: the naive way (one report at a time, each with its own
 fresh papermill kernel) and the fast way (two workers with shared kernels), into throw-away cache
 folders, and reports the seconds per report and the ratio.
 """
@@ -235,8 +235,8 @@ def _child_main(cfg_file: str, name: str, out_file: str) -> None:
 # ------------------------------------------------------------------ naive vs fast rendering
 def _naive_child(cfg_file: str, n: str, out_file: str) -> None:
     """Render ``n`` reports the naive way and the fast way (in this child process)."""
-    from analysis import build_reports as br
-    from analysis.charts import _svg_of_spec
+    from analysis.reports import build as br
+    from analysis.reports.charts import _svg_of_spec
 
     cfg = Config.model_validate_json(Path(cfg_file).read_text(encoding="utf-8"))
     every = br.report_jobs(cfg)
@@ -244,7 +244,7 @@ def _naive_child(cfg_file: str, n: str, out_file: str) -> None:
     # naive per-report time compares with the render stage's average report.
     step = max(1, len(every) // max(1, int(n)))
     jobs = every[::step][: int(n)]
-    digest = br._inputs_digest(cfg)
+    digest = br.inputs_digest(cfg)
     out: dict[str, Any] = {"reports": len(jobs), "slugs": [j.slug for j in jobs]}
     for label, workers, shared in (
         ("naive", 1, False),
@@ -311,7 +311,7 @@ def analyst_loop(cfg: Config, board_id: str = "B01", repeats: int = 3) -> dict[s
     """
     import statistics
 
-    from analysis.build_reports import Job, execute_notebook
+    from analysis.reports.build import Job, execute_notebook
 
     job = Job(
         "board",

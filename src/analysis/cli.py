@@ -91,8 +91,8 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def _run(cfg: Config, stages: tuple[str, ...], force: bool) -> None:
+    from analysis.domain.schemas import SourceValidationError
     from analysis.pipeline import build
-    from analysis.schemas import SourceValidationError
 
     with Progress(
         SpinnerColumn(),

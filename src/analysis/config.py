@@ -1,7 +1,7 @@
 """One typed configuration for the whole build.
 
-The defaults live in ``config/default.yaml`` (shipped inside the package as
-``analysis/default.yaml`` too, so an installed package works outside the repo).
+The defaults live in ``config/default.yaml`` (shipped inside the wheel as
+``analysis/bundled/default.yaml``, with the notebooks, so an installed package works outside the repo).
 A user file passed with ``--config`` overrides any subset of it; ``--scale`` and
 ``--seed`` on the command line override both. The resolved configuration is
 frozen, serialisable, and written beside every output (see ``manifest``).
@@ -20,8 +20,22 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Scale = Literal["tiny", "small", "province"]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CONFIG_FILE = REPO_ROOT / "config" / "default.yaml"
+_PACKAGE = Path(__file__).resolve().parent
+_CHECKOUT = _PACKAGE.parents[1]  # src/analysis -> the repository, when run from a source checkout
+# What a built wheel ships beside the code (pyproject.toml: [tool.hatch.build.targets.wheel.force-include]).
+_BUNDLED = _PACKAGE / "bundled"
+IN_CHECKOUT = (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "config").is_dir()
+# Where the repository's own files are found: the checkout, or the copies inside the installed package.
+REPO_ROOT: Path | None = _CHECKOUT if IN_CHECKOUT else None
+DEFAULT_CONFIG_FILE = (
+    _CHECKOUT / "config" / "default.yaml" if IN_CHECKOUT else _BUNDLED / "default.yaml"
+)
+NOTEBOOKS_DIR = _CHECKOUT / "notebooks" if IN_CHECKOUT else _BUNDLED / "notebooks"
+
+
+def project_root() -> Path:
+    """The folder relative paths resolve against: the checkout, or (installed) the working folder."""
+    return REPO_ROOT if REPO_ROOT is not None else Path.cwd()
 
 
 class _Frozen(BaseModel):
@@ -267,12 +281,13 @@ def load_config(
         raw.setdefault("paths", {})["incoming"] = str(incoming)
     if engine is not None:
         raw.setdefault("linkage", {})["engine"] = engine
-    # Relative paths in configuration files are relative to the repository, so notebooks (run
-    # from notebooks/) and the CLI (run from anywhere) find the same data.
+    # Relative paths in configuration files are relative to the repository (or, for an installed
+    # package, the working folder), so notebooks and the CLI find the same data.
     paths = raw.setdefault("paths", {})
+    root = project_root()
     for key in ("data_dir", "reports_dir", "incoming"):
         if paths.get(key) is not None and not Path(paths[key]).is_absolute():
-            paths[key] = str(REPO_ROOT / paths[key])
+            paths[key] = str(root / paths[key])
     try:
         return Config.model_validate(raw)
     except Exception as exc:  # pydantic's message names the key and rule

@@ -2,14 +2,76 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
-from analysis.config import Config
-from analysis.io import hash_tree, write_json
+from analysis.config import REPO_ROOT, Config
+from analysis.io import hash_tree, sha256_file, write_json
 
 MANIFEST = "manifest.json"
+
+PACKAGE = Path(__file__).resolve().parent
+# Modules every stage runs on.
+CORE_CODE = ("config.py", "io.py", "stages.py")
+# The code each stage runs, by package: a change in any of it re-runs the stage (and, for render,
+# re-renders every report). The layout makes this a short list rather than a list of modules.
+STAGE_CODE: dict[str, tuple[str, ...]] = {
+    "generate": ("synthetic", "domain"),
+    "validate": ("validate.py", "domain"),
+    "link": ("linkage", "domain"),
+    "deidentify": ("deidentify", "domain"),
+    "analyse": ("analyse", "disclosure", "domain"),
+    "render": ("reports", "disclosure", "domain", "manifest.py"),
+}
+
+
+def code_digest(parts: tuple[str, ...]) -> str:
+    """SHA-256 over the source files (and templates, catalogues) of ``parts`` of the package."""
+    h = hashlib.sha256()
+    for part in sorted({*CORE_CODE, *parts}):
+        root = PACKAGE / part
+        files = (
+            {part: sha256_file(root)}
+            if root.is_file()
+            else {
+                f"{part}/{rel}": d
+                for rel, d in hash_tree(root).items()
+                if "__pycache__" not in rel and not rel.endswith(".pyc")
+            }
+        )
+        for rel, d in files.items():
+            h.update(f"{rel}:{d}\n".encode())
+    return h.hexdigest()
+
+
+def code_version() -> str:
+    """The git revision of the source (``-modified`` when ``src`` has uncommitted changes)."""
+    if REPO_ROOT is None:  # an installed package: its version and a digest of its code
+        from importlib.metadata import version
+
+        return f"{version('analysis')}+{code_digest(('.',))[:12]}"
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+        rev = out.stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no", "src"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        ).stdout.strip()
+        return (rev or "unknown") + ("-modified" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
 
 
 def stage_records(cfg: Config) -> dict[str, dict[str, Any]]:
@@ -39,8 +101,6 @@ def _stable(obj: Any) -> Any:
 
 def write(cfg: Config, reports_root: Path, entries: list[dict[str, Any]]) -> Path:
     """Write ``reports_root/manifest.json`` (hashes every file already under ``reports_root``)."""
-    from analysis.pipeline import _code_version
-
     stages = stage_records(cfg)
     deid = stages.get("deidentify", {}).get("metrics", {})
     key = {k: deid[k] for k in ("key_fingerprint", "key_source", "development_key") if k in deid}
@@ -52,7 +112,7 @@ def write(cfg: Config, reports_root: Path, entries: list[dict[str, Any]]) -> Pat
         "title": "Annual report build (synthetic data)",
         "seed": cfg.seed,
         "scale": cfg.scale,
-        "code_version": _code_version(),
+        "code_version": code_version(),
         "config_sha256": cfg.fingerprint(),
         "config": json.loads(cfg.to_json()),
         "thresholds": {

@@ -18,13 +18,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analysis.config import REPO_ROOT, Config
+from analysis.config import NOTEBOOKS_DIR, Config
 from analysis.io import clean_stale_staging, hash_tree, write_json
+from analysis.manifest import STAGE_CODE, code_digest, code_version
 from analysis.stages import StageResult
 
 log = logging.getLogger(__name__)
-
-REPO_NOTEBOOKS = REPO_ROOT / "notebooks"
 
 STAGES: tuple[str, ...] = ("generate", "validate", "link", "deidentify", "analyse", "render")
 
@@ -57,7 +56,7 @@ def _stage_fn(name: str) -> Callable[[Config], StageResult]:
 
         return analyse
     if name == "render":
-        from analysis.build_reports import run as render
+        from analysis.reports.build import run as render
 
         return render
     raise KeyError(name)
@@ -72,7 +71,7 @@ def stage_inputs(cfg: Config, name: str) -> list[Path]:
         "link": [p.sources],
         "deidentify": [p.sources, p.linkage, p.reference],
         "analyse": [p.analytic],
-        "render": [p.results, p.analytic, REPO_NOTEBOOKS],
+        "render": [p.results, p.analytic, NOTEBOOKS_DIR],
     }[name]
 
 
@@ -101,32 +100,6 @@ def _digest(paths: Iterable[Path]) -> str:
     return h.hexdigest()
 
 
-def _code_version() -> str:
-    import subprocess
-
-    from analysis.config import REPO_ROOT
-
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-        rev = out.stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no", "src"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        ).stdout.strip()
-        return (rev or "unknown") + ("-modified" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 @dataclass
 class BuildRecord:
     """What a build did: stage by stage, for the manifest and the methodology page."""
@@ -145,11 +118,12 @@ def _state_file(cfg: Config, name: str) -> Path:
 
 def _fingerprint(cfg: Config, name: str) -> str:
     # generate depends on the whole configuration (the seed and sizes); later stages on the
-    # configuration and on the content of their inputs.
+    # configuration and on the content of their inputs; every stage on its own code.
     conf = cfg.fingerprint(data_only=name != "render")
     extra = json.dumps(list(cfg.reports.only)) if name == "render" else ""
+    code = code_digest(STAGE_CODE[name])
     return hashlib.sha256(
-        (conf + name + extra + _digest(stage_inputs(cfg, name))).encode()
+        (conf + name + extra + code + _digest(stage_inputs(cfg, name))).encode()
     ).hexdigest()
 
 
@@ -211,7 +185,7 @@ def build(
         config_sha256=cfg.fingerprint(),
         seed=cfg.seed,
         scale=cfg.scale,
-        code_version=_code_version(),
+        code_version=code_version(),
     )
     for name in stages:
         t0 = time.perf_counter()

@@ -31,8 +31,14 @@ import numpy as np
 import polars as pl
 
 from analysis.config import Config
+from analysis.domain.schemas import (
+    SCHEMAS,
+    SOURCE_NAMES,
+    Problem,
+    SourceValidationError,
+    check_source,
+)
 from analysis.io import atomic_dir, write_json, write_parquet
-from analysis.schemas import SCHEMAS, SOURCE_NAMES, Problem, SourceValidationError, check_source
 from analysis.stages import StageResult
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,8 @@ from typing import Any
 
 import polars as pl
 
-from analysis.names import NICKNAMES
+from analysis.domain.names import NICKNAMES
+from analysis.domain.oen import oen_is_valid
 
 ONSIS_COLUMNS = (
     "oen",
@@ -90,23 +91,8 @@ def clean_postal(expr: pl.Expr) -> pl.Expr:
 
 
 def luhn_valid(expr: pl.Expr) -> pl.Expr:
-    """True when ``expr`` is 9 digits whose last digit is the Luhn check digit of the first 8.
-
-    Luhn: from the right, every second digit (starting with the one left of the check digit) is
-    doubled, 9 subtracted when the double exceeds 9; the OEN is valid when the sum of all digits
-    is a multiple of 10. Null in, false out.
-    """
-    digits = [expr.str.slice(i, 1).cast(pl.Int32, strict=False) for i in range(9)]
-    total = pl.lit(0, dtype=pl.Int32)
-    for i, d in enumerate(digits):
-        # positions counted from the right: index 8 is position 1 (check digit, not doubled)
-        if (9 - i) % 2 == 0:
-            dd = d * 2
-            total = total + pl.when(dd > 9).then(dd - 9).otherwise(dd)
-        else:
-            total = total + d
-    ok = expr.str.contains(r"^[0-9]{9}$") & ((total % 10) == 0)
-    return ok.fill_null(False)
+    """True when ``expr`` is a valid OEN (:func:`analysis.domain.oen.oen_is_valid`); null in, false out."""
+    return oen_is_valid(expr).fill_null(False)
 
 
 def clean_oen(expr: pl.Expr) -> pl.Expr:
@@ -117,7 +103,7 @@ def clean_oen(expr: pl.Expr) -> pl.Expr:
 
 @lru_cache(maxsize=1)
 def nickname_forms() -> dict[str, tuple[str, ...]]:
-    """Standardised name -> the formal names it may stand for (from ``analysis.names.NICKNAMES``)."""
+    """Standardised name -> the formal names it may stand for (from ``analysis.domain.names.NICKNAMES``)."""
     frame = pl.DataFrame(
         {
             "formal": [f for f, nicks in NICKNAMES.items() for _ in nicks],

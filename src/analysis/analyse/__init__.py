@@ -18,8 +18,8 @@ from typing import Any
 
 import polars as pl
 
-from analysis import indicators as ind
-from analysis import models, outcomes
+from analysis.analyse import indicators as ind
+from analysis.analyse import models, outcomes
 from analysis.config import Config
 from analysis.disclosure import SYMBOL_NOT_AVAILABLE, Protected
 from analysis.io import atomic_dir, write_json, write_parquet

@@ -6,7 +6,7 @@ without disclosure control. Suppressed and other special values print as their s
 
 The renderers work in two steps: :func:`table_model` turns a ``Protected`` into a small,
 JSON-serialisable :class:`TableModel` of already locale-formatted strings (this is what a
-:class:`~analysis.report.Report` stores), and :func:`model_html` / :func:`model_typst_cells`
+:class:`~analysis.reports.report.Report` stores), and :func:`model_html` / :func:`model_typst_cells`
 draw a model. The public entry points :func:`table_html`, :func:`write_csv` and
 :func:`table_typst` take a ``Protected`` only.
 """
@@ -30,7 +30,7 @@ from analysis.disclosure import (
     SYMBOL_SUPPRESSED,
     Protected,
 )
-from analysis.i18n import Translator, fmt_number, fmt_percent
+from analysis.reports.i18n import Translator, fmt_number, fmt_percent
 
 SYMBOLS: tuple[str, ...] = (
     SYMBOL_SUPPRESSED,

@@ -1,7 +1,7 @@
 """Report sections: what each part of a report says, built from published (protected) tables.
 
 The report notebooks are thin: a ``parameters`` cell, then one call per section of this module.
-Every section takes a :class:`~analysis.report.Report` and the release's published tables
+Every section takes a :class:`~analysis.reports.report.Report` and the release's published tables
 (:func:`analysis.analyse.load_results`), selects the slice it needs with :func:`subset` (a subset
 of a published table publishes nothing new), and adds headings, text, tables and charts. Alt text
 states the finding, from the same numbers the chart shows; where those numbers are suppressed, the
@@ -20,7 +20,7 @@ import polars as pl
 
 from analysis.config import Config
 from analysis.disclosure import Protected
-from analysis.report import Report
+from analysis.reports.report import Report
 
 SYM = "__symbol"
 CARE_ORDER = ("in_care", "kinship_service", "vysa", "ccsyp", "none")

@@ -33,7 +33,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from analysis.outcomes import wilson_ci
+from analysis.analyse.outcomes import wilson_ci
 
 TOTAL = "Total"
 EXTRACT_END = dt.date(2023, 8, 31)

@@ -1,7 +1,7 @@
 """The render stage: run every report notebook with papermill and render HTML, PDF and CSV.
 
 Each report is one papermill run of a parameterised notebook (``notebooks/<kind>.ipynb``). The
-notebook reads the de-identified results, fills a :class:`~analysis.report.Report` and saves it;
+notebook reads the de-identified results, fills a :class:`~analysis.reports.report.Report` and saves it;
 this module renders the saved document (HTML + tagged PDF + CSV), keeps the executed notebook as
 the run's audit record, and writes the site index, the methodology page and the manifest.
 
@@ -30,13 +30,14 @@ from typing import Any
 
 import polars as pl
 
-from analysis.config import REPO_ROOT, Config
+from analysis.config import NOTEBOOKS_DIR, Config, project_root
 from analysis.io import atomic_dir, hash_tree, sha256_file, write_json
+from analysis.manifest import STAGE_CODE, code_digest
 from analysis.stages import StageResult
 
 log = logging.getLogger(__name__)
 
-NOTEBOOKS = REPO_ROOT / "notebooks"
+NOTEBOOKS = NOTEBOOKS_DIR
 REPORT_NOTEBOOKS = ("ministry", "board", "society", "youth")
 KERNEL = "python3"
 
@@ -103,18 +104,13 @@ def report_jobs(cfg: Config, *, kinds: Sequence[str] = REPORT_NOTEBOOKS) -> list
     return jobs
 
 
-def _inputs_digest(cfg: Config) -> str:
-    """Hash of what every report depends on: results, analytic data, linkage quality, code."""
+def inputs_digest(cfg: Config) -> str:
+    """Hash of what every report depends on: results, analytic data, the render code, configuration."""
     h = hashlib.sha256()
     for root in (cfg.paths.results, cfg.paths.analytic):
         for rel, d in hash_tree(root).items():
             h.update(f"{root.name}/{rel}:{d}\n".encode())
-    pkg = Path(__file__).parent
-    for sub in ("templates", "locales"):
-        for rel, d in hash_tree(pkg / sub).items():
-            h.update(f"{sub}/{rel}:{d}\n".encode())
-    for mod in ("report.py", "render.py", "charts.py", "tables.py", "i18n.py", "build_reports.py"):
-        h.update(sha256_file(pkg / mod).encode())
+    h.update(code_digest(STAGE_CODE["render"]).encode())
     h.update(cfg.fingerprint().encode())
     return h.hexdigest()
 
@@ -145,7 +141,7 @@ def _kernel() -> Any:
         # kernel has no reason to warn about unencrypted network traffic.
         sockets = tempfile.mkdtemp(prefix="analysis-kernel-")
         _KM = KernelManager(kernel_name=KERNEL, transport="ipc", ip=os.path.join(sockets, "k"))
-        _KM.start_kernel(cwd=str(REPO_ROOT))
+        _KM.start_kernel(cwd=str(project_root()))
         # Worker processes leave through multiprocessing's exit path, which runs its finalizers
         # but not ``atexit``; register both so the kernel is shut down, not orphaned.
         multiprocessing.util.Finalize(None, _shutdown_kernel, args=(sockets,), exitpriority=10)
@@ -271,7 +267,7 @@ def execute_notebook(job: Job, out_nb: Path, docs_dir: Path, *, shared_kernel: b
         parameters=params,
         kernel_name=KERNEL,
         progress_bar=False,
-        cwd=str(REPO_ROOT),
+        cwd=str(project_root()),
         log_output=False,
         **kwargs,
     )
@@ -313,7 +309,7 @@ def _strip_volatile(nb_path: Path, staging: Path, final: Path) -> None:
 
 def run_job(job: Job, cache_dir: Path, key: str, shared_kernel: bool = True) -> dict[str, Any]:
     """Execute and render one report into ``cache_dir/<key>/`` (atomically); return its entry."""
-    from analysis.render import render_report
+    from analysis.reports.render import render_report
 
     target = cache_dir / key
     if not (target / "entry.json").exists():
@@ -383,13 +379,14 @@ def run(
     progress: Any = None,
 ) -> StageResult:
     """Render every report, the methodology page, the site index and the manifest."""
-    from analysis import manifest, site
-    from analysis.render import RenderedReport, render_site
+    from analysis import manifest
+    from analysis.reports import site
+    from analysis.reports.render import RenderedReport, render_site
 
     jobs = report_jobs(cfg, kinds=kinds)
     if cfg.reports.only:
         jobs = [j for j in jobs if j.slug in set(cfg.reports.only)]
-    digest = _inputs_digest(cfg)
+    digest = inputs_digest(cfg)
     keys = [job_key(j, digest) for j in jobs]
     cache = cfg.paths.data_dir / ".render-cache"
     cache.mkdir(parents=True, exist_ok=True)

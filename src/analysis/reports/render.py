@@ -28,10 +28,10 @@ from typing import Any
 import jinja2
 import typst
 
-from analysis.charts import ChartModel, check_alt_text, svg_html, svg_pdf
-from analysis.i18n import Translator
-from analysis.report import Report, load
-from analysis.tables import SYMBOLS, TableModel, model_html, model_typst
+from analysis.reports.charts import ChartModel, check_alt_text, svg_html, svg_pdf
+from analysis.reports.i18n import Translator
+from analysis.reports.report import Report, load
+from analysis.reports.tables import SYMBOLS, TableModel, model_html, model_typst
 
 TEMPLATES = Path(__file__).parent / "templates"
 PDF_TIMESTAMP = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -255,7 +255,7 @@ def render_report(
     pdf: bool = True,
     home_href: str | None = "index.html",
 ) -> RenderedReport:
-    """Render a saved :class:`~analysis.report.Report` into ``out_dir``.
+    """Render a saved :class:`~analysis.reports.report.Report` into ``out_dir``.
 
     Writes ``<slug>.html``, ``<slug>.pdf`` (unless ``pdf=False``) and copies the report's CSV
     downloads to ``out_dir/data/`` when the document was saved elsewhere.

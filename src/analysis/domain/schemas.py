@@ -15,7 +15,7 @@ import pandera.polars as pa
 import polars as pl
 from pandera.constants import CHECK_OUTPUT_KEY
 
-from analysis.synthetic import oen_is_valid
+from analysis.domain.oen import oen_is_valid
 
 SCHOOL_YEARS = ("2017-18", "2018-19", "2019-20", "2020-21", "2021-22", "2022-23")
 GRADES = ("JK", "K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")

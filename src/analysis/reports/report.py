@@ -1,9 +1,9 @@
 """A small document model that report notebooks fill, saved as JSON plus CSV downloads.
 
 A notebook builds a :class:`Report`, adds headings, catalogue text, tables and charts, and saves it;
-:func:`analysis.render.render_report` turns the saved JSON into HTML and a tagged PDF.
+:func:`analysis.reports.render.render_report` turns the saved JSON into HTML and a tagged PDF.
 
-Every piece of fixed text comes from the message catalogue (:mod:`analysis.i18n`): methods take a
+Every piece of fixed text comes from the message catalogue (:mod:`analysis.reports.i18n`): methods take a
 message id and values, never a sentence. Every number comes from a
 :class:`~analysis.disclosure.Protected` table, or is formatted for the report's language by
 :meth:`Report.pct` / :meth:`Report.num` / :meth:`Report.in_ten` from values the caller read out of
@@ -25,10 +25,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from analysis.charts import ChartModel, build_chart
 from analysis.disclosure import Protected
-from analysis.i18n import Translator, check_lang, fmt_in_ten, fmt_number, fmt_percent
-from analysis.tables import csv_text, notes_text, require_protected, slugify, table_model
+from analysis.reports.charts import ChartModel, build_chart
+from analysis.reports.i18n import Translator, check_lang, fmt_in_ten, fmt_number, fmt_percent
+from analysis.reports.tables import csv_text, notes_text, require_protected, slugify, table_model
 
 DOC_FORMAT = "analysis-report/1"
 KINDS: tuple[str, ...] = ("ministry", "board", "society", "youth", "methodology")
@@ -211,7 +211,7 @@ class Report:
         labels: Mapping[str, str] | None = None,
         formats: Mapping[str, str] | None = None,
     ) -> Report:
-        """A chart through :func:`analysis.charts.build_chart`, with its data table and CSV.
+        """A chart through :func:`analysis.reports.charts.build_chart`, with its data table and CSV.
 
         ``caption`` and ``alt`` are message ids filled from ``values`` (alt text must state the
         finding, e.g. ``alt.compare_two``).

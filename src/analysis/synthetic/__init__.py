@@ -31,10 +31,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from analysis import names as vocab
 from analysis.config import Config
+from analysis.domain import names as vocab
+from analysis.domain.oen import luhn_check_digit
 from analysis.io import atomic_dir, write_json, write_parquet
 from analysis.stages import StageResult
+from analysis.synthetic.effects import planted_effects
 
 REGIONS = ("Toronto", "Central", "East", "Southwest", "North")
 REGION_LETTER = {"Toronto": "M", "Central": "L", "East": "K", "Southwest": "N", "North": "P"}
@@ -86,35 +88,6 @@ def school_year_bounds(sy: str) -> tuple[int, int]:
     """(first day, last day) of school year ``"2017-18"`` as days since 1970-01-01."""
     y = int(sy[:4])
     return _days(dt.date(y, 9, 1)), _days(dt.date(y + 1, 6, 30))
-
-
-def luhn_check_digit(base: np.ndarray) -> np.ndarray:
-    """Luhn check digit for each 8-digit integer in ``base`` (vectorised).
-
-    The OEN's real check-digit rule is not public (BRIEF.md s.1); the synthetic OEN uses Luhn
-    (ISO/IEC 7812-1), documented in the codebook.
-    """
-    rest = np.asarray(base).astype(np.int64)
-    total = np.zeros(rest.shape, dtype=np.int64)
-    for k in range(8):  # k = 0 is the rightmost payload digit, which is doubled
-        rest, d = np.divmod(rest, 10)
-        if k % 2 == 0:
-            d = d * 2
-            d -= 9 * (d > 9)
-        total += d
-    return (10 - total % 10) % 10
-
-
-def oen_is_valid(oen: pl.Expr) -> pl.Expr:
-    """Polars expression: the string is 9 digits whose last is the Luhn digit of the first 8."""
-    s = oen
-    ok_shape = s.str.contains(r"^\d{9}$")
-    d = [s.str.slice(i, 1).cast(pl.Int32, strict=False) for i in range(9)]
-    total = pl.lit(0)
-    for i in range(8):  # i = 0 leftmost; rightmost payload digit (i = 7) is doubled
-        v = d[i] * 2 if (7 - i) % 2 == 0 else d[i]
-        total = total + pl.when(v > 9).then(v - 9).otherwise(v)
-    return ok_shape & (((10 - total % 10) % 10) == d[8])
 
 
 def unique_sorted(a: np.ndarray) -> np.ndarray:
@@ -1640,23 +1613,6 @@ def simulate(cfg: Config) -> _Sim:
     )
 
 
-def planted_effects(cfg: Config) -> dict:
-    """The planted effects and the outcome model they enter (written to the truth folder)."""
-    return {
-        "effects": cfg.effects.model_dump(),
-        "eqao_model": "logit P(at standard) = base[assessment, year(, stream)] + board[b] "
-        "+ 0.25*(female-male) for reading/writing, -0.05*(female-male) for math "
-        "+ eqao_logodds[care_status] + dose_per_year_in_care*years_in_care*(care_status==in_care) "
-        "+ group_care_extra_logodds*(placement_group==group) "
-        "+ indigenous_extra_logodds*indigenous*(care_status!=none); board ~ N(0, 0.25); base "
-        "calibrated per assessment and year to the configured % at standard among participants.",
-        "attendance_model": "P(absent on a day) = clip(base[grade band] * year_mult * frailty_i "
-        "- attendance_gap[care_status], 0, 0.9); frailty ~ Gamma(2.5, 1/2.5)",
-        "credits_model": "credits = clip(8 + Bernoulli(0.3) - Poisson(max(0.25 - credits_gap[care_status], 0)), 0, 9) "
-        "for grades 9-12 (so the gap in mean credits is credits_gap before clipping)",
-    }
-
-
 def _checked(schemas: Any, name: str, df: pl.DataFrame) -> pl.DataFrame:
     schemas.validate_source(name, df, f"<generated {name}>")
     return df
@@ -1718,7 +1674,8 @@ def generate(cfg: Config) -> StageResult:
     per student-year are built, checked and written one at a time and dropped, so the provincial
     scale stays within a few GiB.
     """
-    from analysis import codebook, schemas  # local: schemas import pandera (slow to import)
+    from analysis.domain import schemas  # local: schemas import pandera (slow to import)
+    from analysis.synthetic import codebook
 
     sim = simulate(cfg)
     result = StageResult(stage="generate")
@@ -1768,8 +1725,6 @@ def read_source(cfg: Config, name: str) -> pl.DataFrame:
 __all__ = [
     "generate",
     "generate_frames",
-    "luhn_check_digit",
-    "oen_is_valid",
     "planted_effects",
     "school_year_bounds",
     "read_source",

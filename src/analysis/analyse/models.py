@@ -47,7 +47,7 @@ try:
 except ImportError:  # pragma: no cover - see _one_blas_thread
     threadpool_limits = None
 
-from analysis.outcomes import Z95, eqao_with_care, label_per_row, student_year_outcomes
+from analysis.analyse.outcomes import Z95, eqao_with_care, label_per_row, student_year_outcomes
 
 Family = Literal["logit", "identity_binomial", "gaussian"]
 CARE_LEVELS: tuple[str, ...] = ("in_care", "kinship_service", "ccsyp", "vysa")
@@ -660,7 +660,7 @@ EQ_COLUMNS: tuple[str, ...] = (
 
 
 def eqao_model_rows(eqao: pl.DataFrame, sy_model: pl.DataFrame) -> pl.DataFrame:
-    """:func:`analysis.outcomes.eqao_with_care` of ``sy_model`` (already :func:`model_frame` rows),
+    """:func:`analysis.analyse.outcomes.eqao_with_care` of ``sy_model`` (already :func:`model_frame` rows),
     with the model strata ``assessment_year`` and ``gender_assessment``."""
     eq = eqao_with_care(eqao, sy_model.select([c for c in EQ_COLUMNS if c in sy_model.columns]))
     year = pl.col("assessment_key").cast(pl.Utf8) + "|" + pl.col("school_year").cast(pl.Utf8)

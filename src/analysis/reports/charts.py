@@ -36,8 +36,8 @@ from analysis.disclosure import (
     SYMBOL_SUPPRESSED,
     Protected,
 )
-from analysis.i18n import Translator
-from analysis.tables import (
+from analysis.reports.i18n import Translator
+from analysis.reports.tables import (
     SYMBOL_SUFFIX,
     TableModel,
     cell_text,
@@ -242,7 +242,7 @@ def build_chart(
     lower, upper
         Optional interval columns, drawn as error bars (bar charts).
     labels, formats
-        As for :func:`analysis.tables.table_model`.
+        As for :func:`analysis.reports.tables.table_model`.
     """
     p = require_protected(protected, "build_chart")
     if kind not in KINDS:
@@ -527,5 +527,5 @@ def svg_pdf(model: ChartModel) -> str:
 
 
 def chart_table(model: ChartModel) -> TableModel:
-    """The chart's data table as a :class:`~analysis.tables.TableModel`."""
+    """The chart's data table as a :class:`~analysis.reports.tables.TableModel`."""
     return TableModel.from_dict(model.table)

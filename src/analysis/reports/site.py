@@ -10,8 +10,8 @@ import polars as pl
 from analysis.config import Config
 from analysis.disclosure import Release
 from analysis.manifest import stage_records
-from analysis.render import default_methodology
-from analysis.report import Report
+from analysis.reports.render import default_methodology
+from analysis.reports.report import Report
 
 
 def row_accounting(cfg: Config) -> pl.DataFrame:

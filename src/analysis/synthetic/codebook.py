@@ -11,6 +11,7 @@ import polars as pl
 
 from analysis.config import Config
 from analysis.io import write_json
+from analysis.synthetic.effects import planted_effects
 
 MEANINGS: dict[str, str] = {
     "oen": "Ontario Education Number: 9 digits, the last a Luhn check digit (synthetic rule; the real rule is not public)",
@@ -98,8 +99,6 @@ def describe(frames: dict[str, pl.DataFrame]) -> list[dict]:
 
 def write_codebook(folder: Path, frames: dict[str, pl.DataFrame], cfg: Config) -> None:
     """Write ``codebook.json`` and ``codebook.md`` (with the planted effects) into ``folder``."""
-    from analysis.synthetic import planted_effects
-
     entries = describe(frames)
     write_json(
         {"columns": entries, "planted_effects": planted_effects(cfg)}, folder / "codebook.json"

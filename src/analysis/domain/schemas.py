@@ -15,54 +15,19 @@ import pandera.polars as pa
 import polars as pl
 from pandera.constants import CHECK_OUTPUT_KEY
 
+from analysis.config import Config
+from analysis.domain.dates import EXTRACT_END
 from analysis.domain.oen import oen_is_valid
+from analysis.domain.vocab import GENDER_IDENTITIES, GRADES, PLACEMENT_TYPES, RACES, SERVICE_TYPES
 
-SCHOOL_YEARS = ("2017-18", "2018-19", "2019-20", "2020-21", "2021-22", "2022-23")
-GRADES = ("JK", "K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
+# The panel the extract covers is the configuration's (defined once, in ``Config.school_years``).
+SCHOOL_YEARS: tuple[str, ...] = Config.model_fields["school_years"].default
 POSTAL_RE = r"^[KLMNP]\d[ABCEGHJKLMNPRSTVWXYZ] \d[ABCEGHJKLMNPRSTVWXYZ]\d$"
-EXTRACT_END = dt.date(2023, 8, 31)
 EARLIEST_BIRTH = dt.date(1995, 1, 1)
 EARLIEST_EVENT = dt.date(2000, 1, 1)
 # Age on 1 September of the school year: JK starts at 3 (born that calendar year at the latest);
 # OnSIS keeps students to 21.
 MIN_AGE_SEPT1, MAX_AGE_SEPT1 = 2, 22
-SERVICE_TYPES = (
-    "extended_society_care",
-    "interim_society_care",
-    "customary_care",
-    "kinship_service",
-    "ccsyp",
-    "vysa",
-)
-PLACEMENT_TYPES = (
-    "foster_home",
-    "kin_in_care_home",
-    "customary_care_home",
-    "group_home",
-    "adoption_probation",
-    "independent_living",
-    "hospital_mental_health",
-    "youth_justice",
-)
-RACES = (
-    "black",
-    "east_asian",
-    "indigenous",
-    "latino",
-    "middle_eastern",
-    "south_asian",
-    "southeast_asian",
-    "white",
-    "another_race",
-    "prefer_not_to_answer",
-)
-GENDER_IDENTITIES = (
-    "girl_woman",
-    "boy_man",
-    "non_binary_two_spirit",
-    "another_identity",
-    "not_stated",
-)
 
 
 def _oen_check() -> pa.Check:

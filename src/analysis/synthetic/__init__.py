@@ -33,61 +33,28 @@ import polars as pl
 
 from analysis.config import Config
 from analysis.domain import names as vocab
+from analysis.domain.dates import EPOCH, EXTRACT_END, days_since_epoch, school_year_bounds
 from analysis.domain.oen import luhn_check_digit
+from analysis.domain.vocab import (
+    CARE_PRIORITY,
+    GRADES,
+    PLACEMENT_GROUP,
+    REGION_FR,
+    REGION_LETTER,
+    REGIONS,
+    SERVICE_IN_CARE,
+)
+from analysis.domain.vocab import RACES as RACE_CATEGORIES
 from analysis.io import atomic_dir, write_json, write_parquet
 from analysis.stages import StageResult
 from analysis.synthetic.effects import planted_effects
 
-REGIONS = ("Toronto", "Central", "East", "Southwest", "North")
-REGION_LETTER = {"Toronto": "M", "Central": "L", "East": "K", "Southwest": "N", "North": "P"}
-REGION_FR = {
-    "Toronto": "Toronto",
-    "Central": "Centre",
-    "East": "Est",
-    "Southwest": "Sud-Ouest",
-    "North": "Nord",
-}
 REGION_POP = np.array([0.20, 0.33, 0.18, 0.23, 0.06])
-GRADES = ("JK", "K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
-SERVICE_IN_CARE = ("extended_society_care", "interim_society_care", "customary_care")
-PLACEMENT_GROUP = {
-    "foster_home": "family",
-    "kin_in_care_home": "family",
-    "customary_care_home": "family",
-    "adoption_probation": "family",
-    "group_home": "group",
-    "independent_living": "other",
-    "hospital_mental_health": "other",
-    "youth_justice": "other",
-}
-RACES = (
-    "black",
-    "east_asian",
-    "indigenous",
-    "latino",
-    "middle_eastern",
-    "south_asian",
-    "southeast_asian",
-    "white",
-    "another_race",
-    "prefer_not_to_answer",
-    None,
-)
+# drawn with RACE_P: the categories, then a missing race
+RACES = (*RACE_CATEGORIES, None)
 RACE_P = np.array([0.14, 0.03, 0.25, 0.02, 0.03, 0.05, 0.02, 0.40, 0.01, 0.02, 0.03])
-EXTRACT_END = dt.date(2023, 8, 31)
 POSTAL_LETTERS = np.array(list("ABCEGHJKLMNPRSTVWXYZ"))
-CARE_PRIORITY = {"in_care": 4, "vysa": 3, "ccsyp": 2, "kinship_service": 1, "none": 0}
-_EPOCH = dt.date(1970, 1, 1)
-
-
-def _days(d: dt.date) -> int:
-    return (d - _EPOCH).days
-
-
-def school_year_bounds(sy: str) -> tuple[int, int]:
-    """(first day, last day) of school year ``"2017-18"`` as days since 1970-01-01."""
-    y = int(sy[:4])
-    return _days(dt.date(y, 9, 1)), _days(dt.date(y + 1, 6, 30))
+_days = days_since_epoch
 
 
 def unique_sorted(a: np.ndarray) -> np.ndarray:
@@ -1146,7 +1113,7 @@ def _cw_records(
             last[i] = str(sur[rng.choice(len(sur), p=sur_p)])
     mark(sch & has_student, "surname_changed")
     # Date of birth: day-month swap (only where it makes a different valid date) or off by one.
-    dates = np.array([_EPOCH + dt.timedelta(days=int(x)) for x in bd])
+    dates = np.array([EPOCH + dt.timedelta(days=int(x)) for x in bd])
     swappable = np.array([d.day <= 12 and d.day != d.month for d in dates])
     share = max(swappable.mean(), 1e-9)
     swap = swappable & (rng.random(m) < min(1.0, nz.dob_day_month_swap / share))

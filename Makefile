@@ -4,7 +4,7 @@ SCALE ?= small
 VENV := .venv/bin
 PYTEST_DEFAULT := -m "not province and not bench and not spark" -p no:cacheprovider
 
-.PHONY: help setup build test test-slow test-spark test-province bench lint lab clean
+.PHONY: help setup build test test-slow test-spark test-province bench lint lab clean golden
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -35,3 +35,6 @@ lab: setup ## Open the notebooks in JupyterLab
 
 clean: ## Remove generated data and reports
 	rm -rf data/synthetic/*/ data/synthetic/.state reports/*/ reports/*.html reports/*.json
+
+golden: setup ## Accept the current outputs as the golden copies (tests/golden; review the diff)
+	UPDATE_GOLDEN=1 $(VENV)/pytest tests/test_golden.py -p no:cacheprovider -q

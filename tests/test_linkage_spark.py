@@ -13,7 +13,10 @@ pytestmark = pytest.mark.spark
 
 
 def test_spark_and_duckdb_give_the_same_links(tmp_path: Path) -> None:
-    pytest.importorskip("pyspark")
+    # pyspark is a dev dependency (uv.lock): if it is missing, the environment is broken and the
+    # test fails on the import below rather than skipping itself.
+    import pyspark  # noqa: F401
+
     from analysis import linkage
     from analysis.io import write_parquet
     from analysis.synthetic import generate_frames

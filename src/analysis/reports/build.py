@@ -57,11 +57,10 @@ class Job:
 
 def _reference(cfg: Config, name: str) -> pl.DataFrame:
     # Reference tables are not identifying; de-identification copies them into analytic/.
-    for folder in (cfg.paths.analytic, cfg.paths.reference):
-        p = folder / f"{name}.parquet"
-        if p.exists():
-            return pl.read_parquet(p)
-    raise FileNotFoundError(cfg.paths.analytic / f"{name}.parquet")
+    p = cfg.paths.analytic / f"{name}.parquet"
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: reference table not found (run `analysis deidentify` first)")
+    return pl.read_parquet(p)
 
 
 def report_jobs(cfg: Config, *, kinds: Sequence[str] = REPORT_NOTEBOOKS) -> list[Job]:

@@ -93,32 +93,22 @@ def about(r: Report, cfg: Config) -> Report:
     return r
 
 
-def linkage_quality(cfg: Config) -> dict[str, Any]:
-    """Aggregate linkage quality (no identifiers), from the analytic zone's copy."""
-    for p in (cfg.paths.analytic / "linkage_quality.json", cfg.paths.linkage / "quality.json"):
-        if p.exists():
-            q: dict[str, Any] = json.loads(p.read_text())
-            return q
-    return {}
-
-
 def methods(r: Report, cfg: Config) -> Report:
     q = linkage_quality(cfg)
     r.heading("heading.methods")
     r.text("method.separation")
     r.text("method.keyed_hash")
-    if q:
+    r.text(
+        "method.linkage_passes",
+        threshold=r.pct(cfg.linkage.match_threshold, 0, proportion=True),
+    )
+    if q.get("truth_available"):
         r.text(
-            "method.linkage_passes",
-            threshold=r.pct(cfg.linkage.match_threshold, 0, proportion=True),
+            "method.linkage_measured",
+            precision=r.pct(q["precision"], 2, proportion=True),
+            recall=r.pct(q["recall"], 2, proportion=True),
+            f1=r.pct(q["f1"], 2, proportion=True),
         )
-        if q.get("truth_available"):
-            r.text(
-                "method.linkage_measured",
-                precision=r.pct(q["precision"], 2, proportion=True),
-                recall=r.pct(q["recall"], 2, proportion=True),
-                f1=r.pct(q["f1"], 2, proportion=True),
-            )
     r.text("method.suppression", threshold=cfg.privacy.min_cell)
     return r
 
@@ -532,28 +522,39 @@ def save(r: Report, out_dir: str | Path | None, cfg: Config) -> Path:
 
 
 def reference_name(cfg: Config, table: str, key: str, value: str) -> str:
-    """A board's or society's published name (reference tables are not identifying)."""
-    for folder in (cfg.paths.analytic, cfg.paths.reference):
-        p = folder / f"{table}.parquet"
-        if p.exists():
-            df = pl.read_parquet(p).filter(pl.col(key) == value)
-            if df.height:
-                return str(df[f"{table[:-1] if table != 'societies' else 'society'}_name"][0])
-    raise KeyError(f"{table}: no {key} {value!r} in the reference table")
+    """A board's or society's published name (de-identification copies the reference tables,
+    which are not identifying, into the analytic folder)."""
+    p = cfg.paths.analytic / f"{table}.parquet"
+    df = pl.read_parquet(p).filter(pl.col(key) == value)
+    if df.height:
+        return str(df[f"{table[:-1] if table != 'societies' else 'society'}_name"][0])
+    raise KeyError(f"{p}: no {key} {value!r} in the reference table")
+
+
+def linkage_quality(cfg: Config) -> dict[str, Any]:
+    """The linkage quality aggregates (rates and counts by group, no identifier), as
+    de-identification copied them into the analytic folder."""
+    p = cfg.paths.analytic / "linkage_quality.json"
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: linkage quality not found (run `analysis deidentify` first)")
+    data: dict[str, Any] = json.loads(p.read_text(encoding="utf-8"))
+    return data
 
 
 def linkage_section(r: Report, cfg: Config) -> Report:
     """The linkage analyst's view: match weights, m and u, link rates by group, borderline pairs.
 
-    Reads the linkage zone (aggregates and pseudonymised pairs only) and publishes through the
+    Reads the linkage quality aggregates of the analytic folder and publishes through the
     disclosure module like everything else, so this notebook can be shared beyond the linkage team.
     """
-    from analysis import linkage
     from analysis.disclosure import Release
 
     release = Release(cfg.privacy)
-    lk = cfg.paths.linkage
-    hist = linkage.match_weight_histogram(lk).with_columns(
+    q = linkage_quality(cfg)
+    hist = pl.DataFrame(
+        q["match_weight_histogram"],
+        schema={"bin_lower": pl.Int64, "bin_upper": pl.Int64, "pairs": pl.Int64},
+    ).with_columns(
         pl.format("{} to {}", "bin_lower", "bin_upper").alias("weight"),
         pl.col("pairs").cast(pl.Int64).alias("n"),
     )
@@ -575,7 +576,7 @@ def linkage_section(r: Report, cfg: Config) -> Report:
         alt="alt.match_weights",
         values={"peak": str(top["weight"][0]) if top.height else "-"},
     )
-    groups = linkage.link_rate_by_subgroup(lk)
+    groups = pl.DataFrame(q["by_subgroup"], infer_schema_length=None)
     cols = {c for c in groups.columns}
     if {"dimension", "group", "records", "linked"} <= cols:
         g = groups.select(

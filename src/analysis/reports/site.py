@@ -3,8 +3,6 @@ accounting of every stage. Every number on it passes the disclosure module like 
 
 from __future__ import annotations
 
-import json
-
 import polars as pl
 
 from analysis.config import Config
@@ -12,6 +10,7 @@ from analysis.disclosure import Release
 from analysis.manifest import stage_records
 from analysis.reports.render import default_methodology
 from analysis.reports.report import Report
+from analysis.reports.sections import linkage_quality
 
 
 def row_accounting(cfg: Config) -> pl.DataFrame:
@@ -46,19 +45,7 @@ def row_accounting(cfg: Config) -> pl.DataFrame:
 
 
 def linkage_by_group(cfg: Config) -> pl.DataFrame:
-    q = cfg.paths.linkage / "quality.json"
-    if not q.exists():
-        return pl.DataFrame(
-            schema={
-                "dimension": pl.Utf8,
-                "group": pl.Utf8,
-                "n": pl.Int64,
-                "events": pl.Int64,
-                "rate": pl.Float64,
-            }
-        )
-    data = json.loads(q.read_text())
-    df = pl.DataFrame(data.get("by_subgroup", []))
+    df = pl.DataFrame(linkage_quality(cfg).get("by_subgroup", []))
     if df.is_empty():
         return pl.DataFrame(
             schema={
@@ -82,31 +69,29 @@ def methodology(cfg: Config, lang: str) -> Report:
     """The methodology page in ``lang``, with linkage quality, risk and row accounting."""
     r = default_methodology(lang, threshold=cfg.privacy.min_cell)
     release = Release(cfg.privacy)
-    q = cfg.paths.linkage / "quality.json"
-    if q.exists():
-        data = json.loads(q.read_text())
-        r.heading("heading.linkage_quality")
-        if data.get("truth_available"):
-            r.text(
-                "method.linkage_measured",
-                precision=r.pct(data["precision"], 2, proportion=True),
-                recall=r.pct(data["recall"], 2, proportion=True),
-                f1=r.pct(data["f1"], 2, proportion=True),
-            )
+    data = linkage_quality(cfg)
+    r.heading("heading.linkage_quality")
+    if data.get("truth_available"):
         r.text(
-            "method.linkage_passes",
-            threshold=r.pct(cfg.linkage.match_threshold, 0, proportion=True),
+            "method.linkage_measured",
+            precision=r.pct(data["precision"], 2, proportion=True),
+            recall=r.pct(data["recall"], 2, proportion=True),
+            f1=r.pct(data["f1"], 2, proportion=True),
         )
-        groups = release.protect(
-            "methodology_linkage_by_group",
-            linkage_by_group(cfg),
-            dims=["dimension", "group"],
-            count="n",
-            numerator="events",
-            stats=("rate",),
-            universe="cw_records_linkage",
-        )
-        r.table(groups, "caption.linkage_by_group", formats={"rate": "percent"})
+    r.text(
+        "method.linkage_passes",
+        threshold=r.pct(cfg.linkage.match_threshold, 0, proportion=True),
+    )
+    groups = release.protect(
+        "methodology_linkage_by_group",
+        linkage_by_group(cfg),
+        dims=["dimension", "group"],
+        count="n",
+        numerator="events",
+        stats=("rate",),
+        universe="cw_records_linkage",
+    )
+    r.table(groups, "caption.linkage_by_group", formats={"rate": "percent"})
     risk = cfg.paths.analytic / "risk.json"
     if risk.exists():
         r.heading("heading.risk")

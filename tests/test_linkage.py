@@ -88,6 +88,23 @@ def test_students_collapse_to_one_row_with_every_postal_code() -> None:
     assert list(st.columns) == list(standardise.LINK_COLUMNS)
 
 
+def test_cw_gender_identity_maps_to_the_school_gender_or_null() -> None:
+    cpin = pl.DataFrame(
+        {
+            "cw_record_id": ["r1", "r2", "r3"],
+            "first_name": ["Emma", "Liam", "Sam"],
+            "last_name": ["Lee", "Lee", "Lee"],
+            "birth_date": [dt.date(2011, 5, 6)] * 3,
+            "oen": [None, None, None],
+            "postal_code": ["L4L 1A1"] * 3,
+            "gender_identity": ["girl_woman", "boy_man", "non_binary_two_spirit"],
+        },
+        schema_overrides={"oen": pl.String},
+    )
+    cw = standardise.standardise_cw(cpin)
+    assert cw["gender"].to_list() == ["female", "male", None]
+
+
 def test_missing_column_error_names_file_and_column_not_values() -> None:
     bad = _onsis().drop("birth_date")
     with pytest.raises(ValueError, match=r"onsis_enrolment.*birth_date") as e:
@@ -218,6 +235,30 @@ def test_duplicate_evidence_carries_a_confirmed_link() -> None:
     assert links["oen"].to_list() == ["s1", "s2"]
 
 
+def test_duplicate_edges_name_each_kind_of_evidence() -> None:
+    pairs = pl.DataFrame(
+        [
+            _pair("c1", "s1", 0.5, same_oen=True),  # confirmed OEN
+            _pair("c2", "s1", 0.95),  # (d) best candidate is c1's confirmed student
+            _pair("c3", "s3", 0.995),  # (b) with c4: both strongly s3
+            _pair("c4", "s3", 0.999),
+            _pair("c5", "s5", 0.3),  # (e) through c1's duplicate c5 -> nothing: c1 is s1
+            _pair("c6", "s6", 0.2),  # no evidence at all
+        ]
+    ).with_columns(resolve.deterministic_mask().alias("deterministic"))
+    cw_pairs = pl.DataFrame(
+        [("c1", "c5", 0.95), ("c1", "c6", 0.2)],
+        schema={"cw_id_1": pl.String, "cw_id_2": pl.String, "match_probability": pl.Float64},
+        orient="row",
+    )
+    edges = resolve.duplicate_edges(pairs, cw_pairs, threshold=0.9, high_confidence=0.99)
+    got = {tuple(sorted(e)) for e in edges}
+    assert ("c1", "c2") in got and ("c3", "c4") in got
+    assert ("c1", "c6") not in got  # a duplicate score of 0.2 is no evidence
+    # c5's own best (s5, 0.3) is below the threshold, so c1's confirmed link carries over
+    assert ("c1", "c5") in got
+
+
 def test_record_posterior_uses_each_cohorts_share_with_a_student() -> None:
     # the same evidence is weaker for a cohort where few records have a student
     pairs = pl.DataFrame(
@@ -245,6 +286,15 @@ def test_every_record_gets_exactly_one_row() -> None:
     links, unl = _resolve([_pair("c1", "s1", 0.999)], ["c1", "c2"])
     assert links["cw_record_id"].to_list() == ["c1", "c2"]
     assert unl.to_dicts() == [{"cw_record_id": "c2", "reason": "no_candidate"}]
+
+
+def test_package_surface_is_the_stage_and_the_analyst_tables() -> None:
+    from analysis import linkage
+    from analysis.linkage import quality, stage
+
+    assert linkage.run is stage.run and linkage.link is stage.link
+    assert linkage.borderline_pairs is quality.borderline_pairs
+    assert all(callable(getattr(linkage, name)) for name in linkage.__all__)
 
 
 # ----------------------------------------------------------------------------- known truth

@@ -93,3 +93,6 @@ GENDER_IDENTITY_GROUP = {
     "gender_diverse": "gender_diverse",
     "not_stated": "not_stated",
 }
+# The school's gender (OnSIS: female, male, another) of the gender identities that correspond to
+# one; the other identities have no school equivalent.
+SCHOOL_GENDER_OF_IDENTITY = {"girl_woman": "female", "boy_man": "male"}

@@ -325,35 +325,22 @@ def training_sample(
     return students.filter(pl.Series(keep)), frac
 
 
-def score(
-    cw: pl.DataFrame,
-    students: pl.DataFrame,
-    db_api: Any,
-    *,
-    seed: int,
-    max_pairs_em: int,
-    keep_probability: float = 1e-4,
-) -> Scored:
-    """Train the model and score candidate pairs.
+def _train(
+    cw: pl.DataFrame, students: pl.DataFrame, db_api: Any, *, seed: int, max_pairs_em: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Estimate m and u on a seeded sample of the students (:func:`training_sample`).
 
-    Parameters
-    ----------
-    cw, students
-        Standardised frames (:func:`analysis.linkage.standardise.standardise_cw` /
-        ``standardise_students``).
-    db_api
-        A splink ``DuckDBAPI`` or ``SparkAPI``.
-    seed
-        Seed for u sampling (reproducible models).
-    max_pairs_em
-        Cap on the pairs each EM session and the u sampling use.
-    keep_probability
-        Pairs below this probability are dropped from the returned pairs, except same-OEN pairs
-        (always kept: the deterministic pass needs them).
+    m and u are properties of the comparison levels, not of the file size, and the sample keeps
+    the share of true matches among the blocked pairs; the prior and the term frequencies are
+    re-estimated on the full data by :func:`_predict`. The prior comes from the deterministic
+    rule (:data:`DETERMINISTIC_RECALL`), u from random sampling (at most :data:`U_MAX_PAIRS`),
+    m from the EM sessions of :data:`EM_BLOCKING_RULES`, all on one DuckDB thread.
+
+    Returns
+    -------
+    model, sessions
+        The trained splink model (``linker_uid`` cleared) and a record of each EM session.
     """
-    # Training (u sampling and EM) on a seeded sample of the students: m and u are properties of
-    # the comparison levels, not of the file size, and the sample keeps the share of true matches
-    # among the blocked pairs. The prior and the term frequencies come from the full data.
     train_students, frac = training_sample(cw, students, seed=seed, target_pairs=EM_TRAINING_PAIRS)
     tr_cw = _register(db_api, cw, CW_TABLE + "_train")
     tr_st = _register(db_api, train_students, STUDENT_TABLE + "_train")
@@ -382,66 +369,140 @@ def score(
     trained = trainer.misc.save_model_to_json()
     trained["linker_uid"] = None
     _duckdb_threads(db_api, threads)
+    return trained, sessions
 
+
+def _predict(
+    cw: pl.DataFrame, students: pl.DataFrame, db_api: Any, trained: dict[str, Any]
+) -> tuple[Any, str]:
+    """Score every candidate pair the blocking rules find, with the trained m and u and the prior
+    re-estimated on all students.
+
+    Returns
+    -------
+    linker, predictions
+        The splink linker on the full data and the physical name of its predictions table.
+    """
     cw_sdf = _register(db_api, cw, CW_TABLE)
     st_sdf = _register(db_api, students, STUDENT_TABLE)
     linker = Linker([cw_sdf, st_sdf], trained, log_level=None)
     linker.training.estimate_probability_two_random_records_match(
         [block_on("first_name", "last_name", "dob")], recall=DETERMINISTIC_RECALL
     )
-
     predictions = linker.inference.predict(warning_mode="never")
-    pred = predictions.physical_name
-    gam = ", ".join(_GAMMA_COLS)
+    return linker, predictions.physical_name
+
+
+def _query(linker: Any, sql: str) -> pl.DataFrame:
+    """Run ``sql`` on the linker's engine and return the result as a polars frame."""
+    return _to_polars(linker.misc.query_sql(sql, output_type="splink_df"))
+
+
+def _recalibrated_model(
+    linker: Any, pred: str
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The predicting linker's model with every m re-estimated from confirmed same-OEN pairs
+    (:func:`recalibrate_m`).
+
+    Returns
+    -------
+    em_model, model, report
+        The model as EM left it, the recalibrated model and the recalibration report (both
+        models with ``linker_uid`` cleared: a random id, and the same data must give the same
+        bytes).
+    """
     em_model = linker.misc.save_model_to_json()
-    oen_pairs = _to_polars(
-        linker.misc.query_sql(
-            f"SELECT {gam} FROM {pred} WHERE oen_l = oen_r", output_type="splink_df"
-        )
-    )
-    em_model["linker_uid"] = None  # a random id: the same data must give the same bytes
+    oen_pairs = _query(linker, f"SELECT {', '.join(_GAMMA_COLS)} FROM {pred} WHERE oen_l = oen_r")
+    em_model["linker_uid"] = None
     model, recal = recalibrate_m(em_model, oen_pairs)
-    # the recalibrated match weight and probability, in SQL (the same on both engines)
-    w = f"(match_weight + {weight_adjustment_sql(em_model, model)})"
-    hist = _to_polars(
-        linker.misc.query_sql(
-            f"SELECT floor({w}) AS bin_lower, count(*) AS pairs FROM {pred} "
-            f"GROUP BY floor({w}) ORDER BY 1",
-            output_type="splink_df",
-        )
+    return em_model, model, recal
+
+
+def _weight_histogram(linker: Any, pred: str, w: str) -> pl.DataFrame:
+    """Scored pairs per one-bit bin of the (recalibrated) match weight ``w`` (a SQL expression):
+    ``bin_lower``, ``bin_upper``, ``pairs``."""
+    hist = _query(
+        linker,
+        f"SELECT floor({w}) AS bin_lower, count(*) AS pairs FROM {pred} "
+        f"GROUP BY floor({w}) ORDER BY 1",
     )
-    by_rule = _to_polars(
-        linker.misc.query_sql(
-            f"SELECT match_key, count(*) AS pairs FROM {pred} GROUP BY match_key ORDER BY 1",
-            output_type="splink_df",
-        )
-    )
-    keep_weight = math.log2(keep_probability / (1 - keep_probability))
-    raw = _to_polars(
-        linker.misc.query_sql(
-            f"SELECT unique_id_l, unique_id_r, source_dataset_l, oen_l, oen_r, "
-            f"{w} AS match_weight, 1.0 / (1.0 + power(2.0, -{w})) AS match_probability, "
-            f"match_key, {gam} FROM {pred} "
-            f"WHERE {w} >= {keep_weight!r} OR oen_l = oen_r",
-            output_type="splink_df",
-        )
-    )
-    pairs = _orient(raw)
-    cw_pairs = _score_cw_duplicates(cw, db_api, model)
-    counts = {
-        BLOCKING_RULE_NAMES[int(k)]: int(n)
-        for k, n in by_rule.select(pl.col("match_key").cast(pl.Int64), "pairs").iter_rows()
-    }
-    hist = hist.with_columns(
+    return hist.with_columns(
         pl.col("bin_lower").cast(pl.Int64),
         (pl.col("bin_lower").cast(pl.Int64) + 1).alias("bin_upper"),
         pl.col("pairs").cast(pl.Int64),
     ).select("bin_lower", "bin_upper", "pairs")
+
+
+def _comparisons_by_rule(by_rule: pl.DataFrame) -> dict[str, int]:
+    """Scored pairs per blocking rule (``match_key``, ``pairs``), keyed by the rule's name."""
+    return {
+        BLOCKING_RULE_NAMES[int(k)]: int(n)
+        for k, n in by_rule.select(pl.col("match_key").cast(pl.Int64), "pairs").iter_rows()
+    }
+
+
+def _kept_pairs(linker: Any, pred: str, w: str, keep_probability: float) -> pl.DataFrame:
+    """The scored pairs worth keeping, oriented (:func:`_orient`): those whose recalibrated weight
+    ``w`` reaches ``keep_probability``, and every same-OEN pair (the deterministic pass needs
+    them whatever their score)."""
+    keep_weight = math.log2(keep_probability / (1 - keep_probability))
+    raw = _query(
+        linker,
+        f"SELECT unique_id_l, unique_id_r, source_dataset_l, oen_l, oen_r, "
+        f"{w} AS match_weight, 1.0 / (1.0 + power(2.0, -{w})) AS match_probability, "
+        f"match_key, {', '.join(_GAMMA_COLS)} FROM {pred} "
+        f"WHERE {w} >= {keep_weight!r} OR oen_l = oen_r",
+    )
+    return _orient(raw)
+
+
+def score(
+    cw: pl.DataFrame,
+    students: pl.DataFrame,
+    db_api: Any,
+    *,
+    seed: int,
+    max_pairs_em: int,
+    keep_probability: float = 1e-4,
+) -> Scored:
+    """Train the model and score candidate pairs.
+
+    Training (:func:`_train`), prediction on all students (:func:`_predict`), recalibration of m
+    (:func:`_recalibrated_model`), then the recalibrated weights in SQL for the histogram, the
+    counts per blocking rule and the kept pairs, and the child-welfare duplicate pairs
+    (:func:`_score_cw_duplicates`).
+
+    Parameters
+    ----------
+    cw, students
+        Standardised frames (:func:`analysis.linkage.standardise.standardise_cw` /
+        ``standardise_students``).
+    db_api
+        A splink ``DuckDBAPI`` or ``SparkAPI``.
+    seed
+        Seed for u sampling (reproducible models).
+    max_pairs_em
+        Cap on the pairs each EM session and the u sampling use.
+    keep_probability
+        Pairs below this probability are dropped from the returned pairs, except same-OEN pairs
+        (always kept: the deterministic pass needs them).
+    """
+    trained, sessions = _train(cw, students, db_api, seed=seed, max_pairs_em=max_pairs_em)
+    linker, pred = _predict(cw, students, db_api, trained)
+    em_model, model, recal = _recalibrated_model(linker, pred)
+    # the recalibrated match weight and probability, in SQL (the same on both engines)
+    w = f"(match_weight + {weight_adjustment_sql(em_model, model)})"
+    hist = _weight_histogram(linker, pred, w)
+    by_rule = _query(
+        linker, f"SELECT match_key, count(*) AS pairs FROM {pred} GROUP BY match_key ORDER BY 1"
+    )
+    pairs = _kept_pairs(linker, pred, w, keep_probability)
+    cw_pairs = _score_cw_duplicates(cw, db_api, model)
     return Scored(
         pairs=pairs,
         cw_pairs=cw_pairs,
         weight_histogram=hist,
-        comparisons_by_rule=counts,
+        comparisons_by_rule=_comparisons_by_rule(by_rule),
         model=model,
         em_sessions=sessions,
         recalibration=recal,

@@ -7,7 +7,6 @@ random pseudonyms before anything leaves it.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
 from pathlib import Path
@@ -16,9 +15,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from analysis.domain.dates import EXTRACT_END
 from analysis.linkage.model import LEVEL_NAMES, m_u_table
 
-EXTRACT_END = dt.date(2023, 8, 31)
 MIN_GROUP = 100  # recall parity is judged between subgroups with at least this many true links
 AGE_BANDS = ((0, 5, "0-5"), (6, 9, "6-9"), (10, 13, "10-13"), (14, 17, "14-17"), (18, 200, "18+"))
 SUBGROUP_DIMENSIONS = (

@@ -31,7 +31,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-POSTAL_EXACT = 4  # gamma of "exact" in analysis.linkage.model.POSTAL_LEVELS
+from analysis.linkage.model import POSTAL_LEVELS
+
+POSTAL_EXACT = POSTAL_LEVELS.index("exact")  # gamma of the postal comparison's "exact" level
 DUPLICATE_LIKELY = 0.5  # record pair "more likely than not" the same child
 AMBIGUITY_MARGIN = 2.0  # bits of match weight (a Bayes factor of 4)
 UNBLOCKED_MASS = 0.01  # share of true pairs no blocking rule finds (m-mass outside the blocks)
@@ -165,96 +167,97 @@ def _components(ids: list[str], edges: list[tuple[str, str]]) -> dict[str, str]:
     return {i: find(i) for i in ids}
 
 
-def resolve(
-    cw_ids: pl.Series,
-    pairs: pl.DataFrame,
-    cw_pairs: pl.DataFrame,
-    *,
-    threshold: float,
-    high_confidence: float,
-    margin: float = AMBIGUITY_MARGIN,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Resolve scored pairs into the link table and the unlinked table.
+Edge = tuple[str, str]
+# person -> its candidates (oen, deterministic, match_probability, match_weight), best first
+Candidates = dict[str, list[tuple[str, bool, float, float]]]
 
-    Parameters
-    ----------
-    cw_ids
-        Every ``cw_record_id``.
-    pairs
-        Scored child-welfare x student pairs (:class:`analysis.linkage.model.Scored.pairs`); when
-        a ``posterior`` column is present (:func:`record_posterior`) it is the probability used.
-    cw_pairs
-        Scored child-welfare x child-welfare pairs (``cw_id_1``, ``cw_id_2``, ``match_probability``).
-    threshold, high_confidence
-        ``Linkage.match_threshold`` and ``Linkage.high_confidence``.
-    margin
-        Ambiguity margin in bits.
 
-    Returns
-    -------
-    links, unlinked
-        ``links``: ``cw_record_id``, ``cw_person_id``, ``oen``, ``match_probability``, ``link_pass``
-        (one row per record). ``unlinked``: ``cw_record_id``, ``reason``.
-    """
-    ids = sorted(cw_ids.to_list())
-    if "posterior" in pairs.columns:  # record-level posterior (record_posterior) when available
-        pairs = pairs.with_columns(pl.col("posterior").alias("match_probability"))
-    pairs = pairs.with_columns(deterministic_mask().alias("deterministic"))
+def _strong(high_confidence: float) -> pl.Expr:
+    """A pair that pins its record to its student: confirmed OEN or at least ``high_confidence``."""
+    return pl.col("deterministic") | (pl.col("match_probability") >= high_confidence)
 
-    # 2. persons
-    edges = [
+
+def _scored_duplicate_edges(cw_pairs: pl.DataFrame, high_confidence: float) -> list[Edge]:
+    """Evidence (a): record pairs the duplicate model scores at or above ``high_confidence``."""
+    return [
         (a, b)
         for a, b, p in cw_pairs.select("cw_id_1", "cw_id_2", "match_probability").iter_rows()
         if p >= high_confidence
     ]
-    # Two records that each match the same student deterministically or with high confidence are
-    # the same child: there is only one student.
-    det = pairs.filter(
-        pl.col("deterministic") | (pl.col("match_probability") >= high_confidence)
-    ).select("cw_id", "oen")
+
+
+def _same_student_edges(pairs: pl.DataFrame, high_confidence: float) -> list[Edge]:
+    """Evidence (b): two records that each match the same student deterministically or with high
+    confidence are the same child (there is only one student); each is joined to the group's
+    smallest record id."""
+    det = pairs.filter(_strong(high_confidence)).select("cw_id", "oen")
+    edges: list[Edge] = []
     for _, grp in det.group_by("oen"):
         members = sorted(grp["cw_id"].to_list())
         edges.extend((members[0], m) for m in members[1:])
-    # Two records the duplicate model scores as more likely than not the same child
-    # (DUPLICATE_LIKELY) whose best candidate is the same student (at or above the threshold for
-    # both) are the same child too; otherwise one would take the student and the other be left
-    # "student_taken".
+    return edges
+
+
+def _best_candidates(pairs: pl.DataFrame, threshold: float) -> pl.DataFrame:
+    """Each record's best candidate student (``cw_id``, ``oen``) by match probability (ties to the
+    smaller OEN), kept only when it reaches ``threshold``."""
     ranked = pairs.sort(
         ["cw_id", "match_probability", "oen"], descending=[False, True, False]
     ).group_by("cw_id", maintain_order=True)
     best_any = ranked.first().select("cw_id", "oen", "match_probability")
-    best = best_any.filter(pl.col("match_probability") >= threshold).select("cw_id", "oen")
+    return best_any.filter(pl.col("match_probability") >= threshold).select("cw_id", "oen")
+
+
+def _likely_duplicate_same_best_edges(cw_pairs: pl.DataFrame, best: pl.DataFrame) -> list[Edge]:
+    """Evidence (c): two records the duplicate model scores as more likely than not the same child
+    (:data:`DUPLICATE_LIKELY`) whose best candidate is the same student (at or above the
+    threshold for both) are the same child; otherwise one would take the student and the other
+    be left ``student_taken``."""
     likely = (
         cw_pairs.filter(pl.col("match_probability") >= DUPLICATE_LIKELY)
         .join(best.rename({"cw_id": "cw_id_1", "oen": "oen_1"}), on="cw_id_1")
         .join(best.rename({"cw_id": "cw_id_2", "oen": "oen_2"}), on="cw_id_2")
         .filter(pl.col("oen_1") == pl.col("oen_2"))
     )
-    edges.extend(likely.select("cw_id_1", "cw_id_2").iter_rows())
-    # A record whose best candidate (at or above the threshold) is a student another record
-    # matches deterministically or with high confidence is that record's duplicate: the model
-    # says it is that student, and a student is one child.
-    strong = pairs.filter(
-        pl.col("deterministic") | (pl.col("match_probability") >= high_confidence)
-    ).select(pl.col("cw_id").alias("cw_a"), "oen")
+    return list(likely.select("cw_id_1", "cw_id_2").iter_rows())
+
+
+def _best_is_strong_student_edges(
+    pairs: pl.DataFrame, best: pl.DataFrame, high_confidence: float
+) -> list[Edge]:
+    """Evidence (d): a record whose best candidate (at or above the threshold) is a student
+    another record matches deterministically or with high confidence is that record's duplicate:
+    the model says it is that student, and a student is one child."""
+    strong = pairs.filter(_strong(high_confidence)).select(pl.col("cw_id").alias("cw_a"), "oen")
     taken = (
         best.join(strong, on="oen")
         .filter(pl.col("cw_a") != pl.col("cw_id"))
         .select("cw_a", "cw_id")
         .sort("cw_a", "cw_id")
     )
-    edges.extend(taken.iter_rows())
-    # Evidence through a duplicate: if record b is record a's child with probability p (the
-    # duplicate model) and a is student s with probability q (1 when deterministic), b is s with
-    # probability at least p q. When that reaches the threshold and b's own evidence points
-    # nowhere else (its best candidate is s or below the threshold), b joins a's person.
-    via = pairs.filter(pl.col("deterministic") | (pl.col("match_probability") >= threshold)).select(
-        pl.col("cw_id").alias("cw_a"),
-        "oen",
+    return list(taken.iter_rows())
+
+
+def _certain_if_deterministic(alias: str) -> pl.Expr:
+    """The pair's match probability, a confirmed OEN counting as certain (1)."""
+    return (
         pl.when(pl.col("deterministic"))
         .then(1.0)
         .otherwise(pl.col("match_probability"))
-        .alias("q"),
+        .alias(alias)
+    )
+
+
+def _through_duplicate_edges(
+    pairs: pl.DataFrame, cw_pairs: pl.DataFrame, threshold: float
+) -> list[Edge]:
+    """Evidence (e): if record b is record a's child with probability p (the duplicate model,
+    at least :data:`DUPLICATE_LIKELY`) and a is student s with probability q (1 when
+    deterministic), b is s with probability at least p q. When that reaches ``threshold`` and
+    b's own evidence points nowhere else (its best candidate is s, or below the threshold), b
+    joins a's person."""
+    via = pairs.filter(pl.col("deterministic") | (pl.col("match_probability") >= threshold)).select(
+        pl.col("cw_id").alias("cw_a"), "oen", _certain_if_deterministic("q")
     )
     dup = cw_pairs.filter(pl.col("match_probability") >= DUPLICATE_LIKELY).select(
         "cw_id_1", "cw_id_2", "match_probability"
@@ -273,24 +276,18 @@ def resolve(
             ),
         ]
     )
+    # b's own best, a confirmed OEN counting as certain
+    own_best = (
+        pairs.with_columns(_certain_if_deterministic("own_p"))
+        .sort(["cw_id", "own_p", "oen"], descending=[False, True, False])
+        .group_by("cw_id", maintain_order=True)
+        .first()
+        .select(pl.col("cw_id").alias("cw_b"), pl.col("oen").alias("own_oen"), "own_p")
+    )
     through = (
         both_ways.join(via, on="cw_a")
         .filter(pl.col("match_probability") * pl.col("q") >= threshold)
-        .join(
-            # b's own best, a confirmed OEN counting as certain
-            pairs.with_columns(
-                pl.when(pl.col("deterministic"))
-                .then(1.0)
-                .otherwise(pl.col("match_probability"))
-                .alias("own_p")
-            )
-            .sort(["cw_id", "own_p", "oen"], descending=[False, True, False])
-            .group_by("cw_id", maintain_order=True)
-            .first()
-            .select(pl.col("cw_id").alias("cw_b"), pl.col("oen").alias("own_oen"), "own_p"),
-            on="cw_b",
-            how="left",
-        )
+        .join(own_best, on="cw_b", how="left")
         .filter(
             pl.col("own_oen").is_null()
             | (pl.col("own_oen") == pl.col("oen"))
@@ -300,16 +297,36 @@ def resolve(
         .unique()
         .sort("cw_a", "cw_b")
     )
-    edges.extend(through.iter_rows())
-    comp = _components(ids, edges)
-    roots = sorted(set(comp.values()))
-    person_no = {r: f"CWP{i + 1:07d}" for i, r in enumerate(roots)}
-    person = pl.DataFrame(
-        {"cw_id": ids, "person": [comp[i] for i in ids]},
-        schema={"cw_id": pl.String, "person": pl.String},
-    )
+    return list(through.iter_rows())
 
-    # 3. person-level candidates
+
+def duplicate_edges(
+    pairs: pl.DataFrame, cw_pairs: pl.DataFrame, *, threshold: float, high_confidence: float
+) -> list[Edge]:
+    """Record pairs that are the same child, from the five kinds of evidence (a)-(e) of the
+    module docstring; ``pairs`` needs the ``deterministic`` column (:func:`deterministic_mask`)."""
+    best = _best_candidates(pairs, threshold)
+    return [
+        *_scored_duplicate_edges(cw_pairs, high_confidence),
+        *_same_student_edges(pairs, high_confidence),
+        *_likely_duplicate_same_best_edges(cw_pairs, best),
+        *_best_is_strong_student_edges(pairs, best, high_confidence),
+        *_through_duplicate_edges(pairs, cw_pairs, threshold),
+    ]
+
+
+def _person_candidates(
+    pairs: pl.DataFrame, person: pl.DataFrame
+) -> tuple[list[tuple[str, str, bool, float, float]], Candidates]:
+    """A person's candidates are the union of its records' candidates: per (person, student) the
+    pair is deterministic if any record's is, with the best probability and weight of any.
+
+    Returns
+    -------
+    ranked, by_person
+        Every (person, oen, deterministic, match_probability, match_weight), deterministic first,
+        then by probability and weight (ties by person and OEN); and the same per person.
+    """
     cand = (
         pairs.join(person, on="cw_id", how="inner")
         .group_by("person", "oen")
@@ -323,18 +340,39 @@ def resolve(
             descending=[True, True, True, False, False],
         )
     )
-    by_person: dict[str, list[tuple[str, bool, float, float]]] = {}
-    for p, o, d, prob, w in cand.select(
-        "person", "oen", "deterministic", "match_probability", "match_weight"
-    ).iter_rows():
+    ranked = list(
+        cand.select(
+            "person", "oen", "deterministic", "match_probability", "match_weight"
+        ).iter_rows()
+    )
+    by_person: Candidates = {}
+    for p, o, d, prob, w in ranked:
         by_person.setdefault(p, []).append((o, d, prob, w))
+    return ranked, by_person
 
+
+def _one_to_one(
+    ranked: list[tuple[str, str, bool, float, float]],
+    by_person: Candidates,
+    *,
+    threshold: float,
+    margin: float,
+) -> tuple[dict[str, tuple[str, bool, float]], dict[str, str]]:
+    """Greedy one-to-one matching of persons and students, best candidate first.
+
+    A deterministic candidate is taken if its student is free. A probabilistic one needs
+    ``threshold`` and must beat the person's best other candidate still free by ``margin`` bits
+    of match weight; if not, the person is left ``ambiguous`` (twins) and takes nothing.
+
+    Returns
+    -------
+    assigned, reason
+        person -> (oen, deterministic, match_probability); person -> ``"ambiguous"``.
+    """
     taken_oen: dict[str, str] = {}
     assigned: dict[str, tuple[str, bool, float]] = {}
     reason: dict[str, str] = {}
-    for p, o, d, prob, w in cand.select(
-        "person", "oen", "deterministic", "match_probability", "match_weight"
-    ).iter_rows():
+    for p, o, d, prob, w in ranked:
         if p in assigned or p in reason:
             continue
         if o in taken_oen:
@@ -349,19 +387,48 @@ def resolve(
                 continue
         assigned[p] = (o, d, prob)
         taken_oen[o] = p
+    return assigned, reason
 
+
+def _unlinked_reasons(
+    roots: list[str],
+    assigned: dict[str, tuple[str, bool, float]],
+    reason: dict[str, str],
+    by_person: Candidates,
+    threshold: float,
+) -> dict[str, str]:
+    """Why each person without a student is unlinked (:data:`UNLINKED_REASONS`): ``reason``
+    (the ambiguous ones) completed with ``no_candidate``, ``student_taken`` (a candidate reached
+    the threshold but its student went to another person) or ``below_threshold``."""
+    out = dict(reason)
     for p in roots:
-        if p in assigned or p in reason:
+        if p in assigned or p in out:
             continue
         cands = by_person.get(p, [])
         if not cands:
-            reason[p] = "no_candidate"
+            out[p] = "no_candidate"
         elif any(prob >= threshold for (_, _, prob, _) in cands):
-            reason[p] = "student_taken"
+            out[p] = "student_taken"
         else:
-            reason[p] = "below_threshold"
+            out[p] = "below_threshold"
+    return out
 
-    # 4. record-level rows
+
+def _record_tables(
+    ids: list[str],
+    comp: dict[str, str],
+    person_no: dict[str, str],
+    assigned: dict[str, tuple[str, bool, float]],
+    reason: dict[str, str],
+    pairs: pl.DataFrame,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Person decisions back to one row per record.
+
+    Every record of a linked person carries the person's student; its ``match_probability`` is
+    the larger of its own pair's and the person's, and its ``link_pass`` is ``deterministic``
+    only when its own pair with that student is. Records of unlinked persons get the person's
+    reason.
+    """
     own = pairs.select(
         "cw_id",
         "oen",
@@ -408,3 +475,58 @@ def resolve(
         .sort("cw_record_id")
     )
     return links, unlinked
+
+
+def resolve(
+    cw_ids: pl.Series,
+    pairs: pl.DataFrame,
+    cw_pairs: pl.DataFrame,
+    *,
+    threshold: float,
+    high_confidence: float,
+    margin: float = AMBIGUITY_MARGIN,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Resolve scored pairs into the link table and the unlinked table.
+
+    Parameters
+    ----------
+    cw_ids
+        Every ``cw_record_id``.
+    pairs
+        Scored child-welfare x student pairs (:class:`analysis.linkage.model.Scored.pairs`); when
+        a ``posterior`` column is present (:func:`record_posterior`) it is the probability used.
+    cw_pairs
+        Scored child-welfare x child-welfare pairs (``cw_id_1``, ``cw_id_2``, ``match_probability``).
+    threshold, high_confidence
+        ``Linkage.match_threshold`` and ``Linkage.high_confidence``.
+    margin
+        Ambiguity margin in bits.
+
+    Returns
+    -------
+    links, unlinked
+        ``links``: ``cw_record_id``, ``cw_person_id``, ``oen``, ``match_probability``, ``link_pass``
+        (one row per record). ``unlinked``: ``cw_record_id``, ``reason``.
+    """
+    ids = sorted(cw_ids.to_list())
+    if "posterior" in pairs.columns:  # record-level posterior (record_posterior) when available
+        pairs = pairs.with_columns(pl.col("posterior").alias("match_probability"))
+    pairs = pairs.with_columns(deterministic_mask().alias("deterministic"))
+
+    # 1-2. the deterministic pass and persons (connected components of duplicate evidence)
+    edges = duplicate_edges(pairs, cw_pairs, threshold=threshold, high_confidence=high_confidence)
+    comp = _components(ids, edges)
+    roots = sorted(set(comp.values()))
+    person_no = {r: f"CWP{i + 1:07d}" for i, r in enumerate(roots)}
+    person = pl.DataFrame(
+        {"cw_id": ids, "person": [comp[i] for i in ids]},
+        schema={"cw_id": pl.String, "person": pl.String},
+    )
+
+    # 3. one-to-one on person-level candidates
+    ranked, by_person = _person_candidates(pairs, person)
+    assigned, ambiguous = _one_to_one(ranked, by_person, threshold=threshold, margin=margin)
+    reason = _unlinked_reasons(roots, assigned, ambiguous, by_person, threshold)
+
+    # 4. record-level rows
+    return _record_tables(ids, comp, person_no, assigned, reason, pairs)

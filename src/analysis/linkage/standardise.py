@@ -6,11 +6,13 @@ with the same columns, so that splink compares like with like:
 ``unique_id``, ``oen`` (Luhn-valid OEN or null), ``first_name``, ``first_name_forms`` (the name
 plus every formal name it is a nickname of), ``last_name`` (letters only, parts joined),
 ``last_name_tokens`` (the parts of a hyphenated or double surname), ``first_prefix``,
-``last_prefix`` (the first two letters of each name, for blocking), ``dob`` (``YYYY-MM-DD``), ``dob_year``, ``dob_month``, ``dob_day``, ``dob_days``
-(days since 1970-01-01), ``gender`` (female|male|null), ``postal_codes`` (list of ``A1A1A1``),
-``postal_fsas`` (list of forward sortation areas), ``postal_regions`` (list of first letters: the
-postal district, K/L/M/N/P in Ontario), ``home_districts`` (list of postal districts where the
-person is known to live: a student's own ``postal_regions``; for a child-welfare record, the
+``last_prefix`` (the first two letters of each name, for blocking), ``dob`` (``YYYY-MM-DD``),
+``dob_year``, ``dob_month``, ``dob_day``, ``dob_days`` (days since 1970-01-01), ``gender``
+(female|male|null: :data:`analysis.domain.vocab.SCHOOL_GENDER_OF_IDENTITY`), ``postal_codes``
+(list of ``A1A1A1``), ``postal_fsas`` (list of forward sortation areas), ``postal_regions`` (list
+of first letters: the postal district, one per region in Ontario,
+:data:`analysis.domain.vocab.REGION_LETTER`), ``home_districts`` (list of postal districts where
+the person is known to live: a student's own ``postal_regions``; for a child-welfare record, the
 district its society serves, taken as the most common district among that society's records).
 
 OnSIS holds one row per student and school year; it is collapsed to one row per OEN keeping the
@@ -28,6 +30,7 @@ import polars as pl
 
 from analysis.domain.names import NICKNAMES
 from analysis.domain.oen import oen_is_valid
+from analysis.domain.vocab import SCHOOL_GENDER_OF_IDENTITY
 
 ONSIS_COLUMNS = (
     "oen",
@@ -61,7 +64,8 @@ LINK_COLUMNS = (
     "home_districts",
 )
 
-_GENDER_FROM_IDENTITY = {"girl_woman": "female", "boy_man": "male"}
+# school genders with a child-welfare equivalent ("another" has none: not evidence either way)
+_LINK_GENDERS = tuple(SCHOOL_GENDER_OF_IDENTITY.values())
 _POSTAL_RE = r"^[A-Z][0-9][A-Z][0-9][A-Z][0-9]$"
 
 
@@ -297,9 +301,7 @@ def standardise_students(
             pl.col("oen").alias("unique_id"),
             pl.col("_clean").alias("first_name"),
             pl.col("_clean_last").alias("last_name_tokens"),
-            pl.when(pl.col("gender").is_in(["female", "male"]))
-            .then(pl.col("gender"))
-            .alias("gender"),
+            pl.when(pl.col("gender").is_in(_LINK_GENDERS)).then(pl.col("gender")).alias("gender"),
         )
         .drop("_clean", "_clean_last", "_k")
     )
@@ -318,7 +320,7 @@ def standardise_cw(cpin: pl.DataFrame | pl.LazyFrame, source: str = "cpin_person
     _check_columns(schema, CPIN_COLUMNS, source)
     gender = (
         pl.col("gender_identity").replace_strict(
-            _GENDER_FROM_IDENTITY, default=None, return_dtype=pl.String
+            SCHOOL_GENDER_OF_IDENTITY, default=None, return_dtype=pl.String
         )
         if "gender_identity" in schema.names()
         else pl.lit(None, dtype=pl.String)

@@ -20,6 +20,7 @@ import polars as pl
 
 from analysis.analyse import indicators as ind
 from analysis.analyse import models, outcomes
+from analysis.analyse.outcomes import Spec
 from analysis.config import Config
 from analysis.disclosure import SYMBOL_NOT_AVAILABLE, Protected
 from analysis.io import atomic_dir, write_json, write_parquet
@@ -27,7 +28,6 @@ from analysis.stages import StageResult
 
 log = logging.getLogger(__name__)
 
-Spec = tuple[pl.DataFrame, list[str], str | None, tuple[str, ...]]
 INDEX_FILE = "index.json"
 
 NOTES: dict[str, tuple[str, ...]] = {

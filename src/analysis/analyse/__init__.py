@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 
 from analysis.analyse import indicators as ind
-from analysis.analyse import models, outcomes
+from analysis.analyse import methodology, models, outcomes
 from analysis.analyse.outcomes import Spec
 from analysis.config import Config
 from analysis.disclosure import SYMBOL_NOT_AVAILABLE, Protected
@@ -258,6 +258,8 @@ def build_tables(
 
 def _universe(name: str) -> str:
     """Population counted in a table: cells of the same universe are the same people."""
+    if name in methodology.UNIVERSES:
+        return methodology.UNIVERSES[name]
     if name.startswith("eqao_"):
         return "eqao_students"
     if name.startswith(("outcomes_", "means_")):
@@ -422,6 +424,7 @@ def run(cfg: Config) -> StageResult:
         cfg,
         cw_student_years=cw,
     )
+    specs.update(methodology.methodology_tables(cfg))
     t_build = time.perf_counter() - t0
     tables, release = protect_all(specs, cfg)
     result = StageResult(stage="analyse")

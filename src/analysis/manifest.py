@@ -20,7 +20,7 @@ CORE_CODE = ("config.py", "io.py", "stages.py")
 # re-renders every report). The layout makes this a short list rather than a list of modules.
 STAGE_CODE: dict[str, tuple[str, ...]] = {
     "generate": ("synthetic", "domain"),
-    "validate": ("validate.py", "domain"),
+    "validate": ("validate", "domain"),
     "link": ("linkage", "domain"),
     "deidentify": ("deidentify", "domain"),
     "analyse": ("analyse", "disclosure", "domain"),

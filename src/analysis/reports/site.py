@@ -44,6 +44,25 @@ def row_accounting(cfg: Config) -> pl.DataFrame:
     )
 
 
+def normalisations(cfg: Config) -> pl.DataFrame:
+    """What the reading of the extract normalised: values per file, column and kind (empty when
+    nothing was; ``docs/validation.md`` describes each kind)."""
+    val = stage_records(cfg).get("validate", {}).get("metrics", {})
+    rows = [
+        {
+            "file": str(n["file"]),
+            "column": str(n["column"] or "file_level"),
+            "normalisation": str(n["normalisation"]),
+            "n": int(n["values"]),
+        }
+        for n in val.get("normalisations", [])
+    ]
+    return pl.DataFrame(
+        rows,
+        schema={"file": pl.Utf8, "column": pl.Utf8, "normalisation": pl.Utf8, "n": pl.Int64},
+    )
+
+
 def linkage_by_group(cfg: Config) -> pl.DataFrame:
     df = pl.DataFrame(linkage_quality(cfg).get("by_subgroup", []))
     if df.is_empty():
@@ -112,4 +131,15 @@ def methodology(cfg: Config, lang: str) -> Report:
             universe="rows",
         )
         r.table(table, "caption.row_accounting")
+    norm = normalisations(cfg)
+    if not norm.is_empty():  # an extract written differently from the documented form
+        r.heading("heading.normalisations").text("method.normalisations")
+        table = release.protect(
+            "methodology_normalisations",
+            norm,
+            dims=["file", "column", "normalisation"],
+            count="n",
+            universe="values_normalised",
+        )
+        r.table(table, "caption.normalisations")
     return r

@@ -247,13 +247,12 @@ def _check_columns(df: pl.DataFrame, name: str, path: Path, header_ok: bool) -> 
     hidden = [c for c in extra if not header_ok or not _shown(c)]
     problems += [Problem(c, "unexpected_column", 0) for c in extra if c not in hidden]
     if hidden:
-        problems.append(
-            Problem(
-                None,
-                f"unexpected_column ({len(hidden)} column(s) whose name looks "
-                "like a value, not shown)",
-                0,
-            )
+        why = (
+            "whose name looks like a value, not shown"
+            if header_ok
+            else "not shown: the header row has more fields than the first row; is the line "
+            "break after the header missing?"
         )
+        problems.append(Problem(None, f"unexpected_column ({len(hidden)} column(s) {why})", 0))
     if problems:
         raise SourceValidationError(str(path), problems)

@@ -124,7 +124,9 @@ def _validate(extract: Path, build: Path):
 
 # ------------------------------------------------------------------------------ corruptions
 SPECIAL = [b"\x00", b"\r", b"\n", b",", b'"', b";", b"\t", b"\xff", b"\xc3", b" ", b"0", b"-"]
-TEXT = st.text(alphabet=string.ascii_letters + string.digits + ',"\r\n -./:', min_size=1, max_size=8)
+TEXT = st.text(
+    alphabet=string.ascii_letters + string.digits + ',"\r\n -./:', min_size=1, max_size=8
+)
 edits = st.one_of(
     st.tuples(st.just("flip"), st.floats(0, 1), st.integers(1, 127)),  # mostly still ASCII
     st.tuples(st.just("put"), st.floats(0, 1), st.sampled_from(SPECIAL)),
@@ -161,7 +163,9 @@ def _downstream(build: Path) -> dict[str, str]:
 
 
 def _everything(build: Path) -> dict[str, str]:
-    return {f"{top}/{k}": v for top in ("data", "reports") for k, v in hash_tree(build / top).items()}
+    return {
+        f"{top}/{k}": v for top in ("data", "reports") for k, v in hash_tree(build / top).items()
+    }
 
 
 def _check_output(res, identifiers: set[str]) -> None:

@@ -337,6 +337,21 @@ def test_strict_reading_refuses_each_dialect(
     assert _snapshot(ws) == before
 
 
+def test_strict_reading_names_every_normalisation_a_file_needs(
+    ws: Path, frames: dict[str, pl.DataFrame]
+) -> None:
+    for name, df in frames.items():
+        _all_at_once(ws / "in", name, df)
+    strict = ws / "strict.yaml"
+    strict.write_text("validation:\n  reading: strict\n")
+    res = _cli("validate", ws / "in", ws, "--config", str(strict))
+    assert res.exit_code == 2
+    block = _error_text(res).split(f"{ws / 'in' / 'cpin_onlac.csv'}: ")[1].split("\n" + str(ws))[0]
+    for kind in ("header", "cr_line_endings", "whitespace", "integral_float"):
+        assert f"strict reading ({NORMALISATIONS[kind]};" in block, kind
+    assert not (ws / "data").exists()
+
+
 def test_every_dialect_at_once_gives_the_same_analytic_data(
     ws: Path, clean: Path, frames: dict[str, pl.DataFrame]
 ) -> None:

@@ -82,7 +82,8 @@ def test_a_file_the_build_did_not_write_is_never_overwritten(tmp_path: Path) -> 
     with pytest.raises(ForeignFileError) as exc:
         _swap(target, {"cpin_onlac.parquet": "generated again", "codebook.md": "c"})
     assert str(exc.value) == (
-        f"{target}: 1 file(s) the build did not write would be replaced (cpin_onlac.parquet); "
+        f"{target}: 1 file(s) not written by the build (or changed since) would be replaced "
+        "(cpin_onlac.parquet); "
         "the build manages this folder: move them out of it (an extract of your own goes in a "
         "folder of its own, passed with --sources)"
     )
@@ -101,6 +102,16 @@ def test_a_users_file_with_the_bytes_the_stage_writes_is_kept(tmp_path: Path) ->
     assert _stat(bench) == kept
     with pytest.raises(ForeignFileError):  # still the user's: different bytes are refused
         _swap(target, {"index.html": "3", "bench/tiny.json": "{ }"})
+
+
+def test_a_copied_data_folder_is_still_the_builds(tmp_path: Path) -> None:
+    _swap(tmp_path / "a" / "data" / "linkage", {"links.parquet": "1"})
+    # copied without the files' times: recognised by their bytes
+    shutil.copytree(tmp_path / "a", tmp_path / "b", copy_function=shutil.copy)
+    target = tmp_path / "b" / "data" / "linkage"
+    os.utime(target / "links.parquet", ns=(1, 1))
+    _swap(target, {"links.parquet": "2"})
+    assert (target / "links.parquet").read_text() == "2"
 
 
 def test_a_folder_from_before_records_keeps_files_the_stage_does_not_write(
@@ -229,7 +240,7 @@ def test_a_replaced_generated_source_is_not_overwritten(tmp_path: Path) -> None:
     res = _invoke("generate", *args)
     assert res.exit_code == 2
     assert _error_text(res) == (
-        f"error: {mine.parent}: 1 file(s) the build did not write would be replaced "
+        f"error: {mine.parent}: 1 file(s) not written by the build (or changed since) would be replaced "
         "(cpin_onlac.parquet); the build manages this folder: move them out of it (an extract "
         "of your own goes in a folder of its own, passed with --sources)"
     )

@@ -68,13 +68,35 @@ def _stamp(path: Path) -> list[int]:
     return [st.st_size, st.st_mtime_ns]
 
 
+def _entry(path: Path) -> list[int | str]:
+    """What the record keeps of a file the build wrote: size, modification time, SHA-256."""
+    digest = "" if path.is_symlink() else sha256_file(path)
+    return [*_stamp(path), digest]
+
+
+def _written(path: Path, entries: list[list[int | str]]) -> list[int | str] | None:
+    """The record's entry of ``path`` if it is still the file the build wrote there: the same
+    size and time, or (copied, touched) the same size and bytes."""
+    size, mtime = _stamp(path)
+    for e in entries:
+        if e[:2] == [size, mtime]:
+            return [size, mtime, *e[2:]]
+    same_size = [e for e in entries if e[0] == size and len(e) > 2 and e[2]]
+    if same_size and not path.is_symlink():
+        digest = sha256_file(path)
+        for e in same_size:
+            if e[2] == digest:
+                return [size, mtime, digest]
+    return None
+
+
 def _files(root: Path) -> list[Path]:
     """Every file (and symbolic link) below ``root``, sorted; folders are not entries."""
     return sorted(p for p in root.rglob("*") if p.is_symlink() or p.is_file())
 
 
-def _read_record(record: Path) -> dict[str, list[list[int]]] | None:
-    """``{relative path: [stamp, ...]}`` of the files the build wrote (``None``: no record)."""
+def _read_record(record: Path) -> dict[str, list[list[int | str]]] | None:
+    """``{relative path: [entry, ...]}`` of the files the build wrote (``None``: no record)."""
     try:
         data = json.loads(record.read_text(encoding="utf-8"))
         return {str(k): [list(s) for s in v] for k, v in data["files"].items()}
@@ -82,7 +104,7 @@ def _read_record(record: Path) -> dict[str, list[list[int]]] | None:
         return None
 
 
-def _write_record(record: Path, files: dict[str, list[list[int]]]) -> None:
+def _write_record(record: Path, files: dict[str, list[list[int | str]]]) -> None:
     record.parent.mkdir(parents=True, exist_ok=True)
     tmp = record.with_name(f".{record.name}.{uuid.uuid4().hex[:8]}")
     tmp.write_text(json.dumps({"files": files}, sort_keys=True) + "\n", encoding="utf-8")
@@ -99,20 +121,21 @@ def _keep(src: Path, dst: Path) -> None:
 
 
 def _carry_over(
-    target: Path, staging: Path, rec: dict[str, list[list[int]]] | None, carry: bool
-) -> tuple[set[str], dict[str, list[list[int]]]]:
+    target: Path, staging: Path, rec: dict[str, list[list[int | str]]] | None, carry: bool
+) -> tuple[set[str], dict[str, list[list[int | str]]]]:
     """Bring the files of ``target`` the build did not write into ``staging``.
 
-    Returns the paths of those files and the stamps of the build's own files of ``target``.
+    Returns the paths of those files and the record's entries of the build's own files.
 
     A file of ``target`` is the build's own when the record of the last swap lists it with the
-    same size and modification time; without a record (a folder written before records were
-    kept), a file at a path the stage writes again is taken as its own. Any other file is the
-    user's: it is kept as it is, and a stage that would write different bytes at its path is
-    refused (:class:`ForeignFileError`), before anything is replaced.
+    same size and modification time, or the same size and bytes (a copied folder); without a
+    record (a folder written before records were kept), a file at a path the stage writes again
+    is taken as its own. Any other file is the user's: it is kept as it is, and a stage that
+    would write different bytes at its path is refused (:class:`ForeignFileError`), before
+    anything is replaced.
     """
     foreign: set[str] = set()
-    own: dict[str, list[list[int]]] = {}
+    own: dict[str, list[list[int | str]]] = {}
     if not target.is_dir():
         return foreign, own
     conflicts: list[str] = []
@@ -120,10 +143,12 @@ def _carry_over(
         rel = p.relative_to(target).as_posix()
         new = staging / rel
         exists = new.is_symlink() or new.exists()
-        stamp = _stamp(p)
-        ours = stamp in rec.get(rel, []) if rec is not None else exists
-        if ours:
-            own[rel] = [stamp]
+        if rec is not None:
+            entry = _written(p, rec.get(rel, []))
+        else:  # no record: the file at a path the stage writes again is taken as its own
+            entry = [*_stamp(p), ""] if exists else None
+        if entry is not None:
+            own[rel] = [entry]
             if carry and not exists:  # a stage rewriting part of a folder keeps the rest
                 _keep(p, new)
             continue
@@ -150,7 +175,8 @@ def _carry_over(
             f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else ""
         )
         raise ForeignFileError(
-            f"{target}: {len(conflicts)} file(s) the build did not write would be replaced "
+            f"{target}: {len(conflicts)} file(s) not written by the build (or changed since) "
+            "would be replaced "
             f"({shown}); the build manages this folder: move them out of it (an extract of "
             "your own goes in a folder of its own, passed with --sources)"
         )
@@ -179,13 +205,13 @@ def atomic_dir(
     staging = target.parent / f".{target.name}.staging-{uuid.uuid4().hex[:8]}"
     staging.mkdir()
     rec_path = None if record is False else (record or _record_path(target))
-    new: dict[str, list[list[int]]] = {}
+    new: dict[str, list[list[int | str]]] = {}
     try:
         yield staging
         if rec_path is not None:
             foreign, own = _carry_over(target, staging, _read_record(rec_path), carry)
             new = {
-                rel: [_stamp(p)]
+                rel: [_entry(p)]
                 for p in _files(staging)
                 if (rel := p.relative_to(staging).as_posix()) not in foreign
             }

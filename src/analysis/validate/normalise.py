@@ -131,6 +131,19 @@ def _column_dtypes(
     return (df.with_columns(fix) if fix else df), notes
 
 
+def _padded(df: pl.DataFrame, expected: dict[str, pl.DataType]) -> dict[str, int]:
+    """Values with spaces around them, per text column that is stripped (not names)."""
+    cols = [
+        col
+        for col, typ in expected.items()
+        if df.schema[col] == pl.String and (typ != pl.String or col not in NAME_COLUMNS)
+    ]
+    if not cols:
+        return {}
+    got = df.select(pl.col(c).str.contains(r"^\s|\s$").sum() for c in cols).row(0)
+    return {c: int(n or 0) for c, n in zip(cols, got, strict=True)}
+
+
 def _is_midnight(df: pl.DataFrame, col: str) -> bool:
     """Every value of a timestamp column is at midnight in its own time zone."""
     c = pl.col(col)
@@ -140,7 +153,8 @@ def _is_midnight(df: pl.DataFrame, col: str) -> bool:
 def coerce(
     df: pl.DataFrame, name: str, path: Path, reading: Reading
 ) -> tuple[pl.DataFrame, list[Normalisation]]:
-    """Cast the columns (already named as the schema's) to the schema's types, normalising.
+    """Cast the columns (already named as the schema's) to the schema's types, normalising
+    (what was normalised is returned; :func:`refuse_if_strict` decides on it).
 
     Values that do not convert (text in a number column, a date not written YYYY-MM-DD) become
     row problems: a ``__cast_error`` column names the first column of the row that failed and
@@ -153,18 +167,19 @@ def coerce(
     casts: list[pl.Expr] = []
     counts: list[tuple[str, str, pl.Expr]] = []
     failed: dict[str, tuple[pl.Expr, pl.Expr | None]] = {}  # col -> (lost, is a date format)
+    padded = _padded(df, expected)
     for col, typ in expected.items():
         src = df.schema[col]
         c = pl.col(col)
         if src == pl.String:
-            strip = typ != pl.String or col not in NAME_COLUMNS
-            s = c.str.strip_chars() if strip else c
-            if strip:
-                counts.append((col, "whitespace", (c != s).sum()))
+            s = c
+            if padded.get(col):  # stripped only where needed: no copy of a clean column
+                notes.append(Normalisation(col, "whitespace", padded[col]))
+                s = c.str.strip_chars()
             if tokens:
                 counts.append((col, "missing_value", s.is_in(tokens).sum()))
                 s = pl.when(s.is_in(tokens)).then(None).otherwise(s)
-            given = s.is_not_null()
+            given = s.is_not_null() if tokens else s.is_not_null() & (s != "")
             if typ == pl.String:
                 casts.append(s.alias(col))
                 continue
@@ -234,7 +249,6 @@ def coerce(
     out_df = df.select(casts)
     if failed:
         out_df = _cast_errors(df, out_df, failed)
-    refuse_if_strict(path, notes, reading)
     return out_df, notes
 
 

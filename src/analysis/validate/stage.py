@@ -231,6 +231,10 @@ def run(cfg: Config) -> StageResult:
         except SourceValidationError as exc:
             errors.append(exc)
             continue
+        except Exception as exc:  # a value no rule foresaw: a clear, value-free message
+            rule = f"rules could not be checked ({type(exc).__name__})"
+            errors.append(SourceValidationError(str(f.path), [Problem(None, rule, 0)]))
+            continue
         # the passed rows of a file with quarantined rows are filtered while they are written
         ok = plain[name].lazy()
         passed[name] = ok if mask is None else ok.filter(mask)

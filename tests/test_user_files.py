@@ -266,12 +266,13 @@ def test_users_files_survive_a_synthetic_build_and_a_build_from_an_extract(
         f.write_text(f"a user's file in {f.parent.name}\n")
     kept = {k: _stat(f) for k, f in notes.items()}
 
-    res = _invoke("build", *args)
-    assert res.exit_code == 0, res.output
+    for command in ("generate", "validate", "link", "deidentify"):  # synthetic data
+        res = _invoke(command, *args)
+        assert res.exit_code == 0, res.output
     assert {k: _stat(f) for k, f in notes.items()} == kept
     assert (root / "data/sources/codebook.md").is_file()
 
-    res = _invoke("build", "--sources", str(csv_extract), "--force", *args)
+    res = _invoke("build", "--sources", str(csv_extract), *args)  # every stage from an extract
     assert res.exit_code == 0, res.output
     assert {k: _stat(f) for k, f in notes.items()} == kept
     assert not (root / "data/sources/codebook.md").exists()  # the build's own, of synthetic data

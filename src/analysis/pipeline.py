@@ -74,7 +74,8 @@ def stage_inputs(cfg: Config, name: str) -> list[Path]:
         "validate": [p.sources],
         "link": [p.sources],
         "deidentify": [p.sources, p.linkage, p.reference],
-        "analyse": [p.analytic],
+        # and what validation counted (the methodology tables: rows, normalisations)
+        "analyse": [p.analytic, p.data_dir / ".state" / "validate.json"],
         "render": [p.results, p.analytic, NOTEBOOKS_DIR],
     }[name]
 

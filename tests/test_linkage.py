@@ -270,7 +270,7 @@ def test_record_posterior_uses_each_cohorts_share_with_a_student() -> None:
     cohorts = pl.DataFrame(
         {"cw_id": ids, "cohort": [2010] * 41 + [2021] * 41},
     )
-    post = resolve.record_posterior(pairs, 1000, -20.0, cohorts=cohorts)
+    post, _ = resolve.record_posterior(pairs, 1000, -20.0, covariates=cohorts)
     p = dict(zip(post["cw_id"], post["posterior"], strict=True))
     assert p["a_x"] > p["b_x"]
 

@@ -77,6 +77,7 @@ import numpy as np
 import polars as pl
 import splink.comparison_level_library as cll
 from splink import Linker, SettingsCreator, block_on
+from splink.blocking_rule_library import CustomRule
 from splink.comparison_library import CustomComparison
 
 log = logging.getLogger(__name__)
@@ -90,27 +91,44 @@ LAST_NAME_LEVELS = ("else", "dl2", "dl1", "part", "exact")
 DOB_LEVELS = ("else", "year_off", "day_off", "day_month_swap", "exact")
 POSTAL_LEVELS = ("else", "society_district", "region", "fsa", "exact")
 GENDER_LEVELS = ("else", "exact")
+# "else": the record's OEN is another enrolled student's; "unenrolled": it is no student's
+OEN_LEVELS = ("else", "unenrolled", "exact")
 LEVEL_NAMES: dict[str, tuple[str, ...]] = {
     "first_name": FIRST_NAME_LEVELS,
     "last_name": LAST_NAME_LEVELS,
     "dob": DOB_LEVELS,
     "postal": POSTAL_LEVELS,
     "gender": GENDER_LEVELS,
+    "oen": OEN_LEVELS,
 }
+# Comparisons whose m is trained by EM and re-estimated from confirmed same-OEN pairs (the OEN
+# comparison's own m is measured from pairs the other identifiers confirm: :func:`measure_oen_m`)
+IDENTITY_COMPARISONS = ("first_name", "last_name", "dob", "postal", "gender")
+
+# Prior m of the OEN levels (exact, unenrolled, else) before they are measured: about 1% of
+# records carry another student's OEN and a few a valid OEN that is no student's (BRIEF.md s.8).
+OEN_M_PRIOR = {"exact": 0.98, "unenrolled": 0.005, "else": 0.015}
+OEN_RULE = 6  # position of the same-OEN rule in :func:`blocking_rules`
+# Prior share of true pairs that the identity rules miss (before it is measured, with
+# :data:`M_PSEUDO_PAIRS` pseudo-pairs): :func:`unblocked_share`
+UNBLOCKED_PRIOR = 0.01
 
 BLOCKING_RULE_NAMES = (
-    "same OEN",
     "birth date + first two letters of the first name (gender compatible)",
     "birth date + first two letters of the surname (gender compatible)",
     "surname + birth date with day and month swapped",
     "surname + birth year and month, day within one",
     "first name + surname + birth year, within a day (across a month end)",
     "surname + birth month and day, year one apart",
-    "postal code (any school year) + birth year",
+    "same OEN",
+    "postal code (any school year) + birth year, or + first two letters of both names "
+    "(no birth date needed)",
 )
 
 # Judgement, documented: exact first name + surname + birth date finds about 80% of the true
 # pairs when a tenth to a fifth of records have a damaged name or birth date (BRIEF.md s.8).
+# Used for the prior of the child-welfare duplicate model (the link model's prior comes from
+# ``Linkage.no_student_share``).
 DETERMINISTIC_RECALL = 0.8
 
 
@@ -119,8 +137,68 @@ def _null(*cols: str) -> Any:
     return cll.CustomLevel(cond, label_for_charts="null").configure(is_null_level=True)
 
 
-def comparisons() -> list[CustomComparison]:
-    """The five comparisons (see the module docstring)."""
+OenProbabilities = dict[str, tuple[float, float]]  # level -> (m, u)
+
+
+def oen_u_probabilities(cw: pl.DataFrame, n_students: int) -> OenProbabilities:
+    """m (the prior, :data:`OEN_M_PRIOR`) and u of the OEN levels, u counted exactly.
+
+    A random child-welfare record with a valid OEN and a random student share the OEN with
+    probability (share of valid OENs that are enrolled) / students; otherwise it is another
+    student's. The ``unenrolled`` level is neutral (u = m: record-level evidence, see
+    :func:`oen_comparison`). Floors keep every probability positive (a file with no OEN at all
+    never reaches these levels).
+    """
+    valid = cw.filter(pl.col("oen").is_not_null())
+    enrolled = float(valid["oen_enrolled"].mean() or 0.0) if valid.height else 1.0  # type: ignore[arg-type]
+    n = float(max(n_students, 1))
+    floor = 1e-9
+    u = {
+        "exact": max(enrolled / n, floor),
+        "unenrolled": OEN_M_PRIOR["unenrolled"],
+        "else": max(enrolled * (1.0 - 1.0 / n), floor),
+    }
+    return {k: (OEN_M_PRIOR[k], u[k]) for k in OEN_LEVELS}
+
+
+def _fixed(level: Any, label: str, mu: OenProbabilities | None) -> Any:
+    m, u = (mu or {}).get(label, (OEN_M_PRIOR[label], 0.5))
+    return level.configure(
+        label_for_charts=label,
+        m_probability=m,
+        u_probability=u,
+        fix_m_probability=True,
+        fix_u_probability=True,
+    )
+
+
+def oen_comparison(mu: OenProbabilities | None = None) -> CustomComparison:
+    """The OEN comparison: same OEN / the record's OEN is no enrolled student's / it is another
+    student's / null (no valid OEN on either side). m and u are fixed (never trained by EM):
+    u from :func:`oen_u_probabilities`, m measured after scoring (:func:`measure_oen_m`).
+
+    An OEN that is another student's is evidence against the pair, weighed by the measured rate
+    of such wrong OENs (not a veto). An OEN that is *no* student's says the same about every
+    candidate of the record: it is a property of the record, weighed in the record's prior of
+    having a student at all (:func:`analysis.linkage.resolve.record_posterior`), so at the pair
+    level the ``unenrolled`` level is neutral (its u is set equal to its measured m).
+    """
+    return CustomComparison(
+        output_column_name="oen",
+        comparison_levels=[
+            _null("oen"),
+            _fixed(cll.CustomLevel("oen_l = oen_r"), "exact", mu),
+            _fixed(cll.CustomLevel("NOT (oen_enrolled_l AND oen_enrolled_r)"), "unenrolled", mu),
+            _fixed(cll.ElseLevel(), "else", mu),
+        ],
+    )
+
+
+def comparisons(
+    oen_mu: OenProbabilities | None = None, *, with_oen: bool = True
+) -> list[CustomComparison]:
+    """The six comparisons (see the module docstring); ``oen_mu``: the OEN levels' m and u
+    (``with_oen=False``: the five identity comparisons only)."""
     first = CustomComparison(
         output_column_name="first_name",
         comparison_levels=[
@@ -154,7 +232,11 @@ def comparisons() -> list[CustomComparison]:
         output_column_name="dob",
         comparison_levels=[
             _null("dob"),
-            cll.CustomLevel("dob_l = dob_r", label_for_charts="exact"),
+            # term-frequency adjusted: how many students share a birth date depends on the
+            # cohort (a child born last year shares it with no student at all)
+            cll.ExactMatchLevel("dob", term_frequency_adjustments=True).configure(
+                label_for_charts="exact"
+            ),
             cll.CustomLevel(
                 "dob_year_l = dob_year_r AND dob_month_l = dob_day_r AND dob_day_l = dob_month_r",
                 label_for_charts="day_month_swap",
@@ -189,7 +271,7 @@ def comparisons() -> list[CustomComparison]:
             cll.ElseLevel().configure(label_for_charts="else"),
         ],
     )
-    return [first, last, dob, postal, gender]
+    return [first, last, dob, postal, gender] + ([oen_comparison(oen_mu)] if with_oen else [])
 
 
 # gender agrees or is unknown on either side (a child-welfare gender identity with no school
@@ -200,7 +282,6 @@ _GENDER_COMPATIBLE = "(l.gender = r.gender OR l.gender IS NULL OR r.gender IS NU
 def blocking_rules() -> list[Any]:
     """Prediction blocking rules, in the order of :data:`BLOCKING_RULE_NAMES`."""
     return [
-        block_on("oen"),
         f"l.dob = r.dob AND l.first_prefix = r.first_prefix AND {_GENDER_COMPATIBLE}",
         f"l.dob = r.dob AND l.last_prefix = r.last_prefix AND {_GENDER_COMPATIBLE}",
         # equality keys first (the engine hash-joins on them), then the residual condition
@@ -212,17 +293,34 @@ def blocking_rules() -> list[Any]:
         "AND abs(l.dob_days - r.dob_days) <= 1",
         "l.last_name = r.last_name AND l.dob_month = r.dob_month AND l.dob_day = r.dob_day "
         f"AND abs(l.dob_year - r.dob_year) = 1 AND {_GENDER_COMPATIBLE}",
-        # last: an exploding rule does not exclude its pairs from the rules after it
-        block_on("postal_codes", "dob_year", arrays_to_explode=["postal_codes"]),
+        # after the identity rules: a same-OEN pair attributed to it is one they all missed,
+        # which measures the share of true pairs blocking finds no other way (unblocked_share)
+        block_on("oen"),
+        # last: an exploding rule does not exclude its pairs from the rules after it. The names
+        # alternative needs no birth date: a record whose birth date is missing or wrong can
+        # still be paired at its (current) address.
+        CustomRule(
+            "l.postal_codes = r.postal_codes AND (l.dob_year = r.dob_year "
+            "OR (l.first_prefix = r.first_prefix AND l.last_prefix = r.last_prefix))",
+            arrays_to_explode=["postal_codes"],
+        ),
     ]
 
 
-def settings(link_type: str = "link_only") -> SettingsCreator:
-    """The splink settings (untrained)."""
+def settings(
+    link_type: str = "link_only",
+    oen_mu: OenProbabilities | None = None,
+    prior: float = 0.0001,
+    *,
+    with_oen: bool = True,
+) -> SettingsCreator:
+    """The splink settings (untrained); ``oen_mu``: the OEN levels' m and u; ``prior``: the
+    probability that two random records match; ``with_oen``: include the OEN comparison."""
     return SettingsCreator(
         link_type=link_type,  # type: ignore[arg-type]
+        probability_two_random_records_match=prior,
         unique_id_column_name="unique_id",
-        comparisons=comparisons(),  # type: ignore[arg-type]
+        comparisons=comparisons(oen_mu, with_oen=with_oen),  # type: ignore[arg-type]
         blocking_rules_to_generate_predictions=blocking_rules(),
         additional_columns_to_retain=["oen"],
         retain_matching_columns=True,  # splink keeps the gamma columns only with these
@@ -237,7 +335,7 @@ class Scored:
     """What one linkage run produced, as plain frames (no splink objects escape this module)."""
 
     pairs: pl.DataFrame  # cw_id, oen, match_weight, match_probability, match_key, gamma_*
-    cw_pairs: pl.DataFrame  # cw_id_1, cw_id_2, match_probability (child-welfare duplicates)
+    cw_pairs: pl.DataFrame  # cw_id_1, cw_id_2, match_probability, gamma_first_name (duplicates)
     weight_histogram: pl.DataFrame  # bin_lower, bin_upper, pairs
     comparisons_by_rule: dict[str, int]
     model: dict[str, Any]
@@ -256,9 +354,15 @@ def _register(db_api: Any, df: pl.DataFrame, name: str) -> Any:
     return db_api.register(df.to_arrow(), table_name=name)
 
 
-# EM sessions (columns blocked on); birth date + gender halves the first session's pairs and
-# doubles its share of true matches (gender is estimated in the second session)
-EM_BLOCKING_RULES: tuple[tuple[str, ...], ...] = (("dob", "gender"), ("first_name", "last_name"))
+# EM sessions, each a list of rules (columns blocked on) tried in order until one gives pairs:
+# birth date + gender halves the first session's pairs and doubles its share of true matches
+# (gender is estimated in the second session); when the gender is unknown on either side (it may
+# be: a FEBRL-like extract has none), the session falls back to birth date alone, and so on.
+EM_SESSIONS: tuple[tuple[tuple[str, ...], ...], ...] = (
+    (("dob", "gender"), ("dob",), ("dob_year", "last_prefix")),
+    (("first_name", "last_name"), ("last_name", "first_prefix"), ("first_prefix", "last_prefix")),
+)
+EM_BLOCKING_RULES: tuple[tuple[str, ...], ...] = tuple(s[0] for s in EM_SESSIONS)
 # The students are sampled for training so that blocking on birth date alone would give about
 # this many pairs (all students are used when there are fewer).
 EM_TRAINING_PAIRS = 600_000
@@ -325,58 +429,119 @@ def training_sample(
     return students.filter(pl.Series(keep)), frac
 
 
+class LinkageTrainingError(ValueError):
+    """The model cannot be trained on this input (named rule, never an identifier value)."""
+
+
+def link_prior(n_students: int, no_student_share: float) -> float:
+    """Probability that a random (record, student) pair is a match: a record has a student with
+    probability ``1 - no_student_share`` (``Linkage.no_student_share``), and then it is one of
+    ``n_students``."""
+    return min(0.5, max(1e-12, (1.0 - no_student_share) / max(n_students, 1)))
+
+
+def _rule_label(rule: tuple[str, ...]) -> str:
+    return " AND ".join(f"same {c}" for c in rule)
+
+
+def _em_session(tr: Any, rules: tuple[tuple[str, ...], ...], max_pairs_em: int) -> dict[str, Any]:
+    """Run one EM session with the first rule of ``rules`` that gives training pairs."""
+    from splink.internals.exceptions import EMTrainingException
+
+    tried = []
+    for rule in rules:
+        try:
+            tr.estimate_parameters_using_expectation_maximisation(
+                block_on(*rule), max_pairs=float(max_pairs_em)
+            )
+        except EMTrainingException:
+            log.info("EM: no training pairs for %s; trying the next rule", _rule_label(rule))
+            tried.append(_rule_label(rule))
+            continue
+        return {"blocking_rule": _rule_label(rule), "rules_without_pairs": tried}
+    tried_text = "; ".join(tried)
+    raise LinkageTrainingError(
+        f"child-welfare x student pairs: no pairs to train the linkage model under any EM rule "
+        f"({tried_text}) (rule: linkage training needs records that share a birth date or names)"
+    )
+
+
 def _train(
-    cw: pl.DataFrame, students: pl.DataFrame, db_api: Any, *, seed: int, max_pairs_em: int
+    cw: pl.DataFrame,
+    students: pl.DataFrame,
+    db_api: Any,
+    *,
+    seed: int,
+    max_pairs_em: int,
+    no_student_share: float,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Estimate m and u on a seeded sample of the students (:func:`training_sample`).
 
     m and u are properties of the comparison levels, not of the file size, and the sample keeps
-    the share of true matches among the blocked pairs; the prior and the term frequencies are
-    re-estimated on the full data by :func:`_predict`. The prior comes from the deterministic
-    rule (:data:`DETERMINISTIC_RECALL`), u from random sampling (at most :data:`U_MAX_PAIRS`),
-    m from the EM sessions of :data:`EM_BLOCKING_RULES`, all on one DuckDB thread.
+    the share of true matches among the blocked pairs; the term frequencies are re-estimated on
+    the full data by :func:`_predict`. The prior is :func:`link_prior` (from
+    ``Linkage.no_student_share``), u comes from random sampling (at most :data:`U_MAX_PAIRS`)
+    except the OEN's (counted exactly, :func:`oen_u_probabilities`, fixed like its m), m from
+    the EM sessions of :data:`EM_SESSIONS` (each falling back to its next rule when a rule gives
+    no pairs), all on one DuckDB thread.
 
     Returns
     -------
     model, sessions
         The trained splink model (``linker_uid`` cleared) and a record of each EM session.
+
+    Raises
+    ------
+    LinkageTrainingError
+        When an EM session finds no training pairs under any of its rules.
     """
     train_students, frac = training_sample(cw, students, seed=seed, target_pairs=EM_TRAINING_PAIRS)
     tr_cw = _register(db_api, cw, CW_TABLE + "_train")
     tr_st = _register(db_api, train_students, STUDENT_TABLE + "_train")
     threads = _duckdb_threads(db_api, 1)
-    trainer = Linker([tr_cw, tr_st], settings("link_only"), log_level=None)
-    tr = trainer.training
-    tr.estimate_probability_two_random_records_match(
-        [block_on("first_name", "last_name", "dob")], recall=DETERMINISTIC_RECALL
-    )
-    with _quiet_default_max_pairs():
-        tr.estimate_u_using_random_sampling(
-            max_pairs=float(min(max_pairs_em, U_MAX_PAIRS)), seed=seed
+    try:
+        prior = link_prior(train_students.height, no_student_share)
+        # u by random sampling for the identity comparisons only: the OEN's u is counted
+        # exactly, and sampling a level that random pairs never reach costs a full pass
+        u_linker = Linker(
+            [tr_cw, tr_st], settings("link_only", None, prior, with_oen=False), log_level=None
         )
-    sessions = []
-    for rule in EM_BLOCKING_RULES:
-        tr.estimate_parameters_using_expectation_maximisation(
-            block_on(*rule), max_pairs=float(max_pairs_em)
-        )
-        sessions.append(
-            {
-                "blocking_rule": " AND ".join(f"same {c}" for c in rule),
-                "student_sample_fraction": frac,
-                "students_in_sample": train_students.height,
-            }
-        )
-    trained = trainer.misc.save_model_to_json()
+        with _quiet_default_max_pairs():
+            u_linker.training.estimate_u_using_random_sampling(
+                max_pairs=float(min(max_pairs_em, U_MAX_PAIRS)), seed=seed
+            )
+        with_u = u_linker.misc.save_model_to_json()
+        full = Linker(
+            [tr_cw, tr_st],
+            settings("link_only", oen_u_probabilities(cw, train_students.height), prior),
+            log_level=None,
+        ).misc.save_model_to_json()
+        with_u["comparisons"].append(full["comparisons"][-1])
+        trainer = Linker([tr_cw, tr_st], with_u, log_level=None)
+        tr = trainer.training
+        sessions = []
+        for rules in EM_SESSIONS:
+            rec = _em_session(tr, rules, max_pairs_em)
+            rec.update(
+                {"student_sample_fraction": frac, "students_in_sample": train_students.height}
+            )
+            sessions.append(rec)
+        trained = trainer.misc.save_model_to_json()
+    finally:
+        _duckdb_threads(db_api, threads)
     trained["linker_uid"] = None
-    _duckdb_threads(db_api, threads)
     return trained, sessions
 
 
 def _predict(
-    cw: pl.DataFrame, students: pl.DataFrame, db_api: Any, trained: dict[str, Any]
+    cw: pl.DataFrame,
+    students: pl.DataFrame,
+    db_api: Any,
+    trained: dict[str, Any],
+    no_student_share: float,
 ) -> tuple[Any, str]:
-    """Score every candidate pair the blocking rules find, with the trained m and u and the prior
-    re-estimated on all students.
+    """Score every candidate pair the blocking rules find, with the trained m and u, the OEN's u
+    and the prior (:func:`link_prior`) on all students.
 
     Returns
     -------
@@ -385,12 +550,32 @@ def _predict(
     """
     cw_sdf = _register(db_api, cw, CW_TABLE)
     st_sdf = _register(db_api, students, STUDENT_TABLE)
-    linker = Linker([cw_sdf, st_sdf], trained, log_level=None)
-    linker.training.estimate_probability_two_random_records_match(
-        [block_on("first_name", "last_name", "dob")], recall=DETERMINISTIC_RECALL
-    )
+    model = set_oen_probabilities(trained, oen_u_probabilities(cw, students.height), m=False)
+    model["probability_two_random_records_match"] = link_prior(students.height, no_student_share)
+    linker = Linker([cw_sdf, st_sdf], model, log_level=None)
     predictions = linker.inference.predict(warning_mode="never")
     return linker, predictions.physical_name
+
+
+def set_oen_probabilities(
+    model: dict[str, Any], mu: OenProbabilities, *, m: bool = True, u: bool = True
+) -> dict[str, Any]:
+    """A copy of ``model`` with the OEN levels' m and/or u from ``mu``."""
+    import copy
+
+    new = copy.deepcopy(model)
+    for comp in new["comparisons"]:
+        if comp["output_column_name"] != "oen":
+            continue
+        for lv in comp["comparison_levels"]:
+            label = lv.get("label_for_charts")
+            if lv.get("is_null_level") or label not in mu:
+                continue
+            if m:
+                lv["m_probability"] = mu[label][0]
+            if u:
+                lv["u_probability"] = mu[label][1]
+    return new
 
 
 def _query(linker: Any, sql: str) -> pl.DataFrame:
@@ -401,8 +586,9 @@ def _query(linker: Any, sql: str) -> pl.DataFrame:
 def _recalibrated_model(
     linker: Any, pred: str
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """The predicting linker's model with every m re-estimated from confirmed same-OEN pairs
-    (:func:`recalibrate_m`).
+    """The predicting linker's model with every identity m re-estimated from confirmed same-OEN
+    pairs (:func:`recalibrate_m`) and the OEN's m measured from pairs the other identifiers
+    confirm (:func:`measure_oen_m`).
 
     Returns
     -------
@@ -412,9 +598,20 @@ def _recalibrated_model(
         bytes).
     """
     em_model = linker.misc.save_model_to_json()
-    oen_pairs = _query(linker, f"SELECT {', '.join(_GAMMA_COLS)} FROM {pred} WHERE oen_l = oen_r")
+    oen_pairs = _query(
+        linker, f"SELECT match_key, {', '.join(_GAMMA_COLS)} FROM {pred} WHERE oen_l = oen_r"
+    ).with_columns(pl.col("match_key").cast(pl.Int64))
     em_model["linker_uid"] = None
     model, recal = recalibrate_m(em_model, oen_pairs)
+    recal["unblocked"] = unblocked_share(em_model, oen_pairs)
+    # the weight of the other identifiers (recalibrated), the OEN's own taken out
+    w_other = f"(match_weight + {weight_adjustment_sql(em_model, model)} - {level_weight_sql(em_model, 'oen')})"
+    confirmed = _query(
+        linker,
+        f"SELECT CASE WHEN source_dataset_l = '{CW_TABLE}' THEN unique_id_l ELSE unique_id_r END "
+        f"AS cw_id, gamma_oen FROM {pred} WHERE gamma_oen >= 0 AND {w_other} >= {OEN_CONFIRM_BITS!r}",
+    )
+    model, recal["oen"] = measure_oen_m(model, confirmed)
     return em_model, model, recal
 
 
@@ -463,6 +660,7 @@ def score(
     *,
     seed: int,
     max_pairs_em: int,
+    no_student_share: float = 0.12,
     keep_probability: float = 1e-4,
 ) -> Scored:
     """Train the model and score candidate pairs.
@@ -483,12 +681,21 @@ def score(
         Seed for u sampling (reproducible models).
     max_pairs_em
         Cap on the pairs each EM session and the u sampling use.
+    no_student_share
+        ``Linkage.no_student_share``: the prior (:func:`link_prior`).
     keep_probability
         Pairs below this probability are dropped from the returned pairs, except same-OEN pairs
         (always kept: the deterministic pass needs them).
     """
-    trained, sessions = _train(cw, students, db_api, seed=seed, max_pairs_em=max_pairs_em)
-    linker, pred = _predict(cw, students, db_api, trained)
+    trained, sessions = _train(
+        cw,
+        students,
+        db_api,
+        seed=seed,
+        max_pairs_em=max_pairs_em,
+        no_student_share=no_student_share,
+    )
+    linker, pred = _predict(cw, students, db_api, trained, no_student_share)
     em_model, model, recal = _recalibrated_model(linker, pred)
     # the recalibrated match weight and probability, in SQL (the same on both engines)
     w = f"(match_weight + {weight_adjustment_sql(em_model, model)})"
@@ -497,7 +704,8 @@ def score(
         linker, f"SELECT match_key, count(*) AS pairs FROM {pred} GROUP BY match_key ORDER BY 1"
     )
     pairs = _kept_pairs(linker, pred, w, keep_probability)
-    cw_pairs = _score_cw_duplicates(cw, db_api, model)
+    cw_pairs, dedupe = _score_cw_duplicates(cw, db_api, model)
+    recal["cw_duplicates"] = dedupe
     return Scored(
         pairs=pairs,
         cw_pairs=cw_pairs,
@@ -539,32 +747,98 @@ def _orient(raw: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _score_cw_duplicates(cw: pl.DataFrame, db_api: Any, model: dict[str, Any]) -> pl.DataFrame:
+def dedupe_oen_probabilities(cw: pl.DataFrame, model: dict[str, Any]) -> OenProbabilities:
+    """m and u of the OEN levels for pairs of child-welfare records.
+
+    u is counted exactly on the records with a valid OEN (two random records share one, or they
+    are two different students'); m follows from the link model's measured
+    rates, each record of a child erring independently (both right; either unenrolled; else).
+    """
+    lv = {
+        lab: (_prob(lvd, "m_probability") or OEN_M_PRIOR[lab])
+        for (c, _), lvd in _level_table(model).items()
+        if c == "oen"
+        for lab in [str(lvd.get("label_for_charts"))]
+    }
+    valid = cw.filter(pl.col("oen").is_not_null())
+    n = valid.height
+    floor = 1e-9
+    if n >= 2:
+        pairs = n * (n - 1)
+        same = float(
+            valid.group_by("oen").len().select((pl.col("len") * (pl.col("len") - 1)).sum()).item()
+        )
+        k_enr = float(valid["oen_enrolled"].sum())
+        both_enr = k_enr * (k_enr - 1)
+        u_exact = max(same / pairs, floor)
+        u_else = max(both_enr / pairs - u_exact, floor)
+    else:
+        u_exact, u_else = floor, 0.5
+    m_exact = lv.get("exact", OEN_M_PRIOR["exact"]) ** 2
+    m_un = 1.0 - (1.0 - lv.get("unenrolled", OEN_M_PRIOR["unenrolled"])) ** 2
+    m_else = max(1.0 - m_exact - m_un, floor)
+    # the unenrolled level is neutral, as for record-student pairs (:func:`oen_comparison`)
+    return {"exact": (m_exact, u_exact), "unenrolled": (m_un, m_un), "else": (m_else, u_else)}
+
+
+def _score_cw_duplicates(
+    cw: pl.DataFrame, db_api: Any, model: dict[str, Any]
+) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Score pairs of child-welfare records with the trained m and u, to find duplicates.
 
-    The prior (probability two random records are the same child) is re-estimated for this
-    comparison space with the same deterministic rule and recall as the link model.
+    The prior (probability two random records are the same child) is estimated for this
+    comparison space with the same deterministic rule and recall as before; a file with no
+    exact duplicate at all gets the prior of one duplicate pair among all record pairs (never
+    zero). The OEN levels get the m and u of pairs of records (:func:`dedupe_oen_probabilities`),
+    and gender counts only when the first names disagree, as for record-student pairs. Pairs
+    scored at :data:`DUPLICATE_KEEP` or more are returned.
+
+    Returns
+    -------
+    cw_pairs, report
+        ``cw_id_1``, ``cw_id_2``, ``match_probability``, ``gamma_first_name``; and the prior used.
     """
-    dd = dict(model)
+    dd = set_oen_probabilities(model, dedupe_oen_probabilities(cw, model))
     dd["link_type"] = "dedupe_only"
     dd["linker_uid"] = None
     dd["additional_columns_to_retain"] = []
+    n = cw.height
+    floor_prior = 1.0 / max(n * (n - 1) / 2.0, 1.0)
     sdf = _register(db_api, cw, CW_TABLE + "_dedupe")
     linker = Linker(sdf, dd, log_level=None)
+    source = "estimated from exact duplicates"
     try:
         linker.training.estimate_probability_two_random_records_match(
             [block_on("first_name", "last_name", "dob")], recall=DETERMINISTIC_RECALL
         )
-    except Exception:  # no exact duplicates at all: keep the link model's prior
-        log.info("cw dedupe: no exact duplicate pairs; using the link model's prior")
-    pred = linker.inference.predict(threshold_match_probability=0.5, warning_mode="never")
-    out = _to_polars(
-        linker.misc.query_sql(
-            f"SELECT unique_id_l AS cw_id_1, unique_id_r AS cw_id_2, match_probability FROM {pred.physical_name}",
-            output_type="splink_df",
-        )
-    )
-    return out.sort("cw_id_1", "cw_id_2")
+        prior = float(linker.misc.save_model_to_json()["probability_two_random_records_match"])
+    except Exception:  # splink refuses when no pair meets the rule
+        prior = 0.0
+    if not prior > 0.0:
+        log.info("cw dedupe: no exact duplicate pairs; prior of one duplicate pair in the file")
+        source = "no exact duplicates: one duplicate pair among all record pairs"
+        dd["probability_two_random_records_match"] = max(prior, floor_prior)
+        linker = Linker(sdf, dd, log_level=None)
+        prior = max(prior, floor_prior)
+    pred = linker.inference.predict(warning_mode="never").physical_name
+    # gender taken back where an agreeing first name implies it (as for record-student pairs)
+    w = f"(match_weight + {weight_adjustment_sql(dd, dd)})"
+    keep_w = math.log2(DUPLICATE_KEEP / (1 - DUPLICATE_KEEP))
+    out = _query(
+        linker,
+        f"SELECT unique_id_l AS cw_id_1, unique_id_r AS cw_id_2, "
+        f"1.0 / (1.0 + power(2.0, -{w})) AS match_probability, "
+        f"gamma_first_name FROM {pred} WHERE {w} >= {keep_w!r}",
+    ).with_columns(pl.col("gamma_first_name").cast(pl.Int64))
+    return out.sort("cw_id_1", "cw_id_2"), {"prior": prior, "prior_source": source}
+
+
+# Duplicate pairs kept for resolution (resolve needs those at DUPLICATE_LIKELY = 0.5 and above)
+DUPLICATE_KEEP = 0.5
+# Bits the non-OEN identifiers must give a pair (prior included, so roughly a pairwise posterior
+# of 1 - 2^-20) before it is used to measure how often a record's OEN is wrong: exact names,
+# birth date and postal code reach it; a twin or a look-alike does not.
+OEN_CONFIRM_BITS = 20.0
 
 
 # Evidence (bits) the *other* comparisons must give a same-OEN pair before it is used to estimate
@@ -588,8 +862,14 @@ def _level_table(model: dict[str, Any]) -> dict[tuple[str, int], dict[str, Any]]
     return out
 
 
+def _prob(lv: dict[str, Any], key: str) -> float | None:
+    """A level's m or u as a number (None when splink left it untrained or "not observed")."""
+    v = lv.get(key)
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
 def _level_weight(lv: dict[str, Any]) -> float:
-    m, u = lv.get("m_probability"), lv.get("u_probability")
+    m, u = _prob(lv, "m_probability"), _prob(lv, "u_probability")
     if not m or not u:
         return 0.0
     return math.log2(m / u)
@@ -606,7 +886,7 @@ def _weight_expr(levels: dict[tuple[str, int], dict[str, Any]], comp: str) -> pl
 def recalibrate_m(
     model: dict[str, Any], oen_pairs: pl.DataFrame
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Re-estimate every level's m from same-OEN pairs confirmed by the other identifiers.
+    """Re-estimate every identity level's m from same-OEN pairs confirmed by the other identifiers.
 
     Parameters
     ----------
@@ -618,15 +898,16 @@ def recalibrate_m(
     Returns
     -------
     model, report
-        A copy of ``model`` with the new m probabilities, and per level the EM m, the new m and
-        the number of confirmed pairs behind it.
+        A copy of ``model`` with the new m probabilities of :data:`IDENTITY_COMPARISONS` (the
+        OEN's own m is measured by :func:`measure_oen_m`: every pair here agrees on it), and per
+        level the EM m, the new m and the number of confirmed pairs behind it.
     """
     import copy
 
     new = copy.deepcopy(model)
     old_levels = _level_table(model)
     new_levels = _level_table(new)
-    comps = list(LEVEL_NAMES)
+    comps = list(IDENTITY_COMPARISONS)
     report: dict[str, Any] = {
         "confirm_bits": CONFIRM_BITS,
         "m_pseudo_pairs": M_PSEUDO_PAIRS,
@@ -643,7 +924,7 @@ def recalibrate_m(
         for (c, g), lv in sorted(old_levels.items()):
             if c != comp:
                 continue
-            m_em = float(lv.get("m_probability") or 0.0)
+            m_em = _prob(lv, "m_probability") or 0.0
             # at least half a pair: no level is impossible on a finite sample
             m = max(counts.get(g, 0) + M_PSEUDO_PAIRS * m_em, 0.5) / (n + M_PSEUDO_PAIRS)
             new_levels[(c, g)]["m_probability"] = m
@@ -658,6 +939,96 @@ def recalibrate_m(
                 }
             )
     return new, report
+
+
+def unblocked_share(model: dict[str, Any], oen_pairs: pl.DataFrame) -> dict[str, Any]:
+    """The share of true pairs that no identity blocking rule finds (``eps`` of the record
+    posterior), measured on same-OEN pairs the other identifiers confirm (:data:`CONFIRM_BITS`):
+    the same-OEN rule comes after the identity rules, so a confirmed pair attributed to it
+    (``match_key`` = :data:`OEN_RULE`) is a true pair they all missed. :data:`UNBLOCKED_PRIOR`
+    enters as :data:`M_PSEUDO_PAIRS` pseudo-pairs."""
+    levels = _level_table(model)
+    comps = list(IDENTITY_COMPARISONS)
+    conf = oen_pairs.filter(
+        pl.sum_horizontal([_weight_expr(levels, c) for c in comps]) >= CONFIRM_BITS
+    )
+    missed = int(conf.filter(pl.col("match_key") == OEN_RULE).height)
+    n = conf.height
+    share = (missed + M_PSEUDO_PAIRS * UNBLOCKED_PRIOR) / (n + M_PSEUDO_PAIRS)
+    return {
+        "confirmed_same_oen_pairs": n,
+        "found_only_by_the_oen_rule": missed,
+        "prior": UNBLOCKED_PRIOR,
+        "share": share,
+    }
+
+
+def measure_oen_m(
+    model: dict[str, Any], confirmed: pl.DataFrame
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Measure how often a record's OEN is wrong: the m of the OEN levels.
+
+    ``confirmed`` (``cw_id``, ``gamma_oen``) holds the pairs with a valid OEN on the record that
+    the other identifiers confirm (:data:`OEN_CONFIRM_BITS`); a record with two such pairs (twins,
+    look-alikes) is left out. Among the rest, the share whose OEN is another student's (``else``)
+    or no student's (``unenrolled``) is the measured rate of wrong OENs, with the prior m
+    (:data:`OEN_M_PRIOR`) as :data:`M_PSEUDO_PAIRS` pseudo-pairs and at least half a pair per level.
+
+    Returns
+    -------
+    model, report
+        A copy of ``model`` with the OEN m measured, and the counts behind it.
+    """
+    import copy
+
+    new = copy.deepcopy(model)
+    levels = _level_table(new)
+    single = confirmed.join(
+        confirmed.group_by("cw_id").len().filter(pl.col("len") == 1).select("cw_id"), on="cw_id"
+    )
+    counts = dict(single.group_by("gamma_oen").len().iter_rows())
+    n = float(single.height)
+    report: dict[str, Any] = {
+        "confirm_bits": OEN_CONFIRM_BITS,
+        "m_pseudo_pairs": M_PSEUDO_PAIRS,
+        "confirmed_records": int(n),
+        "records_with_two_confirmed_candidates": int(confirmed["cw_id"].n_unique() - n),
+        "levels": [],
+    }
+    for (c, g), lv in sorted(levels.items()):
+        if c != "oen":
+            continue
+        prior = OEN_M_PRIOR[OEN_LEVELS[g]]
+        m = max(counts.get(g, 0) + M_PSEUDO_PAIRS * prior, 0.5) / (n + M_PSEUDO_PAIRS)
+        lv["m_probability"] = m
+        report["levels"].append(
+            {
+                "level": OEN_LEVELS[g],
+                "m_prior": prior,
+                "m": m,
+                "u": _prob(lv, "u_probability"),
+                "confirmed_at_level": int(counts.get(g, 0)),
+            }
+        )
+    total = sum(r["m"] for r in report["levels"])
+    for r in report["levels"]:  # the pseudo-pairs keep the sum at 1 up to the half-pair floors
+        r["m"] = r["m"] / total
+        levels[("oen", OEN_LEVELS.index(r["level"]))]["m_probability"] = r["m"]
+    report["wrong_oen_rate"] = sum(r["m"] for r in report["levels"] if r["level"] != "exact")
+    # an unenrolled OEN is record-level evidence (the record posterior's prior): neutral here
+    un = levels[("oen", OEN_LEVELS.index("unenrolled"))]
+    un["u_probability"] = un["m_probability"]
+    return new, report
+
+
+def level_weight_sql(model: dict[str, Any], comp: str) -> str:
+    """SQL for the match weight that comparison ``comp`` contributes (0 for its null level)."""
+    whens = [
+        f"WHEN gamma_{comp} = {g} THEN {_level_weight(lv)!r}"
+        for (c, g), lv in sorted(_level_table(model).items())
+        if c == comp
+    ]
+    return f"(CASE {' '.join(whens)} ELSE 0.0 END)"
 
 
 def weight_adjustment_sql(old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -697,7 +1068,7 @@ def m_u_table(model: dict[str, Any]) -> pl.DataFrame:
         for lvl in comp["comparison_levels"]:
             if lvl.get("is_null_level"):
                 continue
-            m, u = lvl.get("m_probability"), lvl.get("u_probability")
+            m, u = _prob(lvl, "m_probability"), _prob(lvl, "u_probability")
             w = math.log2(m / u) if m and u else None
             rows.append(
                 {

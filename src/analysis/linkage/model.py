@@ -84,6 +84,8 @@ log = logging.getLogger(__name__)
 
 CW_TABLE = "cw_records"
 STUDENT_TABLE = "onsis_students"
+CW_SOURCE = "cpin_persons.parquet"  # the files the tables come from (named in error messages)
+STUDENT_SOURCE = "onsis_enrolment.parquet"
 
 # gamma values (level index from the bottom) used by the resolution rules
 FIRST_NAME_LEVELS = ("else", "swapped", "dl1", "nickname", "exact")
@@ -444,24 +446,37 @@ def _rule_label(rule: tuple[str, ...]) -> str:
     return " AND ".join(f"same {c}" for c in rule)
 
 
-def _em_session(tr: Any, rules: tuple[tuple[str, ...], ...], max_pairs_em: int) -> dict[str, Any]:
-    """Run one EM session with the first rule of ``rules`` that gives training pairs."""
+def _em_session(
+    trainer: Any, tables: list[Any], rules: tuple[tuple[str, ...], ...], max_pairs_em: int
+) -> tuple[Any, dict[str, Any]]:
+    """Run one EM session with the first rule of ``rules`` that gives training pairs.
+
+    A session that finds no pairs leaves splink's linker with the blocked comparisons switched
+    off, so each attempt starts from a snapshot of the model and a failed one is rebuilt from it.
+
+    Returns
+    -------
+    trainer, report
+        The linker holding the trained model, and the rule used (with those that gave no pairs).
+    """
     from splink.internals.exceptions import EMTrainingException
 
     tried = []
     for rule in rules:
+        snapshot = trainer.misc.save_model_to_json()
         try:
-            tr.estimate_parameters_using_expectation_maximisation(
+            trainer.training.estimate_parameters_using_expectation_maximisation(
                 block_on(*rule), max_pairs=float(max_pairs_em)
             )
         except EMTrainingException:
             log.info("EM: no training pairs for %s; trying the next rule", _rule_label(rule))
             tried.append(_rule_label(rule))
+            trainer = Linker(tables, snapshot, log_level=None)
             continue
-        return {"blocking_rule": _rule_label(rule), "rules_without_pairs": tried}
+        return trainer, {"blocking_rule": _rule_label(rule), "rules_without_pairs": tried}
     tried_text = "; ".join(tried)
     raise LinkageTrainingError(
-        f"child-welfare x student pairs: no pairs to train the linkage model under any EM rule "
+        f"{CW_SOURCE} x {STUDENT_SOURCE}: no pairs to train the linkage model under any EM rule "
         f"({tried_text}) (rule: linkage training needs records that share a birth date or names)"
     )
 
@@ -518,10 +533,9 @@ def _train(
         ).misc.save_model_to_json()
         with_u["comparisons"].append(full["comparisons"][-1])
         trainer = Linker([tr_cw, tr_st], with_u, log_level=None)
-        tr = trainer.training
         sessions = []
         for rules in EM_SESSIONS:
-            rec = _em_session(tr, rules, max_pairs_em)
+            trainer, rec = _em_session(trainer, [tr_cw, tr_st], rules, max_pairs_em)
             rec.update(
                 {"student_sample_fraction": frac, "students_in_sample": train_students.height}
             )
@@ -583,8 +597,62 @@ def _query(linker: Any, sql: str) -> pl.DataFrame:
     return _to_polars(linker.misc.query_sql(sql, output_type="splink_df"))
 
 
+def household_dependence(students: pl.DataFrame, model: dict[str, Any]) -> dict[str, Any]:
+    """How much a shared surname *and* address says, measured on the students themselves.
+
+    The comparisons are taken as independent, but a surname and a postal code agree together far
+    more often than apart: siblings share both. Among pairs of distinct students with the same
+    surname, the share that also share a postal code (any school year) is the u of the postal
+    code given the surname, against the postal level's own u for a random pair. A pair agreeing
+    on both gets the difference in bits (never more than zero), so a sibling (same surname and
+    address, another birth date and first name) cannot win on the household alone, and twins'
+    records score lower as duplicates.
+
+    Returns
+    -------
+    dict
+        ``same_surname_pairs``, ``household_pairs`` (pairs of students sharing surname and a
+        postal code, counted once per shared code), ``u_postal_given_surname``, ``u_postal`` and
+        ``bits`` (the adjustment).
+    """
+    surname = students.drop_nulls("last_name").group_by("last_name").len()
+    same = int(
+        surname.select((pl.col("len").cast(pl.Int64) * (pl.col("len") - 1) // 2).sum()).item() or 0
+    )
+    hh = (
+        students.select("last_name", "postal_codes")
+        .drop_nulls("last_name")
+        .explode("postal_codes")
+        .drop_nulls("postal_codes")
+        .group_by("last_name", "postal_codes")
+        .len()
+        .select((pl.col("len").cast(pl.Int64) * (pl.col("len") - 1) // 2).sum())
+        .item()
+    )
+    household = int(hh or 0)
+    u_postal = next(
+        (
+            _prob(lv, "u_probability")
+            for (c, g), lv in _level_table(model).items()
+            if c == "postal" and g == POSTAL_LEVELS.index("exact")
+        ),
+        None,
+    )
+    u_given = household / same if same else None
+    bits = 0.0
+    if u_postal and u_given and u_given > u_postal:
+        bits = math.log2(u_postal / u_given)
+    return {
+        "same_surname_pairs": same,
+        "household_pairs": household,
+        "u_postal_given_surname": u_given,
+        "u_postal": u_postal,
+        "bits": bits,
+    }
+
+
 def _recalibrated_model(
-    linker: Any, pred: str
+    linker: Any, pred: str, household_bits: float = 0.0
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """The predicting linker's model with every identity m re-estimated from confirmed same-OEN
     pairs (:func:`recalibrate_m`) and the OEN's m measured from pairs the other identifiers
@@ -605,7 +673,8 @@ def _recalibrated_model(
     model, recal = recalibrate_m(em_model, oen_pairs)
     recal["unblocked"] = unblocked_share(em_model, oen_pairs)
     # the weight of the other identifiers (recalibrated), the OEN's own taken out
-    w_other = f"(match_weight + {weight_adjustment_sql(em_model, model)} - {level_weight_sql(em_model, 'oen')})"
+    adj = weight_adjustment_sql(em_model, model, household_bits)
+    w_other = f"(match_weight + {adj} - {level_weight_sql(em_model, 'oen')})"
     confirmed = _query(
         linker,
         f"SELECT CASE WHEN source_dataset_l = '{CW_TABLE}' THEN unique_id_l ELSE unique_id_r END "
@@ -696,15 +765,17 @@ def score(
         no_student_share=no_student_share,
     )
     linker, pred = _predict(cw, students, db_api, trained, no_student_share)
-    em_model, model, recal = _recalibrated_model(linker, pred)
+    household = household_dependence(students, trained)
+    em_model, model, recal = _recalibrated_model(linker, pred, household["bits"])
+    recal["household"] = household
     # the recalibrated match weight and probability, in SQL (the same on both engines)
-    w = f"(match_weight + {weight_adjustment_sql(em_model, model)})"
+    w = f"(match_weight + {weight_adjustment_sql(em_model, model, household['bits'])})"
     hist = _weight_histogram(linker, pred, w)
     by_rule = _query(
         linker, f"SELECT match_key, count(*) AS pairs FROM {pred} GROUP BY match_key ORDER BY 1"
     )
     pairs = _kept_pairs(linker, pred, w, keep_probability)
-    cw_pairs, dedupe = _score_cw_duplicates(cw, db_api, model)
+    cw_pairs, dedupe = _score_cw_duplicates(cw, db_api, model, household["bits"])
     recal["cw_duplicates"] = dedupe
     return Scored(
         pairs=pairs,
@@ -782,7 +853,7 @@ def dedupe_oen_probabilities(cw: pl.DataFrame, model: dict[str, Any]) -> OenProb
 
 
 def _score_cw_duplicates(
-    cw: pl.DataFrame, db_api: Any, model: dict[str, Any]
+    cw: pl.DataFrame, db_api: Any, model: dict[str, Any], household_bits: float = 0.0
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Score pairs of child-welfare records with the trained m and u, to find duplicates.
 
@@ -807,13 +878,19 @@ def _score_cw_duplicates(
     sdf = _register(db_api, cw, CW_TABLE + "_dedupe")
     linker = Linker(sdf, dd, log_level=None)
     source = "estimated from exact duplicates"
-    try:
+    exact = (
+        cw.drop_nulls(["first_name", "last_name", "dob"])
+        .group_by("first_name", "last_name", "dob")
+        .len()
+        .select((pl.col("len") * (pl.col("len") - 1) // 2).sum())
+        .item()
+    )
+    prior = 0.0
+    if exact:
         linker.training.estimate_probability_two_random_records_match(
             [block_on("first_name", "last_name", "dob")], recall=DETERMINISTIC_RECALL
         )
         prior = float(linker.misc.save_model_to_json()["probability_two_random_records_match"])
-    except Exception:  # splink refuses when no pair meets the rule
-        prior = 0.0
     if not prior > 0.0:
         log.info("cw dedupe: no exact duplicate pairs; prior of one duplicate pair in the file")
         source = "no exact duplicates: one duplicate pair among all record pairs"
@@ -822,7 +899,7 @@ def _score_cw_duplicates(
         prior = max(prior, floor_prior)
     pred = linker.inference.predict(warning_mode="never").physical_name
     # gender taken back where an agreeing first name implies it (as for record-student pairs)
-    w = f"(match_weight + {weight_adjustment_sql(dd, dd)})"
+    w = f"(match_weight + {weight_adjustment_sql(dd, dd, household_bits)})"
     keep_w = math.log2(DUPLICATE_KEEP / (1 - DUPLICATE_KEEP))
     out = _query(
         linker,
@@ -1031,9 +1108,13 @@ def level_weight_sql(model: dict[str, Any], comp: str) -> str:
     return f"(CASE {' '.join(whens)} ELSE 0.0 END)"
 
 
-def weight_adjustment_sql(old: dict[str, Any], new: dict[str, Any]) -> str:
+def weight_adjustment_sql(
+    old: dict[str, Any], new: dict[str, Any], household_bits: float = 0.0
+) -> str:
     """SQL (DuckDB and Spark) for the change in match weight from ``old`` to ``new`` m/u, plus
-    the gender weight taken back where an agreeing first name already implies the gender."""
+    the gender weight taken back where an agreeing first name already implies the gender, plus
+    ``household_bits`` where surname and postal code both agree exactly
+    (:func:`household_dependence`)."""
     o, n = _level_table(old), _level_table(new)
     terms = []
     for comp in LEVEL_NAMES:
@@ -1052,6 +1133,11 @@ def weight_adjustment_sql(old: dict[str, Any], new: dict[str, Any]) -> str:
         f"(CASE WHEN gamma_first_name >= {GENDER_IMPLIED_BY_FIRST_NAME} THEN "
         f"(CASE {gender} ELSE 0.0 END) ELSE 0.0 END)"
     )
+    if household_bits:
+        terms.append(
+            f"(CASE WHEN gamma_last_name = {LAST_NAME_LEVELS.index('exact')} AND "
+            f"gamma_postal = {POSTAL_LEVELS.index('exact')} THEN {household_bits!r} ELSE 0.0 END)"
+        )
     return " + ".join(terms)
 
 

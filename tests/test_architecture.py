@@ -163,6 +163,25 @@ def test_report_notebooks_stay_behind_the_deidentification_boundary(name: str) -
     assert _reads_identifiable_folder(tree) == []
 
 
+def test_every_published_table_goes_through_the_one_release() -> None:
+    """Only the analyse stage opens a ``Release``: the reports and notebooks publish what it
+    protected (so release-wide consistency and the audit cover every table)."""
+    opened = []
+    for module, path in _modules().items():
+        if _part(module) in {"disclosure", "analyse"}:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "Release":
+                opened.append(f"{module}:{node.lineno}")
+    from analysis.config import NOTEBOOKS_DIR
+
+    for nb_path in sorted(NOTEBOOKS_DIR.glob("*.ipynb")):
+        nb = json.loads(nb_path.read_text(encoding="utf-8"))
+        if any("Release(" in "".join(c["source"]) for c in nb["cells"]):
+            opened.append(nb_path.name)
+    assert opened == []
+
+
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
     """Strongly connected components with more than one module (Tarjan)."""
     index: dict[str, int] = {}

@@ -12,6 +12,10 @@ import pytest
 
 from analysis import deidentify as d
 from analysis.config import Privacy, load_config
+from analysis.deidentify.care import care_by_year
+from analysis.deidentify.contract import TABLE_COLUMNS
+from analysis.domain.dates import EXTRACT_END, fiscal_year
+from analysis.domain.vocab import GENDER_IDENTITY_GROUP, RACE_GROUP
 
 EXPECTED = {
     "student_years.parquet",
@@ -89,14 +93,14 @@ def test_region_and_fiscal_year():
             "d": [dt.date(2018, 3, 31), dt.date(2018, 4, 1), dt.date(2023, 1, 1)],
         }
     )
-    out = df.select(d.region_of_postal(), d.fiscal_year("d").alias("fy"))
+    out = df.select(d.region_of_postal(), fiscal_year("d").alias("fy"))
     assert out["postal_code"].to_list() == ["Toronto", "East", None]
     assert out["fy"].to_list() == ["2017-18", "2018-19", "2022-23"]
 
 
 def test_care_status_priority_days_and_placement_group():
     persons = pl.DataFrame({"cw_person_id": ["p1", "p2"]})
-    end_x = d.EXTRACT_END + dt.timedelta(days=1)
+    end_x = EXTRACT_END + dt.timedelta(days=1)
     services = pl.DataFrame(
         {
             "cw_person_id": ["p1", "p1", "p2"],
@@ -114,7 +118,7 @@ def test_care_status_priority_days_and_placement_group():
             "end_x": [dt.date(2018, 6, 5), dt.date(2018, 6, 11)],
         }
     )
-    out = d._care_by_year(persons, services, placements, ("2017-18", "2018-19"))
+    out = care_by_year(persons, services, placements, ("2017-18", "2018-19"))
     row = {(r["cw_person_id"], r["school_year"]): r for r in out.iter_rows(named=True)}
     assert row[("p1", "2017-18")]["care_status"] == "in_care"
     assert row[("p1", "2017-18")]["cumulative_days_in_care"] == 10
@@ -154,7 +158,8 @@ def _fake_links(cfg):
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    synthetic = pytest.importorskip("analysis.synthetic")
+    from analysis import synthetic
+
     cfg = load_config(scale="tiny", data_dir=tmp_path_factory.mktemp("deid") / "data")
     synthetic.generate(cfg)
     _fake_links(cfg)
@@ -170,6 +175,17 @@ def test_stage_writes_exactly_the_contract(built):
         assert col not in sy.columns
     assert sy["study_id"].str.len_chars().max() == 32
     assert result.metrics["development_key"] and len(result.metrics["key_fingerprint"]) == 16
+
+
+def test_every_table_has_the_contract_columns(built):
+    cfg, result = built
+    for name, columns in TABLE_COLUMNS.items():
+        df = pl.read_parquet(cfg.paths.analytic / f"{name}.parquet")
+        assert df.columns == list(columns), name
+        assert result.rows[f"{name} out"] == df.height
+    assert {f"{n}.parquet" for n in TABLE_COLUMNS} | {"risk.json"} | {
+        f"{n}.parquet" for n in d.REFERENCE
+    } == EXPECTED
 
 
 def test_analytic_meets_k(built):
@@ -260,7 +276,7 @@ def test_published_race_columns_and_reference_copies(built):
     sy = pl.read_parquet(cfg.paths.analytic / "student_years.parquet")
     assert sy.columns == list(d.STUDENT_YEAR_COLUMNS)
     assert (sy["race"].eq_missing(sy["race_group"])).all()
-    assert set(sy["race_group"].drop_nulls()) <= set(d.RACE_GROUP.values())
+    assert set(sy["race_group"].drop_nulls()) <= set(RACE_GROUP.values())
     # indigenous is null exactly where race is suppressed or absent
     assert (sy["indigenous"].is_null() == sy["race_group"].is_null()).all()
     assert (
@@ -273,7 +289,7 @@ def test_published_race_columns_and_reference_copies(built):
     assert (sy["age_sept1"].is_null() == sy["birth_year"].is_null()).all()
     cw = pl.read_parquet(cfg.paths.analytic / "cw_persons.parquet")
     assert cw.columns == list(d.CW_PERSON_COLUMNS)
-    assert set(cw["gender_identity"].drop_nulls()) <= set(d.GENDER_IDENTITY_GROUP.values())
+    assert set(cw["gender_identity"].drop_nulls()) <= set(GENDER_IDENTITY_GROUP.values())
     for name in d.REFERENCE:
         ref = pl.read_parquet(cfg.paths.reference / f"{name}.parquet")
         assert pl.read_parquet(cfg.paths.analytic / f"{name}.parquet").equals(ref)

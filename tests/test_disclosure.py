@@ -12,7 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analysis.config import Privacy
-from analysis.disclosure import DisclosureError, Release, _groups, _Problem
+from analysis.disclosure import DisclosureError, Release
+from analysis.disclosure.lp import TableLP
+from analysis.disclosure.system import margin_groups
 
 PRIV = Privacy(min_cell=10, protection_width=5)
 
@@ -41,7 +43,7 @@ def attack(prot, original, dims=("r", "c"), count="n"):
     keys = df.select(dims).rows()
     counts = original[count].to_numpy().astype(float)
     supp = (df[f"{count}__symbol"] == "c").to_numpy()
-    prob = _Problem(counts, None, _groups(keys, dims, "Total"))
+    prob = TableLP(counts, None, margin_groups(keys, dims, "Total"))
     # the attacker does not know the true values of suppressed cells; bounds are free there
     return prob.intervals(supp, supp)
 
@@ -111,7 +113,7 @@ def test_attackable_table_fails_the_lp_check():
     keys = df.select("r", "c").rows()
     counts = df["n"].to_numpy().astype(float)
     supp = np.array([k == ("a", "x") for k in keys])
-    ivs = _Problem(counts, None, _groups(keys, ("r", "c"), "Total")).intervals(supp, supp)
+    ivs = TableLP(counts, None, margin_groups(keys, ("r", "c"), "Total")).intervals(supp, supp)
     assert ivs[0].low == pytest.approx(3) and ivs[0].width < PRIV.protection_width
 
 
@@ -236,7 +238,7 @@ def lp_systems(draw):
     count_supp = np.array(draw(st.lists(st.booleans(), min_size=len(keys), max_size=len(keys))))
     more = np.array(draw(st.lists(st.booleans(), min_size=len(keys), max_size=len(keys))))
     dims = tuple(f"d{i}" for i in range(nd))
-    prob = _Problem(counts, nums if has_num else None, _groups(keys, dims, "Total"))
+    prob = TableLP(counts, nums if has_num else None, margin_groups(keys, dims, "Total"))
     return prob, count_supp, count_supp | more
 
 
@@ -262,7 +264,7 @@ def test_inconsistent_margins_fail_like_the_whole_table_lp():
     # a published total smaller than one published member: no table satisfies it
     keys = [("a",), ("b",), ("Total",)]
     counts = np.array([40.0, 3.0, 30.0])
-    prob = _Problem(counts, None, _groups(keys, ("g",), "Total"))
+    prob = TableLP(counts, None, margin_groups(keys, ("g",), "Total"))
     supp = np.array([False, True, False])
     for solve in (prob.intervals, prob.intervals_full):
         with pytest.raises(DisclosureError, match="inconsistent|could not solve"):
@@ -272,7 +274,7 @@ def test_inconsistent_margins_fail_like_the_whole_table_lp():
 def test_value_in_no_constraint_with_other_unknowns_needs_no_lp():
     # no margin: a suppressed cell is unbounded above, whatever else is published
     keys = [("a",), ("b",), ("c",)]
-    prob = _Problem(np.array([3.0, 40.0, 50.0]), None, _groups(keys, ("g",), "Total"))
+    prob = TableLP(np.array([3.0, 40.0, 50.0]), None, margin_groups(keys, ("g",), "Total"))
     supp = np.array([True, False, False])
     (iv,) = prob.intervals(supp, supp)
     assert (iv.low, iv.high) == (0.0, np.inf) and prob.lp_solves == 0
@@ -285,7 +287,7 @@ def test_attackable_cell_in_a_larger_table_fails_the_lp_check():
     interior[("b", "y", "f")] = 3
     keys, counts, _ = long_table(levels, interior)
     supp = np.array([k == ("b", "y", "f") for k in keys])
-    prob = _Problem(counts, None, _groups(keys, ("r", "c", "s"), "Total"))
+    prob = TableLP(counts, None, margin_groups(keys, ("r", "c", "s"), "Total"))
     (iv,) = prob.intervals(supp, supp)
     assert iv.low == pytest.approx(3) and iv.high == pytest.approx(3)
     assert iv.width < PRIV.protection_width
@@ -300,7 +302,7 @@ def test_attackable_cell_in_a_larger_table_fails_the_lp_check():
     prot = rel.protect("t", df, ("r", "c", "s"), "n")
     assert rel.audit()["tables"][0]["lp_check_passed"]
     supp2 = (prot.df["n__symbol"] == "c").to_numpy()
-    for iv in _Problem(counts, None, _groups(keys, ("r", "c", "s"), "Total")).intervals_full(
+    for iv in TableLP(counts, None, margin_groups(keys, ("r", "c", "s"), "Total")).intervals_full(
         supp2, supp2
     ):
         assert iv.width >= PRIV.protection_width - 1e-6
@@ -327,7 +329,7 @@ def test_property_three_way_with_numerators_every_suppressed_value_is_protected(
     assert ((pub == 0) | (pub >= PRIV.min_cell)).all()
     cs = (prot.df["n__symbol"] == "c").to_numpy()
     ns = (prot.df["y__symbol"] == "c").to_numpy()
-    prob = _Problem(counts, nums, _groups(keys, ("a", "b", "c"), "Total"))
+    prob = TableLP(counts, nums, margin_groups(keys, ("a", "b", "c"), "Total"))
     for iv in prob.intervals_full(cs, ns):
         assert iv.width >= PRIV.protection_width - 1e-6
 

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from analysis.analyse import models
+from analysis.analyse import glm, models
 from analysis.analyse.models import CARE_TERMS, DOSE_TERM, GROUP_TERM, INDIGENOUS_TERM
 from analysis.analyse.outcomes import Z95
 
@@ -196,7 +196,7 @@ def fake_analytic(
     return sy.drop("i", "t", "cum"), eqao
 
 
-def _inside(fit: models.GroupedFit, term: str, truth: float, z: float = 3.29) -> bool:
+def _inside(fit: glm.GroupedFit, term: str, truth: float, z: float = 3.29) -> bool:
     """Inside the 99.9% interval: a hand-made frame of one seed, 15 effects, must not flake."""
     lo, hi = fit.ci(term, z)
     return lo <= truth <= hi
@@ -238,14 +238,14 @@ def test_clustered_se_exceeds_naive_for_attendance() -> None:
             pl.format("{}|{}", "study_id", "school_year").alias("row_id"),
         )
     )
-    by_row = models.fit_grouped(
+    by_row = models.fit_model(
         rows,
         outcome="days_attended",
         trials="days_enrolled",
         family="identity_binomial",
         categorical={"care_status": "none", "board_id": None, "gender": None, "grade_year": None},
         numeric=[DOSE_TERM],
-        indicators=models._care_terms(),
+        indicators=models.CARE_INDICATORS,
         key_terms=[t],
         cluster="row_id",
     )
@@ -265,7 +265,7 @@ def test_grouped_logit_matches_individual_fit() -> None:
     y = rng.random(n) < 1 / (1 + np.exp(-(0.3 * (g == "b") - 0.5 * (x == "v"))))
     sid = rng.integers(0, 800, n)
     df = pl.DataFrame({"study_id": sid.astype(str), "g": g, "x": x, "y": y})
-    fit = models.fit_grouped(
+    fit = glm.fit_grouped(
         df,
         outcome="y",
         family="logit",
@@ -344,7 +344,7 @@ def analytic_from_truth(frames: dict[str, pl.DataFrame]) -> tuple[pl.DataFrame, 
 
 
 def _generate(scale: str, seed: int) -> tuple[dict, dict[str, pl.DataFrame]]:
-    synthetic = pytest.importorskip("analysis.synthetic")
+    from analysis import synthetic
     from analysis.config import load_config
 
     cfg = load_config(scale=scale, seed=seed)
@@ -466,8 +466,8 @@ def test_firth_keeps_separated_stratum_finite() -> None:
     y = (rng.random(n) < 1 / (1 + np.exp(-(0.2 - 0.6 * (x == "v"))))) | (g == "c")
     df = pl.DataFrame({"study_id": np.arange(n).astype(str), "g": g, "x": x, "y": y})
     kw = {"outcome": "y", "family": "logit", "categorical": {"g": "a", "x": "u"}}
-    ml = models.fit_grouped(df, key_terms=["x[v]", "g[c]"], firth=False, **kw)  # type: ignore[arg-type]
-    fi = models.fit_grouped(df, key_terms=["x[v]", "g[c]"], firth=True, **kw)  # type: ignore[arg-type]
+    ml = glm.fit_grouped(df, key_terms=["x[v]", "g[c]"], firth=False, **kw)  # type: ignore[arg-type]
+    fi = glm.fit_grouped(df, key_terms=["x[v]", "g[c]"], firth=True, **kw)  # type: ignore[arg-type]
     assert ml.coef("g[c]") > 10 and 3 < fi.coef("g[c]") < 10
     assert fi.coef("x[v]") == pytest.approx(ml.coef("x[v]"), abs=0.05)
 
@@ -483,7 +483,7 @@ def test_grouped_gaussian_matches_individual_ols() -> None:
     x = rng.choice(["u", "v"], n)
     y = 7.0 - 1.0 * (g == "b") + 0.5 * (x == "v") + rng.normal(0, 1.0, n)
     df = pl.DataFrame({"study_id": np.arange(n).astype(str), "g": g, "x": x, "y": y})
-    fit = models.fit_grouped(
+    fit = glm.fit_grouped(
         df, outcome="y", family="gaussian", categorical={"g": "a", "x": "u"}, key_terms=["g[b]"]
     )
     X = np.column_stack([np.ones(n), g == "b", g == "c", x == "v"]).astype(float)
@@ -502,8 +502,8 @@ def test_aliased_key_term_is_left_out_not_published(caplog: pytest.LogCaptureFix
     z = np.where(x == "v", "on", "off")  # the same split as x: x[v] and z[on] are aliased
     y = rng.random(n) < 1 / (1 + np.exp(-(0.4 * (g == "b") - 0.3 * (x == "v"))))
     df = pl.DataFrame({"study_id": np.arange(n).astype(str), "g": g, "x": x, "z": z, "y": y})
-    with caplog.at_level("WARNING", logger="analysis.analyse.models"):
-        fit = models.fit_grouped(
+    with caplog.at_level("WARNING", logger="analysis.analyse.glm"):
+        fit = glm.fit_grouped(
             df,
             outcome="y",
             family="logit",
@@ -512,7 +512,7 @@ def test_aliased_key_term_is_left_out_not_published(caplog: pytest.LogCaptureFix
         )
     assert fit.key_terms == ["g[b]"]
     assert "x[v]" in caplog.text and "not identified" in caplog.text
-    clean = models.fit_grouped(
+    clean = glm.fit_grouped(
         df.drop("z"),
         outcome="y",
         family="logit",
@@ -528,12 +528,12 @@ def test_unidentified_terms_finds_only_aliased_columns() -> None:
     b = rng.random(50)
     X = np.column_stack([np.ones(50), a, b, a + b, rng.random(50)])
     names = ["const", "a", "b", "a_plus_b", "c"]
-    assert models.unidentified_terms(X, names, ["a", "b", "a_plus_b", "c"]) == [
+    assert glm.unidentified_terms(X, names, ["a", "b", "a_plus_b", "c"]) == [
         "a",
         "b",
         "a_plus_b",
     ]
-    assert models.unidentified_terms(X[:, [0, 1, 2, 4]], ["const", "a", "b", "c"], ["a", "c"]) == []
+    assert glm.unidentified_terms(X[:, [0, 1, 2, 4]], ["const", "a", "b", "c"], ["a", "c"]) == []
 
 
 def test_equity_views_identify_every_gender_identity_level(tiny_build, caplog) -> None:  # type: ignore[no-untyped-def]
@@ -542,7 +542,7 @@ def test_equity_views_identify_every_gender_identity_level(tiny_build, caplog) -
     from analysis import analyse
 
     _, eqao, cw = analyse._read_people(tiny_build)
-    with caplog.at_level("WARNING", logger="analysis.analyse.models"):
+    with caplog.at_level("WARNING", logger="analysis.analyse.glm"):
         out = models.equity_views(cw, eqao)
     # (a "not recorded" level may be aliased at tiny: left out with a warning, never published)
     assert "by gender" not in caplog.text
@@ -552,3 +552,11 @@ def test_equity_views_identify_every_gender_identity_level(tiny_build, caplog) -
         ref = rows["reference"][0]
         assert sorted(rows["level"].to_list()) == sorted(lv for lv in levels if lv != ref), dim
         assert rows["estimate"].is_finite().all() and (rows["se"] > 0).all()
+
+
+def test_care_levels_are_the_domain_statuses_but_none() -> None:
+    """The models' care terms cover every care status of the domain vocabulary (vs "none")."""
+    from analysis.domain.vocab import CARE_PRIORITY
+
+    assert sorted(models.CARE_LEVELS) == sorted(set(CARE_PRIORITY) - {"none"})
+    assert set(models.AME_GROUPS) == set(CARE_TERMS)

@@ -187,17 +187,26 @@ class _Timer:
 
 
 def _instrument_disclosure() -> _Timer:
-    """Wrap every function and method defined in :mod:`analysis.disclosure` with one timer."""
+    """Wrap every function and method defined in the :mod:`analysis.disclosure` package (each of
+    its modules) with one timer."""
+    import importlib
+    import pkgutil
+
     from analysis import disclosure
 
     timer = _Timer()
-    for attr, obj in list(vars(disclosure).items()):
-        if inspect.isfunction(obj) and obj.__module__ == disclosure.__name__:
-            setattr(disclosure, attr, timer.wrap(obj))
-        elif inspect.isclass(obj) and obj.__module__ == disclosure.__name__:
-            for m_name, m in list(vars(obj).items()):
-                if inspect.isfunction(m) and not m_name.startswith("__"):
-                    setattr(obj, m_name, timer.wrap(m))
+    modules = [disclosure] + [
+        importlib.import_module(f"{disclosure.__name__}.{m.name}")
+        for m in pkgutil.iter_modules(disclosure.__path__)
+    ]
+    for mod in modules:
+        for attr, obj in list(vars(mod).items()):
+            if inspect.isfunction(obj) and obj.__module__ == mod.__name__:
+                setattr(mod, attr, timer.wrap(obj))
+            elif inspect.isclass(obj) and obj.__module__ == mod.__name__:
+                for m_name, m in list(vars(obj).items()):
+                    if inspect.isfunction(m) and not m_name.startswith("__"):
+                        setattr(obj, m_name, timer.wrap(m))
     return timer
 
 

@@ -19,7 +19,8 @@ from typing import Any
 import polars as pl
 
 from analysis.analyse import indicators as ind
-from analysis.analyse import models, outcomes
+from analysis.analyse import methodology, models, outcomes
+from analysis.analyse.outcomes import Spec
 from analysis.config import Config
 from analysis.disclosure import SYMBOL_NOT_AVAILABLE, Protected
 from analysis.io import atomic_dir, write_json, write_parquet
@@ -27,17 +28,13 @@ from analysis.stages import StageResult
 
 log = logging.getLogger(__name__)
 
-Spec = tuple[pl.DataFrame, list[str], str | None, tuple[str, ...]]
 INDEX_FILE = "index.json"
 
+# Notes a report shows under a table, as catalogue messages (``msg:<id>``, see
+# ``analysis.reports.tables.translate_notes``): each report says them in its own language.
 NOTES: dict[str, tuple[str, ...]] = {
-    "eqao": (
-        "No EQAO assessments in 2019-20 and 2020-21 (pandemic): shown as 'no assessment', not zero.",
-        "2021-22 starts a new baseline (digital tests, de-streamed Grade 9 math): do not draw one trend line across it.",
-    ),
-    "models": (
-        "Estimates from regression models fitted on aggregated counts; 95% intervals use standard errors clustered by student.",
-    ),
+    "eqao": ("msg:text.no_testing", "msg:text.new_baseline"),
+    "models": ("msg:note.models",),
 }
 
 
@@ -258,6 +255,8 @@ def build_tables(
 
 def _universe(name: str) -> str:
     """Population counted in a table: cells of the same universe are the same people."""
+    if name in methodology.UNIVERSES:
+        return methodology.UNIVERSES[name]
     if name.startswith("eqao_"):
         return "eqao_students"
     if name.startswith(("outcomes_", "means_")):
@@ -422,6 +421,7 @@ def run(cfg: Config) -> StageResult:
         cfg,
         cw_student_years=cw,
     )
+    specs.update(methodology.methodology_tables(cfg))
     t_build = time.perf_counter() - t0
     tables, release = protect_all(specs, cfg)
     result = StageResult(stage="analyse")

@@ -33,15 +33,14 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from analysis.analyse.outcomes import wilson_ci
+from analysis.analyse.outcomes import Spec, wilson_ci
+from analysis.domain.dates import EXTRACT_END, fiscal_year_end
+from analysis.domain.vocab import PLACEMENT_GROUP, SERVICE_IN_CARE
 
 TOTAL = "Total"
-EXTRACT_END = dt.date(2023, 8, 31)
-FAMILY = ("foster_home", "kin_in_care_home", "adoption_probation")
-GROUP = ("group_home",)
-OTHER = ("independent_living", "hospital_mental_health", "youth_justice")
+# customary care is left out of indicator 3; every other placement type counts in its group
 CUSTOMARY = ("customary_care_home",)
-IN_CARE_SERVICES = ("extended_society_care", "interim_society_care", "customary_care")
+PLACEMENT_GROUPS: tuple[str, ...] = tuple(dict.fromkeys(PLACEMENT_GROUP.values()))
 HORIZONS_MONTHS: tuple[int, ...] = (12, 24, 36)
 
 
@@ -116,13 +115,9 @@ def placement_days(care_days: pl.DataFrame) -> pl.DataFrame:
         ``days``, ``total_days``, ``pct_days``.
     """
     cd = care_days.filter(~pl.col("placement_type").is_in(CUSTOMARY)).with_columns(
-        pl.when(pl.col("placement_type").is_in(FAMILY))
-        .then(pl.lit("family"))
-        .when(pl.col("placement_type").is_in(GROUP))
-        .then(pl.lit("group"))
-        .when(pl.col("placement_type").is_in(OTHER))
-        .then(pl.lit("other"))
-        .otherwise(None)
+        pl.col("placement_type")
+        .cast(pl.Utf8)
+        .replace_strict(PLACEMENT_GROUP, default=None, return_dtype=pl.Utf8)
         .alias("placement_group")
     )
     unknown = cd.filter(pl.col("placement_group").is_null()).height
@@ -149,7 +144,7 @@ def placement_days(care_days: pl.DataFrame) -> pl.DataFrame:
     )
     # every placement group appears in every society-year (0 days when none)
     frame = totals.join(
-        pl.DataFrame({"placement_group": ["family", "group", "other"]}), how="cross"
+        pl.DataFrame({"placement_group": list(PLACEMENT_GROUPS)}), how="cross"
     ).join(groups, on=["fiscal_year", "society_id", "placement_group"], how="left")
     return (
         frame.with_columns(pl.col("events").fill_null(0), pl.col("days").fill_null(0))
@@ -166,11 +161,6 @@ def placement_days(care_days: pl.DataFrame) -> pl.DataFrame:
         )
         .sort("fiscal_year", "society_id", "placement_group")
     )
-
-
-def fiscal_year_end(fy: str) -> dt.date:
-    """31 March closing fiscal year ``"2019-20"``."""
-    return dt.date(int(fy[:4]) + 1, 3, 31)
 
 
 def _add_months(d: dt.date, months: int) -> dt.date:
@@ -196,7 +186,7 @@ def exits_within(admissions: pl.DataFrame, *, extract_end: dt.date = EXTRACT_END
     """
     a = admissions
     if "service_type" in a.columns:
-        a = a.filter(pl.col("service_type").is_in(IN_CARE_SERVICES))
+        a = a.filter(pl.col("service_type").is_in(SERVICE_IN_CARE))
     # a child counts once per admission year: their first admission that year (earliest = longest observed)
     a = a.sort("days_observed", descending=True).unique(
         ["cw_study_id", "admission_fiscal_year"], keep="first"
@@ -333,7 +323,7 @@ def all_indicators(
     recurrence_window_days: int = 365,
     onlac_ages: tuple[int, int] = (10, 17),
     onlac_min_days_in_care: int = 365,
-) -> dict[str, tuple[pl.DataFrame, list[str], str | None, tuple[str, ...]]]:
+) -> dict[str, Spec]:
     """The five indicators as ``name -> (table, dims, numerator, stats)`` for ``Release.protect``."""
     rate = ("rate", "ci_low", "ci_high")
     kw = {"definition": recurrence_definition, "window_days": recurrence_window_days}

@@ -32,14 +32,16 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
+from analysis.domain.vocab import CARE_PRIORITY, GRADES
+
 Z95 = 1.959963984540054
 CHRONIC_ABSENCE_SHARE = 0.10
 ON_TRACK_CREDITS = 16.0
 GRADUATION_CREDITS = 30.0
-CARE_STATUSES: tuple[str, ...] = ("in_care", "vysa", "ccsyp", "kinship_service", "none")
+CARE_STATUSES: tuple[str, ...] = tuple(CARE_PRIORITY)  # highest priority first
 BINARY_OUTCOMES: tuple[str, ...] = ("chronic_absent", "on_track", "osslt_first_time_pass")
 MEAN_OUTCOMES: tuple[str, ...] = ("attendance_rate", "credits_earned")
-HIGH_SCHOOL_GRADES: tuple[str, ...] = ("9", "10", "11", "12")
+HIGH_SCHOOL_GRADES: tuple[str, ...] = GRADES[GRADES.index("9") :]
 
 
 def wilson_ci(
@@ -363,6 +365,85 @@ def eqao_trend(
     ).sort(["assessment", *by, "school_year"], nulls_last=True)
 
 
+# Descriptive views: name suffix -> the columns a table is broken down by (after the school year)
+VIEWS: dict[str, tuple[str, ...]] = {
+    "by_care_status": ("care_status",),
+    "by_ever_in_care": ("ever_in_care",),
+    "by_grade": ("grade", "care_status"),
+    "by_board": ("board_id", "ever_in_care"),
+    "by_society": ("society_id", "care_status"),  # child-welfare-involved rows only
+}
+RATE_VIEWS: tuple[str, ...] = tuple(VIEWS)
+MEAN_VIEWS: tuple[str, ...] = ("by_care_status", "by_grade", "by_board", "by_society")
+EQAO_VIEWS: tuple[str, ...] = ("by_care_status", "by_ever_in_care", "by_board", "by_society")
+RATE_STATS: tuple[str, ...] = ("rate", "ci_low", "ci_high")
+MEAN_STATS: tuple[str, ...] = ("mean", "ci_low", "ci_high")
+
+# a table with the arguments ``Release.protect`` needs: (table, dims, numerator or None, stats)
+Spec = tuple[pl.DataFrame, list[str], str | None, tuple[str, ...]]
+
+
+def _in_view(frame: pl.DataFrame, view: str) -> pl.DataFrame:
+    """The rows a view describes (society views: the rows with a society)."""
+    return frame.filter(pl.col("society_id").is_not_null()) if view == "by_society" else frame
+
+
+def student_year_tables(sy: pl.DataFrame) -> dict[str, Spec]:
+    """``outcomes_<view>`` (binary outcomes, rates) and ``means_<view>`` (attendance rate and
+    credits, means) of ``student_year_outcomes`` rows, by school year and :data:`VIEWS`."""
+    out: dict[str, Spec] = {}
+    for view in RATE_VIEWS:
+        frame, by = _in_view(sy, view), ["school_year", *VIEWS[view]]
+        table = pl.concat([rate_table(frame, o, by) for o in BINARY_OUTCOMES if o in frame.columns])
+        out[f"outcomes_{view}"] = (table, ["outcome", *by], "events", RATE_STATS)
+    for view in MEAN_VIEWS:
+        frame, by = _in_view(sy, view), ["school_year", *VIEWS[view]]
+        table = pl.concat([mean_table(frame, o, by) for o in MEAN_OUTCOMES])
+        out[f"means_{view}"] = (table, ["outcome", *by], None, MEAN_STATS)
+    return out
+
+
+def eqao_tables(
+    eq: pl.DataFrame,
+    *,
+    school_years: Sequence[str],
+    no_eqao_years: Sequence[str],
+    baseline_break: str,
+) -> dict[str, Spec]:
+    """``eqao_<view>``: :func:`eqao_trend` of ``eqao_with_care`` rows by :data:`EQAO_VIEWS`."""
+    kw: dict[str, Any] = {
+        "school_years": school_years,
+        "no_eqao_years": no_eqao_years,
+        "baseline_break": baseline_break,
+    }
+    out: dict[str, Spec] = {}
+    for view in EQAO_VIEWS:
+        by = list(VIEWS[view])
+        table = eqao_trend(_in_view(eq, view), by, **kw)
+        out[f"eqao_{view}"] = (table, ["assessment", "school_year", *by], "events", RATE_STATS)
+    return out
+
+
+def graduation_table(
+    student_years: pl.DataFrame, eqao: pl.DataFrame, school_years: Sequence[str]
+) -> Spec:
+    """Graduation within 4 and 5 years (``years``) by cohort and ever in care."""
+    grad = graduation_cohorts(student_years, eqao, school_years)
+    g = (
+        pl.concat(
+            [
+                rate_table(grad, f"graduated_{k}y", ["cohort", "ever_in_care"]).with_columns(
+                    pl.lit(k).alias("years")
+                )
+                for k in (4, 5)
+            ]
+        )
+        .drop("outcome")
+        .select("cohort", "years", "ever_in_care", "n", "events", "rate", "ci_low", "ci_high")
+    )
+    return g, ["cohort", "years", "ever_in_care"], "events", RATE_STATS
+
+
 def descriptive_tables(
     student_years: pl.DataFrame,
     eqao: pl.DataFrame,
@@ -371,7 +452,7 @@ def descriptive_tables(
     no_eqao_years: Sequence[str],
     baseline_break: str,
     frames: tuple[pl.DataFrame, pl.DataFrame] | None = None,
-) -> dict[str, tuple[pl.DataFrame, list[str], str | None, tuple[str, ...]]]:
+) -> dict[str, Spec]:
     """All descriptive outcome tables, each with the arguments ``Release.protect`` needs.
 
     ``frames``: ``student_year_outcomes(student_years, eqao)`` and
@@ -387,120 +468,13 @@ def descriptive_tables(
         eq = eqao_with_care(eqao, student_years)
     else:
         sy, eq = frames
-    rate_stats = ("rate", "ci_low", "ci_high")
-    mean_stats = ("mean", "ci_low", "ci_high")
-    out: dict[str, tuple[pl.DataFrame, list[str], str | None, tuple[str, ...]]] = {}
-
-    def rates(by: list[str], frame: pl.DataFrame = sy) -> pl.DataFrame:
-        return pl.concat([rate_table(frame, o, by) for o in BINARY_OUTCOMES if o in frame.columns])
-
-    def means(by: list[str], frame: pl.DataFrame = sy) -> pl.DataFrame:
-        return pl.concat([mean_table(frame, o, by) for o in MEAN_OUTCOMES])
-
-    out["outcomes_by_care_status"] = (
-        rates(["school_year", "care_status"]),
-        ["outcome", "school_year", "care_status"],
-        "events",
-        rate_stats,
-    )
-    out["outcomes_by_ever_in_care"] = (
-        rates(["school_year", "ever_in_care"]),
-        ["outcome", "school_year", "ever_in_care"],
-        "events",
-        rate_stats,
-    )
-    out["outcomes_by_grade"] = (
-        rates(["school_year", "grade", "care_status"]),
-        ["outcome", "school_year", "grade", "care_status"],
-        "events",
-        rate_stats,
-    )
-    out["outcomes_by_board"] = (
-        rates(["school_year", "board_id", "ever_in_care"]),
-        ["outcome", "school_year", "board_id", "ever_in_care"],
-        "events",
-        rate_stats,
-    )
-    cw = sy.filter(pl.col("society_id").is_not_null())
-    out["outcomes_by_society"] = (
-        rates(["school_year", "society_id", "care_status"], cw),
-        ["outcome", "school_year", "society_id", "care_status"],
-        "events",
-        rate_stats,
-    )
-    out["means_by_care_status"] = (
-        means(["school_year", "care_status"]),
-        ["outcome", "school_year", "care_status"],
-        None,
-        mean_stats,
-    )
-    out["means_by_grade"] = (
-        means(["school_year", "grade", "care_status"]),
-        ["outcome", "school_year", "grade", "care_status"],
-        None,
-        mean_stats,
-    )
-    out["means_by_board"] = (
-        means(["school_year", "board_id", "ever_in_care"]),
-        ["outcome", "school_year", "board_id", "ever_in_care"],
-        None,
-        mean_stats,
-    )
-    out["means_by_society"] = (
-        means(["school_year", "society_id", "care_status"], cw),
-        ["outcome", "school_year", "society_id", "care_status"],
-        None,
-        mean_stats,
-    )
-    kw: dict[str, Any] = {
-        "school_years": school_years,
-        "no_eqao_years": no_eqao_years,
-        "baseline_break": baseline_break,
-    }
-    eq_dims = ["assessment", "school_year"]
-    out["eqao_by_care_status"] = (
-        eqao_trend(eq, ["care_status"], **kw),
-        [*eq_dims, "care_status"],
-        "events",
-        rate_stats,
-    )
-    out["eqao_by_ever_in_care"] = (
-        eqao_trend(eq, ["ever_in_care"], **kw),
-        [*eq_dims, "ever_in_care"],
-        "events",
-        rate_stats,
-    )
-    out["eqao_by_board"] = (
-        eqao_trend(eq, ["board_id", "ever_in_care"], **kw),
-        [*eq_dims, "board_id", "ever_in_care"],
-        "events",
-        rate_stats,
-    )
-    out["eqao_by_society"] = (
-        eqao_trend(
-            eq.filter(pl.col("society_id").is_not_null()), ["society_id", "care_status"], **kw
+    return {
+        **student_year_tables(sy),
+        **eqao_tables(
+            eq,
+            school_years=school_years,
+            no_eqao_years=no_eqao_years,
+            baseline_break=baseline_break,
         ),
-        [*eq_dims, "society_id", "care_status"],
-        "events",
-        rate_stats,
-    )
-    grad = graduation_cohorts(student_years, eqao, school_years)
-    g = (
-        pl.concat(
-            [
-                rate_table(grad, f"graduated_{k}y", ["cohort", "ever_in_care"]).with_columns(
-                    pl.lit(k).alias("years")
-                )
-                for k in (4, 5)
-            ]
-        )
-        .drop("outcome")
-        .select("cohort", "years", "ever_in_care", "n", "events", "rate", "ci_low", "ci_high")
-    )
-    out["graduation_by_ever_in_care"] = (
-        g,
-        ["cohort", "years", "ever_in_care"],
-        "events",
-        rate_stats,
-    )
-    return out
+        "graduation_by_ever_in_care": graduation_table(student_years, eqao, school_years),
+    }

@@ -19,6 +19,8 @@ REGION_FR = {
     "Southwest": "Sud-Ouest",
     "North": "Nord",
 }
+# The letters Canada Post uses in postal codes (never D, F, I, O, Q or U).
+POSTAL_LETTERS = "ABCEGHJKLMNPRSTVWXYZ"
 GRADES = ("JK", "K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
 
 # CPIN service types: the three that are "in care", and the rest.
@@ -78,6 +80,8 @@ RACE_GROUP = {
     "other_racialized": "other_racialized",
     "not_stated": "not_stated",
 }
+# Gender as the school records it (OnSIS).
+GENDERS = ("female", "male", "another")
 GENDER_IDENTITIES = (
     "girl_woman",
     "boy_man",
@@ -96,3 +100,7 @@ GENDER_IDENTITY_GROUP = {
 # The school's gender (OnSIS: female, male, another) of the gender identities that correspond to
 # one; the other identities have no school equivalent.
 SCHOOL_GENDER_OF_IDENTITY = {"girl_woman": "female", "boy_man": "male"}
+# First language learned at home, as the society records it (a missing one is allowed).
+FIRST_LANGUAGES = ("english", "french", "other")
+# Participation in an EQAO assessment.
+EQAO_PARTICIPATION = ("participated", "absent", "exempt", "not_participating")

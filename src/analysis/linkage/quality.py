@@ -243,19 +243,19 @@ def reliability(
     the mean probability, the observed share of true matches and their difference; a bin with at
     least ``min_pairs`` is judged calibrated when the difference is within ``tolerance``.
     """
-    b = (pl.col(prob) * bins).floor().clip(0, bins - 1).cast(pl.Int64)
-    t = (
-        frame.filter(pl.col(prob).is_not_null())
-        .group_by(b.alias("bin"))
-        .agg(
-            pl.len().alias("pairs"),
-            pl.col(prob).mean().alias("mean_probability"),
-            pl.col(right).cast(pl.Float64).mean().alias("observed_share"),
-        )
-        .sort("bin")
-    )
+    f = frame.filter(pl.col(prob).is_not_null()).sort(prob)
+    p = f[prob].to_numpy().astype(float)
+    k_of = np.clip(np.floor(p * bins), 0, bins - 1).astype(np.int64)
+    # sequential sums (bincount) in a fixed order: the same data gives the same bytes
+    count = np.bincount(k_of, minlength=bins)
+    p_sum = np.bincount(k_of, weights=p, minlength=bins)
+    y_sum = np.bincount(k_of, weights=f[right].cast(pl.Float64).to_numpy(), minlength=bins)
     rows = []
-    for k, n, mp, ob in t.iter_rows():
+    for k in range(bins):
+        n = int(count[k])
+        if not n:
+            continue
+        mp, ob = float(p_sum[k] / n), float(y_sum[k] / n)
         judged = n >= min_pairs
         rows.append(
             {
@@ -270,6 +270,7 @@ def reliability(
             }
         )
     judged_rows = [r for r in rows if r["judged"]]
+    diffs = [abs(float(r["difference"])) for r in judged_rows]
     return {
         "bins": bins,
         "min_pairs": min_pairs,
@@ -277,7 +278,7 @@ def reliability(
         "table": rows,
         "bins_judged": len(judged_rows),
         "bins_within_tolerance": sum(bool(r["within_tolerance"]) for r in judged_rows),
-        "max_abs_difference_judged": max((abs(r["difference"]) for r in judged_rows), default=None),
+        "max_abs_difference_judged": max(diffs, default=None),
         "calibrated": all(r["within_tolerance"] for r in judged_rows) if judged_rows else None,
     }
 
@@ -320,9 +321,10 @@ def _record_view(pairs: pl.DataFrame, records: pl.Series) -> pl.DataFrame:
             pl.col("oen").first(),
             pl.col("_p").first().alias("p_best"),
             pl.col("_det").first().alias("deterministic"),
-            pl.col("_p").sum().clip(0.0, 1.0).alias("p_student"),
+            pl.col("_p").sort().sum().clip(0.0, 1.0).alias("p_student"),
         )
     )
+    # sorted by record: every float sum over this frame adds in the same order, run after run
     return (
         pl.DataFrame({"cw_id": records})
         .join(best, on="cw_id", how="left")
@@ -331,6 +333,7 @@ def _record_view(pairs: pl.DataFrame, records: pl.Series) -> pl.DataFrame:
             pl.col("p_student").fill_null(0.0),
             pl.col("deterministic").fill_null(False),
         )
+        .sort("cw_id")
     )
 
 
@@ -409,15 +412,19 @@ def threshold_report(
     its range), follow from the same probabilities; ``alternatives`` shows what other thresholds
     would cost.
     """
-    made = links.filter(pl.col("oen").is_not_null())
+    made = links.filter(pl.col("oen").is_not_null()).sort("cw_record_id")
     prob_made = made.filter(pl.col("link_pass") == "probabilistic")["match_probability"]
     records = links["cw_record_id"]
     v = _record_view(pairs, records)
     linked_ids = made.select(pl.col("cw_record_id").alias("cw_id"))
-    lv = v.join(linked_ids, on="cw_id", how="semi")
+    lv = v.join(linked_ids, on="cw_id", how="semi").sort("cw_id")
     exp_without = float((1.0 - v["p_student"]).sum())
     exp_nm_false = float((1.0 - lv["p_student"]).sum())
-    below = v.join(linked_ids, on="cw_id", how="anti").filter(pl.col("p_best") < threshold)
+    below = (
+        v.join(linked_ids, on="cw_id", how="anti")
+        .filter(pl.col("p_best") < threshold)
+        .sort("cw_id")
+    )
     return {
         "match_threshold": threshold,
         "high_confidence": high_confidence,

@@ -542,30 +542,14 @@ def linkage_quality(cfg: Config) -> dict[str, Any]:
 
 
 def linkage_section(r: Report, cfg: Config) -> Report:
-    """The linkage analyst's view: match weights, m and u, link rates by group, borderline pairs.
+    """The linkage analyst's view: match weights and link rates by group.
 
-    Reads the linkage quality aggregates of the analytic folder and publishes through the
-    disclosure module like everything else, so this notebook can be shared beyond the linkage team.
+    Both tables come from the release (the ``analyse`` stage protects them with every other
+    table), so this notebook can be shared beyond the linkage team.
     """
-    from analysis.disclosure import Release
-
-    release = Release(cfg.privacy)
-    q = linkage_quality(cfg)
-    hist = pl.DataFrame(
-        q["match_weight_histogram"],
-        schema={"bin_lower": pl.Int64, "bin_upper": pl.Int64, "pairs": pl.Int64},
-    ).with_columns(
-        pl.format("{} to {}", "bin_lower", "bin_upper").alias("weight"),
-        pl.col("pairs").cast(pl.Int64).alias("n"),
-    )
-    h = release.protect(
-        "linkage_match_weights",
-        hist.select("weight", "n"),
-        dims=["weight"],
-        count="n",
-        universe="scored_pairs",
-    )
-    top = hist.sort("n", descending=True).head(1)
+    results = open_results(cfg)
+    h = results["linkage_match_weights"]
+    top = h.df.sort("n", descending=True, nulls_last=True).head(1)
     r.heading("heading.linkage_quality")
     r.chart(
         h,
@@ -576,24 +560,7 @@ def linkage_section(r: Report, cfg: Config) -> Report:
         alt="alt.match_weights",
         values={"peak": str(top["weight"][0]) if top.height else "-"},
     )
-    groups = pl.DataFrame(q["by_subgroup"], infer_schema_length=None)
-    cols = {c for c in groups.columns}
-    if {"dimension", "group", "records", "linked"} <= cols:
-        g = groups.select(
-            pl.col("dimension").cast(pl.Utf8),
-            pl.col("group").cast(pl.Utf8).fill_null("not stated"),
-            pl.col("records").cast(pl.Int64).alias("n"),
-            pl.col("linked").cast(pl.Int64).alias("events"),
-            (pl.col("linked") / pl.col("records")).alias("rate"),
-        )
-        gp = release.protect(
-            "linkage_rate_by_group",
-            g,
-            dims=["dimension", "group"],
-            count="n",
-            numerator="events",
-            stats=("rate",),
-            universe="cw_records_linkage",
-        )
-        r.table(gp, "caption.linkage_by_group", formats={"rate": "proportion"})
+    r.table(
+        results["linkage_rate_by_group"], "caption.linkage_by_group", formats={"rate": "proportion"}
+    )
     return r

@@ -1,0 +1,400 @@
+"""Children with child-welfare involvement: who they are, their service episodes and placements,
+and the OnLAC caregiver-relationship items of youth in care.
+
+Most of these children are students of the panel (their identity is the student's, their address
+the latest one the school has); the rest have no student record (too young, in a First Nations
+school, private or home schooled, or from outside Ontario) and get new identities. Each child
+has one service episode (care, kinship service, VYSA or CCSYP), plus CCSYP after ageing out of
+extended society care, and a few placements within each episode in care.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+
+from analysis.config import Config
+from analysis.domain import names
+from analysis.domain.dates import EXTRACT_END, days_since_epoch, school_year_bounds
+from analysis.domain.vocab import FIRST_LANGUAGES, PLACEMENT_TYPES, RACES, REGIONS, SERVICE_IN_CARE
+from analysis.synthetic.codes import unique_sorted
+from analysis.synthetic.population import (
+    GENDER_OF_CODE,
+    GENDER_P,
+    first_names,
+    jan_first_days,
+    last_names,
+)
+from analysis.synthetic.postal import postal_codes, postal_strings
+
+EXTRACT_END_DAYS = days_since_epoch(EXTRACT_END)
+NO_STUDENT_REASONS = ["too_young", "first_nations_school", "private_or_home", "outside_ontario"]
+NO_STUDENT_REASON_P = [0.45, 0.2, 0.15, 0.2]
+NO_STUDENT_REGION_P = np.array([0.1, 0.2, 0.15, 0.2, 0.35])
+# drawn with RACE_P: the categories, then a missing race
+RACE_OR_MISSING = (*RACES, None)
+RACE_P = np.array([0.14, 0.03, 0.25, 0.02, 0.03, 0.05, 0.02, 0.40, 0.01, 0.02, 0.03])
+NORTH_INDIGENOUS_P = 0.6  # RACE_P of "indigenous" in the North (before renormalising)
+# drawn with FIRST_LANGUAGE_P: the languages, then a missing one
+FIRST_LANGUAGE_OR_MISSING = [*FIRST_LANGUAGES, None]
+FIRST_LANGUAGE_P = [0.82, 0.04, 0.12, 0.02]
+INDIGENOUS_AGENCY_SHARE = 0.7  # of Indigenous children, served by an Indigenous agency
+# Services start between the first day of 2013-14 and the last day of 2022-23.
+SERVICE_WINDOW = (school_year_bounds("2013-14")[0], school_year_bounds("2022-23")[1])
+SERVICE_KINDS = ["care", "kinship_service", "vysa", "ccsyp"]
+SERVICE_KIND_P = [0.52, 0.30, 0.09, 0.09]
+IN_CARE_P = [0.48, 0.44, 0.08]  # of SERVICE_IN_CARE
+# Placement types drawn by age (customary care homes are the placements of customary care).
+DRAWN_PLACEMENT_TYPES = np.array([t for t in PLACEMENT_TYPES if t != "customary_care_home"])
+PLACEMENT_P_YOUNG = np.array([0.66, 0.17, 0.07, 0.08, 0.0, 0.02, 0.0])
+PLACEMENT_P_TEEN = np.array([0.50, 0.12, 0.24, 0.0, 0.07, 0.03, 0.04])
+
+
+def child_welfare(
+    cfg: Config,
+    rng: np.random.Generator,
+    people: dict,
+    panel: dict,
+    societies: pl.DataFrame,
+    fsas: dict,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """``(child, episodes, placements)`` for ``cfg.size.cw_children`` children.
+
+    ``child`` has one row per child (``sid`` = -1 for a child with no student record), with
+    identity, society and demographics; ``episodes`` and ``placements`` hold days since
+    1970-01-01 (``end`` null = open at the extract end) and the episode index ``ep``.
+    """
+    n_cw = cfg.size.cw_children
+    n_nostudent = int(round(cfg.noise.no_student_record * n_cw))
+    n_student = n_cw - n_nostudent
+    child_sid = np.sort(rng.choice(unique_sorted(panel["sid"]), size=n_student, replace=False))
+    non_students = _without_student_record(rng, n_nostudent, fsas)
+    child = _identities(people, panel, child_sid, non_students, fsas)
+    region = child["region"].to_numpy()
+    birth_days = child["birth_days"].to_numpy()
+    demo = _demographics(rng, region, child["gender"].to_numpy())
+    society = _societies_of(rng, region, demo["race"], societies)
+    episodes = _service_episodes(rng, birth_days, demo["race"]).with_row_index("ep")
+    placements = _placements(rng, episodes, birth_days)
+    demographics = pl.DataFrame(
+        {
+            "child_id": np.arange(n_cw),
+            "society_id": society.astype(str),
+            "race": demo["race"].tolist(),
+            "gender_identity": demo["gender_identity"].astype(str),
+            "born_outside_canada": demo["born_out"].tolist(),
+            "first_language": demo["lang"].tolist(),
+            "human_trafficking_risk": rng.random(n_cw) < 0.03,
+        },
+        schema_overrides={
+            "race": pl.Utf8,
+            "born_outside_canada": pl.Boolean,
+            "first_language": pl.Utf8,
+        },
+    )
+    return child.join(demographics, on="child_id"), episodes, placements
+
+
+def _without_student_record(rng: np.random.Generator, n: int, fsas: dict) -> dict:
+    """New identities for ``n`` children with no student record, and the reason for each."""
+    reasons = rng.choice(NO_STUDENT_REASONS, size=n, p=NO_STUDENT_REASON_P)
+    birth_year = np.where(
+        reasons == "too_young",
+        rng.integers(2019, 2023, size=n),
+        rng.integers(2002, 2016, size=n),
+    )
+    birth_days = jan_first_days(birth_year) + rng.integers(0, 365, size=n)
+    g = rng.choice(3, size=n, p=GENDER_P)
+    ff, ff_p = names.first_name_vocabulary("female")
+    fm, fm_p = names.first_name_vocabulary("male")
+    sur, sur_p = names.surname_vocabulary()
+    first = np.where(
+        g == 0,
+        ff[rng.choice(len(ff), size=n, p=ff_p)],
+        fm[rng.choice(len(fm), size=n, p=fm_p)],
+    )
+    last = sur[rng.choice(len(sur), size=n, p=sur_p)]
+    region = rng.choice(5, size=n, p=NO_STUDENT_REGION_P)
+    return {
+        "reasons": reasons,
+        "birth_days": birth_days,
+        "g": g,
+        "first": first,
+        "last": last,
+        "region": region,
+        "pc": postal_codes(rng, region, fsas),
+    }
+
+
+def _identities(
+    people: dict, panel: dict, child_sid: np.ndarray, non_students: dict, fsas: dict
+) -> pl.DataFrame:
+    """Identity of every child, students first: a student's is the school's, with the latest
+    postal code and region of the student in the panel (the "current" address)."""
+    order = np.lexsort((panel["yi"], panel["sid"]))
+    sid_sorted = panel["sid"][order]
+    last_idx = np.r_[np.flatnonzero(np.diff(sid_sorted)), len(sid_sorted) - 1]
+    last_sid = sid_sorted[last_idx]
+    last_row = order[last_idx]
+    del order, sid_sorted
+    pos = np.searchsorted(last_sid, child_sid)
+    c_row = last_row[pos]
+    c_pc = panel["pc"][c_row]
+    c_region = np.where(
+        panel["yi"][c_row] >= people["move_y"][child_sid],
+        people["region2"][child_sid],
+        people["region1"][child_sid],
+    )
+    n_student, n_new = len(child_sid), len(non_students["reasons"])
+    return pl.DataFrame(
+        {
+            "child_id": np.arange(n_student + n_new),
+            "sid": np.concatenate([child_sid, np.full(n_new, -1)]),
+            "first_name": np.concatenate(
+                [first_names(people, child_sid), non_students["first"]]
+            ).astype(str),
+            "last_name": np.concatenate(
+                [last_names(people, child_sid), non_students["last"]]
+            ).astype(str),
+            "birth_days": np.concatenate(
+                [people["birth_days"][child_sid], non_students["birth_days"]]
+            ),
+            "gender": np.concatenate(
+                [GENDER_OF_CODE[people["g"][child_sid]], GENDER_OF_CODE[non_students["g"]]]
+            ).astype(str),
+            "postal_code": np.concatenate([postal_strings(c_pc, fsas), non_students["pc"]]).astype(
+                str
+            ),
+            "region": np.concatenate([c_region, non_students["region"]]),
+            "no_student_reason": np.concatenate(
+                [np.full(n_student, None), non_students["reasons"]]
+            ).tolist(),
+        },
+        schema_overrides={"no_student_reason": pl.Utf8},
+    )
+
+
+def _demographics(rng: np.random.Generator, region: np.ndarray, gender: np.ndarray) -> dict:
+    """Race (more often Indigenous in the North), gender identity, born outside Canada and first
+    language of each child (object arrays; None = not recorded)."""
+    n = len(region)
+    race_p_north = RACE_P.copy()
+    race_p_north[RACES.index("indigenous")] = NORTH_INDIGENOUS_P
+    race_p_north /= race_p_north.sum()
+    race_idx = np.where(
+        region == REGIONS.index("North"),
+        rng.choice(len(RACE_OR_MISSING), size=n, p=race_p_north),
+        rng.choice(len(RACE_OR_MISSING), size=n, p=RACE_P),
+    )
+    race = np.array(RACE_OR_MISSING, dtype=object)[race_idx]
+    gi_draw = rng.random(n)
+    gender_identity = np.where(
+        gender == "female",
+        "girl_woman",
+        np.where(gender == "male", "boy_man", "non_binary_two_spirit"),
+    )
+    gender_identity = np.where(
+        gi_draw < 0.02,
+        "non_binary_two_spirit",
+        np.where(
+            gi_draw < 0.025,
+            "another_identity",
+            np.where(gi_draw < 0.035, "not_stated", gender_identity),
+        ),
+    )
+    # numpy stubs reject None as an array-like; at runtime it is an object-dtype scalar/element.
+    born_out = np.where(rng.random(n) < 0.02, None, rng.random(n) < 0.08)  # type: ignore[call-overload]
+    lang = rng.choice(FIRST_LANGUAGE_OR_MISSING, size=n, p=FIRST_LANGUAGE_P)  # type: ignore[arg-type]
+    return {"race": race, "gender_identity": gender_identity, "born_out": born_out, "lang": lang}
+
+
+def _societies_of(
+    rng: np.random.Generator, region: np.ndarray, race: np.ndarray, societies: pl.DataFrame
+) -> np.ndarray:
+    """The society serving each child: in the child's region, by society size; Indigenous
+    children mostly served by Indigenous agencies."""
+    soc_region = societies["region"].to_numpy()
+    soc_ind = societies["indigenous"].to_numpy()
+    soc_w = societies["size_weight"].to_numpy()
+    society = np.empty(len(region), dtype=object)
+    u = rng.random(len(region))
+    to_agency = (race == "indigenous") & (u < INDIGENOUS_AGENCY_SHARE)
+    for r, reg in enumerate(REGIONS):
+        for ind in (False, True):
+            m = (region == r) & (to_agency if ind else ~to_agency)
+            cand = np.flatnonzero((soc_region == reg) & (soc_ind == ind))
+            if len(cand) == 0:
+                cand = np.flatnonzero(soc_region == reg)
+            w = soc_w[cand] / soc_w[cand].sum()
+            society[m] = societies["society_id"].to_numpy()[
+                rng.choice(cand, size=int(m.sum()), p=w)
+            ]
+    return society
+
+
+def _service_episodes(
+    rng: np.random.Generator, birth_days: np.ndarray, race: np.ndarray
+) -> pl.DataFrame:
+    """One service episode per child, plus CCSYP for youth who age out of extended society care
+    (sorted by child and start; ``end`` null = open at the extract end)."""
+    n = len(birth_days)
+    start_lo, start_hi = SERVICE_WINDOW
+    kind = rng.choice(SERVICE_KINDS, size=n, p=SERVICE_KIND_P)
+    age_at_hi = (start_hi - birth_days) / 365.25
+    # VYSA needs a 16-17 year old and CCSYP an 18-20 year old in the window; otherwise care.
+    kind = np.where((kind == "vysa") & (age_at_hi < 16.2), "care", kind)
+    kind = np.where((kind == "ccsyp") & (age_at_hi < 18.2), "care", kind)
+    start = rng.integers(start_lo, start_hi, size=n)
+    start = np.maximum(start, birth_days)
+    age16 = birth_days + int(16 * 365.25)
+    age18 = birth_days + int(18 * 365.25)
+    age21 = birth_days + int(21 * 365.25)
+    start = np.where(
+        kind == "vysa", np.clip(age16 + rng.integers(0, 600, size=n), start_lo, start_hi), start
+    )
+    start = np.where(
+        kind == "ccsyp", np.clip(age18 + rng.integers(0, 300, size=n), start_lo, start_hi), start
+    )
+    dur = np.where(
+        kind == "care",
+        rng.lognormal(np.log(250), 1.4, size=n),
+        rng.lognormal(np.log(300), 0.9, size=n),
+    )
+    end = start + np.maximum(1, dur.astype(np.int64))
+    end = np.where(kind == "vysa", np.minimum(end, age18), end)
+    end = np.where(kind == "ccsyp", np.minimum(end, age21), end)
+    care_type = rng.choice(list(SERVICE_IN_CARE), size=n, p=IN_CARE_P)
+    care_type = np.where(
+        (care_type == "customary_care") & (race != "indigenous"), "extended_society_care", care_type
+    )
+    stype = np.where(kind == "care", care_type, kind)
+    # Extended society care ends at 18; youth who age out get CCSYP.
+    aged_out = (
+        (stype == "extended_society_care")
+        & (end > age18)
+        & (start < age18)
+        & (age18 < EXTRACT_END_DAYS)
+    )
+    end = np.where(aged_out, age18, end)
+    ep = pl.DataFrame(
+        {"child_id": np.arange(n), "service_type": stype.astype(str), "start": start, "end": end}
+    )
+    extra = pl.DataFrame(
+        {
+            "child_id": np.flatnonzero(aged_out),
+            "service_type": "ccsyp",
+            "start": age18[aged_out],
+            "end": np.minimum(age21[aged_out], age18[aged_out] + 700),
+        }
+    )
+    return (
+        pl.concat([ep, extra])
+        .with_columns(
+            pl.when(pl.col("end") > EXTRACT_END_DAYS)
+            .then(None)
+            .otherwise(pl.col("end"))
+            .alias("end")
+        )
+        .sort(["child_id", "start"])
+    )
+
+
+def _placements(
+    rng: np.random.Generator, episodes: pl.DataFrame, birth_days: np.ndarray
+) -> pl.DataFrame:
+    """One to four consecutive placements in each episode in care; the type by age (teenagers
+    more often in group homes), customary care always in a customary care home."""
+    care_eps = episodes.filter(pl.col("service_type").is_in(list(SERVICE_IN_CARE)))
+    ce_start = care_eps["start"].to_numpy()
+    ce_end = care_eps["end"].fill_null(EXTRACT_END_DAYS).to_numpy()
+    ce_child = care_eps["child_id"].to_numpy()
+    ce_type = care_eps["service_type"].to_numpy()
+    n_pl = np.minimum(1 + rng.poisson(0.8, size=len(care_eps)), 4)
+    pl_ep = np.repeat(np.arange(len(care_eps)), n_pl)
+    cuts = rng.random(len(pl_ep))
+    pl_order = np.arange(len(pl_ep)) - np.repeat(np.concatenate([[0], np.cumsum(n_pl)[:-1]]), n_pl)
+    # Each placement starts at a random fraction of its episode (the first at its start).
+    pl_df = (
+        pl.DataFrame({"ep_i": pl_ep, "k": pl_order, "u": cuts})
+        .with_columns(pl.when(pl.col("k") == 0).then(0.0).otherwise(pl.col("u")).alias("f"))
+        .sort(["ep_i", "f"])
+    )
+    f = pl_df["f"].to_numpy()
+    ep_i = pl_df["ep_i"].to_numpy()
+    length = ce_end[ep_i] - ce_start[ep_i]
+    p_start = ce_start[ep_i] + (f * length).astype(np.int64)
+    next_same = np.r_[ep_i[1:] == ep_i[:-1], False]
+    p_end = np.where(next_same, np.r_[p_start[1:], 0], ce_end[ep_i])
+    age_at = (p_start - birth_days[ce_child[ep_i]]) / 365.25
+    teen = age_at >= 12
+    pt = np.where(
+        teen,
+        rng.choice(len(DRAWN_PLACEMENT_TYPES), size=len(ep_i), p=PLACEMENT_P_TEEN),
+        rng.choice(len(DRAWN_PLACEMENT_TYPES), size=len(ep_i), p=PLACEMENT_P_YOUNG),
+    )
+    ptype = DRAWN_PLACEMENT_TYPES[pt].astype(object)
+    ptype[ce_type[ep_i] == "customary_care"] = "customary_care_home"
+    return (
+        pl.DataFrame(
+            {
+                "child_id": ce_child[ep_i],
+                "ep": care_eps["ep"].to_numpy()[ep_i],
+                "placement_type": ptype.astype(str),
+                "start": p_start,
+                "end": p_end,
+            }
+        )
+        .filter(pl.col("end") > pl.col("start"))
+        .with_columns(
+            pl.when(pl.col("end") >= EXTRACT_END_DAYS)
+            .then(None)
+            .otherwise(pl.col("end"))
+            .alias("end")
+        )
+    )
+
+
+def onlac_assessments(
+    cfg: Config, rng: np.random.Generator, child: pl.DataFrame, episodes: pl.DataFrame
+) -> pl.DataFrame:
+    """OnLAC items of youth in care on 1 October of each year: the assessment's own rule, the
+    same one the indicator uses (``cfg.indicators.onlac_ages``, ``onlac_min_days_in_care``).
+
+    One row per youth and year: ``child_id``, ``ep``, ``item_1`` to ``item_4`` (0-2) and
+    ``assessment_days`` (a few months after 1 October, days since 1970-01-01).
+    """
+    fy0 = int(cfg.school_years[0][:4])
+    youngest, oldest = cfg.indicators.onlac_ages
+    min_days = cfg.indicators.onlac_min_days_in_care
+    rows = []
+    e = (
+        episodes.filter(pl.col("service_type").is_in(list(SERVICE_IN_CARE)))
+        .with_columns(pl.col("end").fill_null(EXTRACT_END_DAYS + 1))
+        .join(child.select("child_id", "birth_days"), on="child_id")
+    )
+    for k in range(len(cfg.school_years)):
+        at = days_since_epoch(dt.date(fy0 + k, 10, 1))
+        sel = e.filter((pl.col("start") + min_days <= at) & (pl.col("end") > at)).with_columns(
+            ((at - pl.col("birth_days")) / 365.25).floor().alias("age")
+        )
+        sel = sel.filter((pl.col("age") >= youngest) & (pl.col("age") <= oldest))
+        if sel.height:
+            rows.append(
+                sel.select("child_id", "ep").with_columns(
+                    pl.lit(at).alias("at"),
+                    pl.Series("jitter", rng.integers(0, 150, size=sel.height)),
+                )
+            )
+    df = (
+        pl.concat(rows)
+        if rows
+        else pl.DataFrame(
+            schema={"child_id": pl.Int64, "ep": pl.UInt32, "at": pl.Int32, "jitter": pl.Int64}
+        )
+    )
+    items = rng.choice(3, size=(df.height, 4), p=[0.05, 0.25, 0.70])
+    return df.with_columns(
+        [pl.Series(f"item_{j + 1}", items[:, j].astype(np.int8)) for j in range(4)]
+    ).with_columns((pl.col("at") + pl.col("jitter")).alias("assessment_days"))

@@ -99,6 +99,18 @@ class Noise(_Frozen):
     postal_code_outdated: float = Field(0.30, ge=0, le=1)
     duplicate_cw_record: float = Field(0.08, ge=0, le=1)
     no_student_record: float = Field(0.12, ge=0, le=1)
+    # Harder cases (issue 20): what a held-out extract had and the first synthetic Ontario did
+    # not. Of the children with no student record, the share who are an enrolled student's
+    # sibling (same surname and address), and of those the share who are that student's twin
+    # (same birth date too); the share of no-student records that carry a valid OEN belonging
+    # to no student; and of the records of enrolled children, the share whose OEN is valid but
+    # no student's (a slip that passes the check digit, or an OEN issued elsewhere). Judgement:
+    # children outside the school system often have enrolled siblings (a younger child, one
+    # schooled privately or on reserve while a sibling attends a board school).
+    no_student_enrolled_sibling: float = Field(0.30, ge=0, le=1)
+    no_student_twin: float = Field(0.10, ge=0, le=1)
+    no_student_valid_oen: float = Field(0.15, ge=0, le=1)
+    oen_unenrolled: float = Field(0.002, ge=0, le=1)
 
     def scaled(self, factor: float) -> Noise:
         """Every rate multiplied by ``factor`` (capped at 1): for degradation tests."""

@@ -14,54 +14,69 @@ first_name  exact (term-frequency adjusted) / shared formal name (nickname table
             short first names two edits apart are different names, and EM drives its m to 0)
 last_name   exact (term-frequency adjusted) / a shared part (hyphenated, double or re-ordered
             surname) / Damerau-Levenshtein <= 1 / <= 2 / else
-dob         exact / day and month swapped / within one day / one year apart, same day and month
-            / else
+dob         exact (term-frequency adjusted: how many students share a birth date depends on the
+            cohort) / day and month swapped / within one day / one year apart, same day and
+            month / else
 postal      the child-welfare postal code is one of the student's (any school year) / same
             forward sortation area / same postal district (first letter: a family that moved
             usually stays in its region) / the district the record's society serves is one the
             student lived in (the record's postal code points elsewhere) / else
 gender      same / different (null when the gender identity has no school equivalent); counted
             only when the first names disagree (see *Recalibration*)
+oen         same OEN / the record's valid OEN is no enrolled student's (neutral here: a property
+            of the record, weighed in its prior, :func:`analysis.linkage.resolve.record_posterior`)
+            / another student's / null (no valid OEN). m and u fixed, never trained by EM
+            (:func:`oen_comparison`)
 =========== ===================================================================================
 
 Blocking rules for prediction (each pair is scored once, attributed to the first rule that
 finds it):
 
-0. same OEN (Luhn-valid on the child-welfare side): the deterministic candidates, scored too;
-1. same birth date and first two letters of the first name, gender compatible (equal, or
+0. same birth date and first two letters of the first name, gender compatible (equal, or
    unknown on either side);
-2. same birth date and first two letters of the surname, gender compatible;
-3. same surname, birth date with day and month swapped, gender compatible;
-4. same surname, birth year and month, day within one, gender compatible;
-5. same first name, surname and birth year, within a day (one-day errors across a month end);
-6. same surname, birth month and day, birth year one apart, gender compatible;
-7. the child-welfare postal code is one of the student's, same birth year (both names damaged
-   at once: a typo in the first two letters of the first name and a new surname).
+1. same birth date and first two letters of the surname, gender compatible;
+2. same surname, birth date with day and month swapped, gender compatible;
+3. same surname, birth year and month, day within one, gender compatible;
+4. same first name, surname and birth year, within a day (one-day errors across a month end);
+5. same surname, birth month and day, birth year one apart, gender compatible;
+6. same OEN (Luhn-valid on the child-welfare side): the deterministic candidates. After the
+   identity rules, so a same-OEN pair attributed to it is a true pair they all missed: that
+   measures the share of true pairs outside the blocks (:func:`unblocked_share`);
+7. the child-welfare postal code is one of the student's, and the same birth year or the first
+   two letters of both names (both names damaged at once; or a missing or wrong birth date:
+   the one rule that needs no birth date).
 
-Rules 1-2 used to block on initials; two letters find the same true pairs save those with both
+Rules 0-1 used to block on initials; two letters find the same true pairs save those with both
 names damaged (which rule 7 finds when the address is current) at a fifth of the comparisons.
-Rules 3-6 catch a damaged birth date together with a damaged first name (typo or nickname with
-a new initial), which rules 1-2 cannot. Between them they miss a true pair only when two identifiers are both damaged in particular
-ways (for example a wrong birth date *and* a nickname with a new initial *and* a changed
-surname); the quality report counts such misses against the truth.
+Rules 2-5 catch a damaged birth date together with a damaged first name (typo or nickname with
+a new initial), which rules 0-1 cannot. Between them they miss a true pair only when two
+identifiers are both damaged in particular ways (for example a wrong birth date *and* a
+nickname with a new initial *and* a changed surname); the quality report counts such misses
+against the truth.
 
-Training: u by random sampling (at most :data:`U_MAX_PAIRS` pairs) and two EM sessions (blocked
-on birth date + gender, then first name + surname) run on a seeded random sample of the students
+Training: u by random sampling (at most :data:`U_MAX_PAIRS` pairs; the OEN's u is counted
+exactly, :func:`oen_u_probabilities`) and two EM sessions (blocked on birth date + gender, then
+first name + surname; each falls back to the next rule of :data:`EM_SESSIONS` when a rule gives
+no pairs, e.g. the gender unknown on both sides) run on a seeded random sample of the students
 sized so that blocking on birth date would give about :data:`EM_TRAINING_PAIRS` pairs
 (:func:`training_sample`; every student below that size, so tiny and small train on all). The
-trained m and u are then used on all students, with the prior (probability two random records
-match) and the term frequencies taken from the full data.
+trained m and u are then used on all students, with the term frequencies from the full data.
+The prior (probability two random records match) is :func:`link_prior`, from
+``Linkage.no_student_share``.
 
 Recalibration (:func:`recalibrate_m`): EM on blocked pairs lets look-alike non-matches (same
 birth date and first name, different surname) pull the m of the disagreement levels up, which
-makes pairs with one disagreeing identifier look more likely than they are. The m of every level
-is therefore re-estimated from the pairs that share a Luhn-valid OEN *and* are confirmed by the
-other identifiers (at least :data:`CONFIRM_BITS` of evidence from the other comparisons, so a
-wrong OEN cannot enter): under the model's own assumption that identifiers err independently,
-conditioning on the others does not bias the one being estimated. EM's m is the prior
-(:data:`M_PSEUDO_PAIRS` pseudo-pairs). Gender is implied by an agreeing first name, so it is
-counted only when the first names disagree. The adjustment is applied in SQL to splink's match
-weight (term-frequency adjustments unchanged), so both engines score identically.
+makes pairs with one disagreeing identifier look more likely than they are. The m of every
+identity level is therefore re-estimated from the pairs that share a Luhn-valid OEN *and* are
+confirmed by the other identifiers (at least :data:`CONFIRM_BITS` of evidence from the other
+comparisons, so a wrong OEN cannot enter): under the model's own assumption that identifiers err
+independently, conditioning on the others does not bias the one being estimated. EM's m is the
+prior (:data:`M_PSEUDO_PAIRS` pseudo-pairs). The OEN's m (how often a record's OEN is wrong) is
+measured the other way round, on pairs the other identifiers confirm (:func:`measure_oen_m`).
+Gender is implied by an agreeing first name, so it is counted only when the first names
+disagree; a shared surname and postal code is counted once, as a household, not twice
+(:func:`household_dependence`: siblings share both). The adjustments are applied in SQL to
+splink's match weight (term-frequency adjustments unchanged), so both engines score identically.
 """
 
 from __future__ import annotations

@@ -250,13 +250,16 @@ def reliability(
     count = np.bincount(k_of, minlength=bins)
     p_sum = np.bincount(k_of, weights=p, minlength=bins)
     y_sum = np.bincount(k_of, weights=f[right].cast(pl.Float64).to_numpy(), minlength=bins)
-    rows = []
+    rows: list[dict[str, Any]] = []
+    diffs: list[float] = []
     for k in range(bins):
         n = int(count[k])
         if not n:
             continue
         mp, ob = float(p_sum[k] / n), float(y_sum[k] / n)
         judged = n >= min_pairs
+        if judged:
+            diffs.append(abs(ob - mp))
         rows.append(
             {
                 "bin_lower": k / bins,
@@ -270,7 +273,6 @@ def reliability(
             }
         )
     judged_rows = [r for r in rows if r["judged"]]
-    diffs = [abs(float(r["difference"])) for r in judged_rows]
     return {
         "bins": bins,
         "min_pairs": min_pairs,
@@ -465,6 +467,27 @@ def match_weight_histogram(linkage_dir: Path) -> pl.DataFrame:
         q["match_weight_histogram"],
         schema={"bin_lower": pl.Int64, "bin_upper": pl.Int64, "pairs": pl.Int64},
     )
+
+
+RELIABILITY_SCHEMA = {
+    "bin_lower": pl.Float64,
+    "bin_upper": pl.Float64,
+    "pairs": pl.Int64,
+    "mean_probability": pl.Float64,
+    "observed_share": pl.Float64,
+    "difference": pl.Float64,
+    "judged": pl.Boolean,
+    "within_tolerance": pl.Boolean,
+}
+
+
+def reliability_table(linkage_dir: Path, of: str = "pairs") -> pl.DataFrame:
+    """The reliability table of ``quality.json`` (:func:`calibration`): published probabilities
+    in bins against the observed share of true matches, of every scored pair (``of="pairs"``) or
+    of the links made (``of="links"``). Empty without the truth (real data)."""
+    q = json.loads((Path(linkage_dir) / "quality.json").read_text(encoding="utf-8"))
+    rows = (q.get("calibration") or {}).get(of, {}).get("table", [])
+    return pl.DataFrame(rows, schema=RELIABILITY_SCHEMA)
 
 
 def m_u_parameters(linkage_dir: Path) -> pl.DataFrame:

@@ -1,12 +1,19 @@
-"""From scored pairs to links: the deterministic OEN pass, duplicates, one-to-one resolution.
+"""From scored pairs to links: record posterior, the deterministic OEN pass, duplicates,
+one-to-one resolution.
 
+0. **Record posterior** (:func:`record_posterior`). splink's pairwise probability becomes the
+   probability that a student is *the* student of a record: a record has one student at most,
+   and a prior of having one at all that depends on what the record says (its birth cohort and
+   its OEN status: none, an enrolled student's, or a valid OEN that is no student's), fitted by
+   EM with the overall share without a student inside ``Linkage.no_student_share_range``. This
+   is the published probability; it is checked for calibration against the synthetic truth.
 1. **Deterministic pass.** A child-welfare record whose Luhn-valid OEN is a student's OEN is
    linked to that student only when the other identifiers agree enough that a wrong OEN (one
    that belongs to another student) cannot force the link: the birth date agrees at some level
    (exact, day-month swap, one day or one year out) *and* the first name or the surname agrees at
    some level (or the postal code is one of the student's); or both names agree when the birth
-   date does not. Otherwise the record falls to
-   the probabilistic pass like any record without an OEN.
+   date does not. Otherwise the record falls to the probabilistic pass like any record without
+   an OEN.
 2. **Duplicate child-welfare records.** Records are grouped into persons (``cw_person_id``) by
    connected components of (a) record pairs the model scores at or above
    ``Linkage.high_confidence`` as the same child, (b) records that each match the same student
@@ -16,14 +23,19 @@
    student another record matches deterministically or with high confidence, and (e) a record
    b that is record a's duplicate with probability p (at least ``DUPLICATE_LIKELY``) when a is a
    student with probability q (1 if deterministic) and p q reaches the threshold, unless b's own
-   best candidate is another student at or above the threshold. A person's candidates are the
-   union of its records' candidates.
+   best candidate is another student at or above the threshold. Two records whose own evidence
+   points at two different students (a confirmed OEN, or a best candidate at or above the
+   threshold) are never merged, however alike: a student is one child, so they are two
+   children (twins), and neither loses its own OEN to the other's. A person's candidates are
+   the union of its records' candidates.
 3. **One-to-one.** Candidates (deterministic first, then by match probability and weight) are
    taken greedily: a person gets at most one student and a student at most one person. A
    probabilistic candidate needs ``match_probability >= Linkage.match_threshold`` and must beat
    the person's next available candidate by ``AMBIGUITY_MARGIN`` bits of match weight; when two
    students are that close (typically twins: same surname, birth date and address) the person is
    left unlinked as ``ambiguous`` rather than linked by a coin toss.
+4. **Records.** Each record of a linked person carries the person's student with the
+   probability that *its* link is right: its own posterior, or a duplicate's vouching for it.
 """
 
 from __future__ import annotations

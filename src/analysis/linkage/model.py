@@ -612,62 +612,154 @@ def _query(linker: Any, sql: str) -> pl.DataFrame:
     return _to_polars(linker.misc.query_sql(sql, output_type="splink_df"))
 
 
-def household_dependence(students: pl.DataFrame, model: dict[str, Any]) -> dict[str, Any]:
-    """How much a shared surname *and* address says, measured on the students themselves.
+# The three identifiers whose exact agreement depends on the others among non-matches (a
+# household shares a surname and an address; twins a birth date too), in this order
+DEPENDENT = ("last_name", "dob", "postal")
 
-    The comparisons are taken as independent, but a surname and a postal code agree together far
-    more often than apart: siblings share both. Among pairs of distinct students with the same
-    surname, the share that also share a postal code (any school year) is the u of the postal
-    code given the surname, against the postal level's own u for a random pair. A pair agreeing
-    on both gets the difference in bits (never more than zero), so a sibling (same surname and
-    address, another birth date and first name) cannot win on the household alone, and twins'
-    records score lower as duplicates.
+
+def household_dependence(students: pl.DataFrame) -> dict[str, Any]:
+    """How much exact agreement on surname, birth date and postal code says *together*, measured
+    on the students themselves (pairs of distinct students: non-matches).
+
+    The comparisons are taken as independent, but siblings share a surname and an address, and
+    twins a birth date too: a pair agreeing on two or three of them is far likelier among
+    non-matches than the product of the single agreements says. For each pattern of exact
+    agreement with at least two of the three (surname and postal code, surname and birth date,
+    all three; birth date and postal code alone is left out), the dependence is the share of
+    student pairs with that pattern over the product of the single shares (any school year's
+    postal code); a pair with the pattern gets ``-log2`` of it in bits, never more than zero
+    (a dependence that would raise a score is not used). So a sibling (same surname and
+    address, another birth date and first name) cannot win on the household alone, a twin does
+    not win on household and birth date, and twins' records score lower as each other's
+    duplicates.
 
     Returns
     -------
     dict
-        ``same_surname_pairs``, ``household_pairs`` (pairs of students sharing surname and a
-        postal code, counted once per shared code), ``u_postal_given_surname``, ``u_postal`` and
-        ``bits`` (the adjustment).
+        ``student_pairs``, the pairs agreeing on each set of identifiers (``pairs``), and
+        ``bits`` per pattern (keys ``"last_name+postal"``, ``"last_name+dob"``,
+        ``"last_name+dob+postal"``).
     """
-    surname = students.drop_nulls("last_name").group_by("last_name").len()
-    same = int(
-        surname.select((pl.col("len").cast(pl.Int64) * (pl.col("len") - 1) // 2).sum()).item() or 0
-    )
-    hh = (
-        students.select("last_name", "postal_codes")
-        .drop_nulls("last_name")
-        .explode("postal_codes")
-        .drop_nulls("postal_codes")
-        .group_by("last_name", "postal_codes")
-        .len()
-        .select((pl.col("len").cast(pl.Int64) * (pl.col("len") - 1) // 2).sum())
-        .item()
-    )
-    household = int(hh or 0)
-    u_postal = next(
-        (
-            _prob(lv, "u_probability")
-            for (c, g), lv in _level_table(model).items()
-            if c == "postal" and g == POSTAL_LEVELS.index("exact")
-        ),
-        None,
-    )
-    u_given = household / same if same else None
-    bits = 0.0
-    if u_postal and u_given and u_given > u_postal:
-        bits = math.log2(u_postal / u_given)
-    return {
-        "same_surname_pairs": same,
-        "household_pairs": household,
-        "u_postal_given_surname": u_given,
-        "u_postal": u_postal,
-        "bits": bits,
+    n = students.height
+    total = n * (n - 1) / 2.0
+
+    def agreeing(df: pl.DataFrame, keys: list[str]) -> float:
+        return float(
+            df.drop_nulls(keys)
+            .group_by(keys)
+            .len()
+            .select((pl.col("len").cast(pl.Int64) * (pl.col("len") - 1) // 2).sum())
+            .item()
+            or 0
+        )
+
+    by_code = students.select("last_name", "dob", "postal_codes").explode("postal_codes")
+    c = {
+        "last_name": agreeing(students, ["last_name"]),
+        "dob": agreeing(students, ["dob"]),
+        "postal": agreeing(by_code, ["postal_codes"]),
+        "last_name+postal": agreeing(by_code, ["last_name", "postal_codes"]),
+        "last_name+dob": agreeing(students, ["last_name", "dob"]),
+        "last_name+dob+postal": agreeing(by_code, ["last_name", "dob", "postal_codes"]),
     }
+    bits: dict[str, float] = {}
+    joint: dict[str, float] = {}
+    if total > 0 and all(c[k] > 0 for k in DEPENDENT):
+        u = {k: c[k] / total for k in DEPENDENT}
+        # pairs with exactly this pattern (the third identifier disagreeing)
+        exact = {
+            "last_name+postal": (c["last_name+postal"] - c["last_name+dob+postal"], "dob"),
+            "last_name+dob": (c["last_name+dob"] - c["last_name+dob+postal"], "postal"),
+            "last_name+dob+postal": (c["last_name+dob+postal"], None),
+        }
+        for key, (pairs, other) in exact.items():
+            if pairs <= 0:
+                continue
+            members = key.split("+")
+            independent = math.prod(u[m] for m in members) * (1.0 - u[other] if other else 1.0)
+            bits[key] = min(0.0, math.log2(independent / (pairs / total)))
+            joint[key] = pairs / total
+    return {"student_pairs": total, "pairs": c, "bits": bits, "u_joint": joint}
+
+
+def final_weight_sql(
+    old: dict[str, Any], new: dict[str, Any], dependence: dict[str, Any] | None = None
+) -> str:
+    """SQL for the match weight a pair is judged on: splink's, with the m of ``new`` for those of
+    ``old`` and the gender taken back where the first names agree (:func:`weight_adjustment_sql`),
+    and the dependence of surname, birth date and postal code (:func:`household_dependence`).
+
+    A pair agreeing exactly on surname and postal code but not on the first name is a possible
+    household member: its surname, postal code (and, if it agrees too, birth date) count as one
+    joint agreement, ``log2(m_surname m_postal [m_dob] / u_joint)`` with ``u_joint`` the share of
+    student pairs agreeing so (siblings; twins), whatever the surname's frequency (a rare
+    surname says nothing more about a household). Other pairs get the average dependence of
+    their pattern. The result is never above the independent weight.
+    """
+    base = f"(match_weight + {weight_adjustment_sql(old, new)})"
+    if not dependence or not dependence.get("bits"):
+        return base
+    averaged = f"({base} + {_dependence_sql(dependence['bits'])})"
+    joint = dependence.get("u_joint", {})
+    lv = _level_table(new)
+
+    def m(comp: str, label: str) -> float:
+        return _prob(lv[(comp, LEVEL_NAMES[comp].index(label))], "m_probability") or 0.0
+
+    exact = {
+        "last_name": f"gamma_last_name = {LAST_NAME_LEVELS.index('exact')}",
+        "dob": f"gamma_dob = {DOB_LEVELS.index('exact')}",
+        "postal": f"gamma_postal = {POSTAL_LEVELS.index('exact')}",
+        "first_name": f"gamma_first_name = {FIRST_NAME_LEVELS.index('exact')}",
+    }
+    gender = (
+        f"(CASE WHEN gamma_first_name >= {GENDER_IMPLIED_BY_FIRST_NAME} THEN 0.0 "
+        f"ELSE {level_weight_sql(new, 'gender')} END)"
+    )
+    rest = f"{prior_weight(new)!r} + {level_weight_sql(new, 'first_name')} + {gender} + " + (
+        level_weight_sql(new, "oen")
+    )
+    whens = []
+    m_l, m_d, m_p = m("last_name", "exact"), m("dob", "exact"), m("postal", "exact")
+    u3 = joint.get("last_name+dob+postal")
+    if u3 and m_l and m_d and m_p:
+        w3 = math.log2(m_l * m_d * m_p / u3)
+        whens.append(
+            f"WHEN {exact['last_name']} AND {exact['postal']} AND {exact['dob']} "
+            f"AND NOT ({exact['first_name']}) THEN {rest} + {w3!r}"
+        )
+    u2 = joint.get("last_name+postal")
+    if u2 and m_l and m_p:
+        w2 = math.log2(m_l * m_p / u2)
+        whens.append(
+            f"WHEN {exact['last_name']} AND {exact['postal']} AND NOT ({exact['dob']}) "
+            f"AND NOT ({exact['first_name']}) THEN {rest} + {level_weight_sql(new, 'dob')} + {w2!r}"
+        )
+    if not whens:
+        return averaged
+    return f"least({averaged}, (CASE {' '.join(whens)} ELSE {averaged} END))"
+
+
+def _dependence_sql(bits: dict[str, float]) -> str:
+    """SQL for :func:`household_dependence`'s adjustment of a pair's match weight."""
+    exact = {
+        "last_name": f"gamma_last_name = {LAST_NAME_LEVELS.index('exact')}",
+        "dob": f"gamma_dob = {DOB_LEVELS.index('exact')}",
+        "postal": f"gamma_postal = {POSTAL_LEVELS.index('exact')}",
+    }
+    whens = []
+    for key, b in sorted(bits.items(), key=lambda kv: -len(kv[0])):  # three before two
+        members = key.split("+")
+        cond = " AND ".join(exact[m] for m in members)
+        others = [f"NOT ({exact[m]})" for m in DEPENDENT if m not in members]
+        if others:
+            cond += " AND " + " AND ".join(others)
+        whens.append(f"WHEN {cond} THEN {b!r}")
+    return f"(CASE {' '.join(whens)} ELSE 0.0 END)" if whens else "0.0"
 
 
 def _recalibrated_model(
-    linker: Any, pred: str, household_bits: float = 0.0
+    linker: Any, pred: str, dependence: dict[str, Any] | None = None
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """The predicting linker's model with every identity m re-estimated from confirmed same-OEN
     pairs (:func:`recalibrate_m`) and the OEN's m measured from pairs the other identifiers
@@ -688,8 +780,9 @@ def _recalibrated_model(
     model, recal = recalibrate_m(em_model, oen_pairs)
     recal["unblocked"] = unblocked_share(em_model, oen_pairs)
     # the weight of the other identifiers (recalibrated), the OEN's own taken out
-    adj = weight_adjustment_sql(em_model, model, household_bits)
-    w_other = f"(match_weight + {adj} - {level_weight_sql(em_model, 'oen')})"
+    w_other = (
+        f"({final_weight_sql(em_model, model, dependence)} - {level_weight_sql(em_model, 'oen')})"
+    )
     confirmed = _query(
         linker,
         f"SELECT CASE WHEN source_dataset_l = '{CW_TABLE}' THEN unique_id_l ELSE unique_id_r END "
@@ -780,17 +873,17 @@ def score(
         no_student_share=no_student_share,
     )
     linker, pred = _predict(cw, students, db_api, trained, no_student_share)
-    household = household_dependence(students, trained)
-    em_model, model, recal = _recalibrated_model(linker, pred, household["bits"])
+    household = household_dependence(students)
+    em_model, model, recal = _recalibrated_model(linker, pred, household)
     recal["household"] = household
     # the recalibrated match weight and probability, in SQL (the same on both engines)
-    w = f"(match_weight + {weight_adjustment_sql(em_model, model, household['bits'])})"
+    w = final_weight_sql(em_model, model, household)
     hist = _weight_histogram(linker, pred, w)
     by_rule = _query(
         linker, f"SELECT match_key, count(*) AS pairs FROM {pred} GROUP BY match_key ORDER BY 1"
     )
     pairs = _kept_pairs(linker, pred, w, keep_probability)
-    cw_pairs, dedupe = _score_cw_duplicates(cw, db_api, model, household["bits"])
+    cw_pairs, dedupe = _score_cw_duplicates(cw, db_api, model, household)
     recal["cw_duplicates"] = dedupe
     return Scored(
         pairs=pairs,
@@ -868,7 +961,10 @@ def dedupe_oen_probabilities(cw: pl.DataFrame, model: dict[str, Any]) -> OenProb
 
 
 def _score_cw_duplicates(
-    cw: pl.DataFrame, db_api: Any, model: dict[str, Any], household_bits: float = 0.0
+    cw: pl.DataFrame,
+    db_api: Any,
+    model: dict[str, Any],
+    dependence: dict[str, Any] | None = None,
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Score pairs of child-welfare records with the trained m and u, to find duplicates.
 
@@ -914,7 +1010,8 @@ def _score_cw_duplicates(
         prior = max(prior, floor_prior)
     pred = linker.inference.predict(warning_mode="never").physical_name
     # gender taken back where an agreeing first name implies it (as for record-student pairs)
-    w = f"(match_weight + {weight_adjustment_sql(dd, dd, household_bits)})"
+    used = linker.misc.save_model_to_json()  # with the prior just estimated
+    w = final_weight_sql(used, used, dependence)
     keep_w = math.log2(DUPLICATE_KEEP / (1 - DUPLICATE_KEEP))
     out = _query(
         linker,
@@ -1123,13 +1220,9 @@ def level_weight_sql(model: dict[str, Any], comp: str) -> str:
     return f"(CASE {' '.join(whens)} ELSE 0.0 END)"
 
 
-def weight_adjustment_sql(
-    old: dict[str, Any], new: dict[str, Any], household_bits: float = 0.0
-) -> str:
+def weight_adjustment_sql(old: dict[str, Any], new: dict[str, Any]) -> str:
     """SQL (DuckDB and Spark) for the change in match weight from ``old`` to ``new`` m/u, plus
-    the gender weight taken back where an agreeing first name already implies the gender, plus
-    ``household_bits`` where surname and postal code both agree exactly
-    (:func:`household_dependence`)."""
+    the gender weight taken back where an agreeing first name already implies the gender."""
     o, n = _level_table(old), _level_table(new)
     terms = []
     for comp in LEVEL_NAMES:
@@ -1148,11 +1241,6 @@ def weight_adjustment_sql(
         f"(CASE WHEN gamma_first_name >= {GENDER_IMPLIED_BY_FIRST_NAME} THEN "
         f"(CASE {gender} ELSE 0.0 END) ELSE 0.0 END)"
     )
-    if household_bits:
-        terms.append(
-            f"(CASE WHEN gamma_last_name = {LAST_NAME_LEVELS.index('exact')} AND "
-            f"gamma_postal = {POSTAL_LEVELS.index('exact')} THEN {household_bits!r} ELSE 0.0 END)"
-        )
     return " + ".join(terms)
 
 

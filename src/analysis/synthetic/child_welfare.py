@@ -73,7 +73,8 @@ def child_welfare(
     child_sid = np.sort(rng.choice(enrolled, size=n_student, replace=False))
     non_students = _without_student_record(rng, n_nostudent, fsas)
     if cfg.noise.no_student_enrolled_sibling > 0 and n_nostudent:
-        _as_enrolled_siblings(rng, cfg, non_students, people, panel, enrolled, fsas)
+        # a stream of its own (spawning does not advance ``rng``): every other draw is as before
+        _as_enrolled_siblings(rng.spawn(1)[0], cfg, non_students, people, panel, enrolled, fsas)
     child = _identities(people, panel, child_sid, non_students, fsas)
     region = child["region"].to_numpy()
     birth_days = child["birth_days"].to_numpy()

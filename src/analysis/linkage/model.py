@@ -689,12 +689,15 @@ def final_weight_sql(
     ``old`` and the gender taken back where the first names agree (:func:`weight_adjustment_sql`),
     and the dependence of surname, birth date and postal code (:func:`household_dependence`).
 
-    A pair agreeing exactly on surname and postal code but not on the first name is a possible
-    household member: its surname, postal code (and, if it agrees too, birth date) count as one
-    joint agreement, ``log2(m_surname m_postal [m_dob] / u_joint)`` with ``u_joint`` the share of
-    student pairs agreeing so (siblings; twins), whatever the surname's frequency (a rare
-    surname says nothing more about a household). Other pairs get the average dependence of
-    their pattern. The result is never above the independent weight.
+    A pair agreeing exactly on surname and birth date but not on the first name is a possible
+    twin: surname and birth date count as one joint agreement, ``log2(m_surname m_dob / u_twin)``
+    with ``u_twin`` the share of student pairs that are twins (surname, birth date and an address
+    shared), and the postal code counts for nothing (a twin lives at the child's address). One
+    agreeing exactly on surname and postal code but not on the first name or birth date is a
+    possible sibling: ``log2(m_surname m_postal / u_household)`` with the birth date's own
+    weight. Either way whatever the surname's frequency (a rare surname says nothing more about
+    a household). Other pairs get the average dependence of their pattern. The result is never
+    above the independent weight.
     """
     base = f"(match_weight + {weight_adjustment_sql(old, new)})"
     if not dependence or not dependence.get("bits"):
@@ -722,10 +725,12 @@ def final_weight_sql(
     whens = []
     m_l, m_d, m_p = m("last_name", "exact"), m("dob", "exact"), m("postal", "exact")
     u3 = joint.get("last_name+dob+postal")
-    if u3 and m_l and m_d and m_p:
-        w3 = math.log2(m_l * m_d * m_p / u3)
+    if u3 and m_l and m_d:
+        # a possible twin: against "my twin", the postal code says nothing (a twin lives at the
+        # child's address, and the record's code is as out of date for one as for the other)
+        w3 = math.log2(m_l * m_d / u3)
         whens.append(
-            f"WHEN {exact['last_name']} AND {exact['postal']} AND {exact['dob']} "
+            f"WHEN {exact['last_name']} AND {exact['dob']} "
             f"AND NOT ({exact['first_name']}) THEN {rest} + {w3!r}"
         )
     u2 = joint.get("last_name+postal")

@@ -405,14 +405,18 @@ def threshold_report(
     Every published probability is a record-level posterior (a record has one student at most,
     and its prior of having one at all comes from its birth cohort and OEN status), checked for
     calibration against the synthetic truth (``calibration`` in quality.json). A calibrated
-    probability makes the threshold a cost ratio: linking when P(right) >= t accepts a false link
-    only where it is at most (1 - t) / t as likely as the right one. t = 0.8 (4:1) weighs a false
-    link as four missed links: a wrong link attaches a child's care history to another student's
-    outcomes (biasing every gap the reports publish), a missed link only shrinks the sample (and
-    is measured: recall parity by subgroup). The expected false links, overall and among records
-    with no student (the share without a student being ``Linkage.no_student_share``, kept within
-    its range), follow from the same probabilities; ``alternatives`` shows what other thresholds
-    would cost.
+    probability makes the threshold a cost ratio: linking when P(right) >= t accepts a link only
+    where a false one is at most (1 - t) / t as likely as a right one, and F1 alone would put t
+    near 0.5 (both errors weighed alike). The analysis does not weigh them alike: a false link
+    puts a student with no care history into the small in-care group (about one student in
+    fifty), where one wrong outcome moves the group's mean ~50 times more than a missed link's
+    in-care student moves the large not-in-care group; missed links are measured instead
+    (recall parity by subgroup). t = 0.8 (4:1) is kept for that: on the synthetic province it
+    halves the false links among records with no student against t = 0.5 for a fraction of a
+    point of recall (``alternatives``: what each threshold is expected to cost from the
+    probabilities alone, and what it did cost against the truth). The expected false links,
+    overall and among records with no student (their share being ``Linkage.no_student_share``,
+    kept within its range), follow from the same probabilities.
     """
     made = links.filter(pl.col("oen").is_not_null()).sort("cw_record_id")
     prob_made = made.filter(pl.col("link_pass") == "probabilistic")["match_probability"]
@@ -434,8 +438,10 @@ def threshold_report(
         "why": (
             "Linkage.match_threshold: a probabilistic link needs a calibrated record-level "
             f"posterior >= {threshold} (odds {threshold / (1 - threshold):.0f}:1): a false link "
-            f"is weighed as {threshold / (1 - threshold):.0f} missed links (it attaches a child's "
-            "care history to another student's outcomes; a missed link only shrinks the sample). "
+            f"is weighed as {threshold / (1 - threshold):.0f} missed links (it puts a student "
+            "with no care history into the small in-care group, moving its outcomes far more "
+            "than a missed link moves the large not-in-care group; F1 alone would weigh them "
+            "alike and put the threshold near 0.5: see alternatives). "
             "The posterior normalises splink's Bayes factors over the record's candidates (one "
             "student at most per record) with a prior of having any student from the record's "
             "birth cohort and OEN status, its overall share kept within "

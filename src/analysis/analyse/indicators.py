@@ -22,6 +22,7 @@ from analysis.domain.indicators import (
     OTHER,
     TOTAL,
     caregiver_relationship,
+    days_by_fiscal_year,
     exits_within,
     fiscal_year_end,
     horizon_days,
@@ -40,6 +41,7 @@ __all__ = [
     "TOTAL",
     "all_indicators",
     "caregiver_relationship",
+    "days_by_fiscal_year",
     "exits_within",
     "fiscal_year_end",
     "horizon_days",
@@ -92,10 +94,22 @@ def all_indicators(
     recurrence_window_days: int = 365,
     onlac_ages: tuple[int, int] = (10, 17),
     onlac_min_days_in_care: int = 365,
+    fiscal_years: Sequence[str] | None = None,
 ) -> dict[str, tuple[pl.DataFrame, list[str], str | None, tuple[str, ...]]]:
-    """The five indicators as ``name -> (table, dims, numerator, stats)`` for ``Release.protect``."""
+    """The five indicators as ``name -> (table, dims, numerator, stats)`` for ``Release.protect``.
+
+    ``fiscal_years``: the fiscal years published (the study's; by default every year in the
+    data). Years outside the study are incompletely observed: only the children and cases of the
+    extract, which holds those served in the study's years.
+    """
     rate = ("rate", "ci_low", "ci_high")
     kw = {"definition": recurrence_definition, "window_days": recurrence_window_days}
+    if fiscal_years is not None:
+        fy = list(fiscal_years)
+        cases = cases.filter(pl.col("closed_fiscal_year").is_in(fy))
+        care_days = care_days.filter(pl.col("fiscal_year").is_in(fy))
+        admissions = admissions.filter(pl.col("admission_fiscal_year").is_in(fy))
+        onlac = onlac.filter(pl.col("fiscal_year").is_in(fy))
     return {
         "indicator1_no_recurrence_investigation": (
             no_recurrence(cases, "investigation", **kw).drop("case_kind"),  # type: ignore[arg-type]

@@ -86,8 +86,8 @@ def label_per_row(frame: pl.DataFrame, cols: Sequence[str], label: pl.Expr, name
 def eqao_with_care(eqao: pl.DataFrame, student_years: pl.DataFrame) -> pl.DataFrame:
     """EQAO results of participating students, with the student-year's care and equity columns.
 
-    Adds ``assessment_key`` (assessment, plus the Grade 9 stream before the baseline break) used as
-    the assessment-by-year stratum in models.
+    Adds ``assessment_key`` (assessment, plus the Grade 9 stream before the baseline break;
+    ``osslt_retake`` for a later OSSLT sitting) used as the assessment-by-year stratum in models.
     """
     keep = [
         c
@@ -104,9 +104,13 @@ def eqao_with_care(eqao: pl.DataFrame, student_years: pl.DataFrame) -> pl.DataFr
             (pl.col("assessment") == "g9_math") & pl.col("g9_stream").is_in(["academic", "applied"])
         )
         .then(pl.col("assessment") + "_" + pl.col("g9_stream"))
+        .when((pl.col("assessment") == "osslt") & ~pl.col("first_time").fill_null(True))
+        .then(pl.lit("osslt_retake"))
         .otherwise(pl.col("assessment").cast(pl.Utf8))
     )
-    return out.with_columns(label_per_row(out, ["assessment", "g9_stream"], key, "assessment_key"))
+    return out.with_columns(
+        label_per_row(out, ["assessment", "g9_stream", "first_time"], key, "assessment_key")
+    )
 
 
 def _as_text(frame: pl.LazyFrame, cols: Sequence[str]) -> pl.LazyFrame:
@@ -236,11 +240,13 @@ def descriptive_tables(
     no_eqao_years: Sequence[str],
     baseline_break: str,
     frames: tuple[pl.DataFrame, pl.DataFrame] | None = None,
+    literacy_waived: Sequence[str] = (),
 ) -> dict[str, tuple[pl.DataFrame, list[str], str | None, tuple[str, ...]]]:
     """All descriptive outcome tables, each with the arguments ``Release.protect`` needs.
 
     ``frames``: ``student_year_outcomes(student_years, eqao)`` and
     ``eqao_with_care(eqao, student_years)`` (or wider rows), when already built.
+    ``literacy_waived``: the school years whose graduates did not need the literacy requirement.
 
     Returns
     -------
@@ -349,7 +355,7 @@ def descriptive_tables(
         "events",
         rate_stats,
     )
-    grad = graduation_cohorts(student_years, eqao, school_years)
+    grad = graduation_cohorts(student_years, eqao, school_years, literacy_waived)
     g = (
         pl.concat(
             [

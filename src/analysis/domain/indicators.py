@@ -13,8 +13,11 @@ statistic with a 95% interval.
    ``recurrence_window_days`` (default 365). Recurrence (``cfg.indicators.recurrence_definition``):
    ``new_investigation`` = any new investigation; ``verified_concern`` = the first new
    investigation verified a protection concern (the extract records only the first new
-   investigation, so a later verified one is not seen). Denominator: cases closed in the fiscal
-   year that recurred within the window or were observed for the whole window.
+   investigation, so a later verified one is not seen). Only fiscal years whose every case could
+   be observed for the whole window after closing (fiscal year end + window <= extract end):
+   counting the later years' cases that recurred early, and not those still unobserved, would
+   make them look worse. Denominator: cases closed in the fiscal year (that recurred within the
+   window or were observed for the whole of it, which all are in an observable year).
 2. Safety, ongoing protection: the same for cases closed after ongoing protection services.
 3. Permanency, days of care: days in family-based care (foster, kin-in-care, adoption probation),
    group care (group home) and other (independent living, hospital/mental health, youth justice)
@@ -37,7 +40,7 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from analysis.domain.dates import EXTRACT_END
+from analysis.domain.dates import EXTRACT_END, year_label
 from analysis.domain.measures import wilson_ci
 
 TOTAL = "Total"
@@ -88,7 +91,15 @@ def no_recurrence(
     """
     if definition not in ("new_investigation", "verified_concern"):
         raise ValueError(f"indicators.recurrence_definition: unknown value {definition!r}")
-    c = cases.filter(pl.col("case_kind") == case_kind)
+    # a fiscal year is published only when every case closed in it was observed for the window
+    observable = [
+        fy
+        for fy in cases["closed_fiscal_year"].unique().drop_nulls().to_list()
+        if fiscal_year_end(fy) + dt.timedelta(days=window_days) <= EXTRACT_END
+    ]
+    c = cases.filter(
+        (pl.col("case_kind") == case_kind) & pl.col("closed_fiscal_year").is_in(observable)
+    )
     within = pl.col("days_to_recurrence").is_not_null() & (
         pl.col("days_to_recurrence") <= window_days
     )
@@ -108,6 +119,27 @@ def no_recurrence(
         ],
     )
     return _rates(out).with_columns(pl.lit(case_kind).alias("case_kind"))
+
+
+def days_by_fiscal_year(placements: pl.DataFrame, person: str = "cw_person_id") -> pl.DataFrame:
+    """Placement days split by fiscal year (1 April - 31 March): the ``care_days`` rows of each
+    ``person``, society, fiscal year and placement type from placements with ``start_date`` and
+    an exclusive end ``end_x``."""
+    p = placements.with_columns(
+        pl.int_ranges(pl.col("start_date").dt.year() - 1, pl.col("end_x").dt.year() + 1).alias("fy")
+    ).explode("fy")
+    fy_lo = pl.date(pl.col("fy"), 4, 1)
+    fy_hi_x = pl.date(pl.col("fy") + 1, 4, 1)
+    p = p.with_columns(
+        (pl.min_horizontal("end_x", fy_hi_x) - pl.max_horizontal("start_date", fy_lo))
+        .dt.total_days()
+        .alias("days")
+    ).filter(pl.col("days") > 0)
+    return (
+        p.with_columns(year_label(pl.col("fy")).alias("fiscal_year"))
+        .group_by(person, "society_id", "fiscal_year", "placement_type")
+        .agg(pl.col("days").sum().cast(pl.Int32))
+    )
 
 
 def placement_days(care_days: pl.DataFrame) -> pl.DataFrame:

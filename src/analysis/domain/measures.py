@@ -62,6 +62,24 @@ def wilson_ci(
     return low, high
 
 
+def attendance_rate() -> pl.Expr:
+    """Share of the days enrolled attended (null when no days enrolled)."""
+    return (
+        pl.when(pl.col("days_enrolled") > 0)
+        .then(1.0 - pl.col("days_absent").cast(pl.Float64) / pl.col("days_enrolled"))
+        .otherwise(None)
+    )
+
+
+def chronic_absent() -> pl.Expr:
+    """Missed ``CHRONIC_ABSENCE_SHARE`` (10%) of the days enrolled or more (null when none)."""
+    return (
+        pl.when(pl.col("days_enrolled") > 0)
+        .then(pl.col("days_absent") >= CHRONIC_ABSENCE_SHARE * pl.col("days_enrolled"))
+        .otherwise(None)
+    )
+
+
 def student_year_outcomes(
     student_years: pl.DataFrame, eqao: pl.DataFrame | None = None
 ) -> pl.DataFrame:
@@ -77,14 +95,8 @@ def student_year_outcomes(
     has9 = g9.any().over("study_id")
     y9 = pl.col("school_year").filter(g9).min().over("study_id")
     sy = student_years.with_columns(
-        pl.when(pl.col("days_enrolled") > 0)
-        .then(1.0 - pl.col("days_absent").cast(pl.Float64) / pl.col("days_enrolled"))
-        .otherwise(None)
-        .alias("attendance_rate"),
-        pl.when(pl.col("days_enrolled") > 0)
-        .then(pl.col("days_absent") >= CHRONIC_ABSENCE_SHARE * pl.col("days_enrolled"))
-        .otherwise(None)
-        .alias("chronic_absent"),
+        attendance_rate().alias("attendance_rate"),
+        chronic_absent().alias("chronic_absent"),
         (pl.col("care_status") == "in_care").alias("in_care"),
         pl.when(
             (pl.col("grade") == "10")

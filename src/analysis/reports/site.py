@@ -3,6 +3,9 @@ accounting of every stage. Every number on it passes the disclosure module like 
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import polars as pl
 
 from analysis.config import Config
@@ -65,6 +68,57 @@ def linkage_by_group(cfg: Config) -> pl.DataFrame:
     ).sort("dimension", "group")
 
 
+CALIBRATION_FILE = "calibration.json"
+
+
+def calibration(cfg: Config) -> dict[str, Any] | None:
+    """The generator's calibration check as de-identification copied it (aggregates only; none
+    for a real extract)."""
+    path = cfg.paths.analytic / CALIBRATION_FILE
+    if not path.is_file():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def calibration_table(data: dict[str, Any], r: Report) -> pl.DataFrame:
+    """One row per target: the target at this scale, the synthetic value, the largest deviation
+    that holds, whether it holds and whether the target is published or assumed; ``n`` = the
+    people, cases or societies behind the synthetic value."""
+    rows = []
+    for c in data["checks"]:
+        eqao_cell = c["name"].startswith("eqao_") and not c["name"].endswith("_ratio")
+        name = c["name"][len("eqao_") :] if eqao_cell else c["name"]
+        assumed = c["source"].lower().startswith("assumed")
+        rows.append(
+            {
+                "target": name,
+                "year": c["year"],
+                "unit": r.t(f"value.unit_{c['unit']}"),
+                "n": int(c["n"]),
+                "target_value": float(c["scaled_target"]),
+                "synthetic": c["synthetic"],
+                "allowed": c["allowed"],
+                "holds": r.t("value.yes" if c["holds"] else "value.no"),
+                "basis": r.t("value.assumed" if assumed else "value.published"),
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "target": pl.Utf8,
+            "year": pl.Utf8,
+            "unit": pl.Utf8,
+            "n": pl.Int64,
+            "target_value": pl.Float64,
+            "synthetic": pl.Float64,
+            "allowed": pl.Float64,
+            "holds": pl.Utf8,
+            "basis": pl.Utf8,
+        },
+    )
+
+
 def methodology(cfg: Config, lang: str) -> Report:
     """The methodology page in ``lang``, with linkage quality, risk and row accounting."""
     r = default_methodology(lang, threshold=cfg.privacy.min_cell)
@@ -100,6 +154,40 @@ def methodology(cfg: Config, lang: str) -> Report:
             k=cfg.privacy.k_anonymity,
             risk=r.pct(1 / cfg.privacy.k_anonymity, 0, proportion=True),
         )
+    cal = calibration(cfg)
+    if cal is not None:
+        r.heading("heading.calibration")
+        r.text(
+            "method.calibration",
+            targets=cal["targets"],
+            holding=cal["holding"],
+            scale=cal["scale"],
+            seed=str(cal["seed"]),
+        )
+        # The targets are published figures; the synthetic values rest on n people or cases.
+        table = release.protect(
+            "methodology_calibration",
+            calibration_table(cal, r),
+            dims=["target", "year"],
+            count="n",
+            stats=("unit", "target_value", "synthetic", "allowed", "holds", "basis"),
+            universe="calibration",
+        )
+        r.table(
+            table,
+            "caption.calibration",
+            formats={"target_value": "decimal2", "synthetic": "decimal2", "allowed": "decimal2"},
+            labels={"n": "col.calibration_n"},
+        )
+        r.heading("heading.calibration_sources", level=3).text("method.calibration_sources")
+        sources: dict[str, str] = {}
+        for c in cal["checks"]:
+            key = (
+                "eqao" if c["name"].startswith("eqao_") and "ratio" not in c["name"] else c["name"]
+            )
+            sources.setdefault(key, c["source"])
+        for key, source in sources.items():
+            r.text("method.calibration_source", target=r.t(f"value.{key}"), source=source)
     acc = row_accounting(cfg)
     if not acc.is_empty():
         r.heading("heading.row_accounting").text("method.row_accounting")

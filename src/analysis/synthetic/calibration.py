@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,7 @@ class Check:
     scaled_target: float  # at this scale (counts: times the scale's share of the province)
     synthetic: float | None
     se: float
+    n: int  # people, cases or societies behind the synthetic value (the smaller group of a ratio)
     tolerance: float  # as configured
     allowed: float  # the largest deviation that holds: tolerance (absolute) + 1.96 SE
     holds: bool
@@ -58,55 +60,65 @@ class Check:
     measure: str  # what was computed, in words
 
 
+@dataclass
+class Value:
+    """A synthetic value, its standard error, the people (cases...) behind it, and what it is."""
+
+    value: float | None
+    se: float
+    n: int
+    what: str
+
+
+NONE = float("inf")  # the standard error of a value that could not be computed
+
+
 def check(
-    name: str,
-    year: str | None,
-    t: Target,
-    value: float | None,
-    se: float,
-    target: float,
-    share_of_province: float,
-    measure: str,
+    name: str, year: str | None, t: Target, v: Value, target: float, share_of_province: float
 ) -> Check:
-    """Compare ``value`` (with standard error ``se``) with ``target`` (one year's value of ``t``)."""
+    """Compare ``v`` with ``target`` (one year's value of ``t``)."""
     scaled = target * share_of_province if t.unit == "count" else target
     tol = t.tolerance * scaled if t.unit == "count" else t.tolerance
-    allowed = tol + Z95 * se
-    ok = value is not None and math.isfinite(value) and abs(value - scaled) <= allowed
+    allowed = tol + Z95 * v.se
+    ok = v.value is not None and math.isfinite(v.value) and abs(v.value - scaled) <= allowed
     return Check(
         name=name,
         year=year,
         unit=t.unit,
         target=target,
         scaled_target=scaled,
-        synthetic=value,
-        se=se,
+        synthetic=v.value,
+        se=v.se,
+        n=v.n,
         tolerance=t.tolerance,
         allowed=allowed,
         holds=bool(ok),
         source=t.source,
-        measure=measure,
+        measure=v.what,
     )
 
 
 # ------------------------------------------------------------------------------------- frames
-def _rate(events: float, n: float, scale: float = 100.0) -> tuple[float | None, float]:
+def rate(events: float, n: float, what: str, scale: float = 100.0) -> Value:
     """``events / n`` (times ``scale``) and its binomial standard error."""
     if n <= 0:
-        return None, float("inf")
+        return Value(None, NONE, 0, what)
     p = events / n
-    return p * scale, math.sqrt(max(p * (1 - p), 0.0) / n) * scale
+    return Value(p * scale, math.sqrt(max(p * (1 - p), 0.0) / n) * scale, int(n), what)
 
 
-def _ratio(
-    a: tuple[float | None, float], b: tuple[float | None, float]
-) -> tuple[float | None, float]:
-    """``a / b`` of two (value, se) pairs, and its delta-method standard error."""
-    (va, sa), (vb, sb) = a, b
-    if va is None or vb is None or vb == 0 or va == 0:
-        return None, float("inf")
-    r = va / vb
-    return r, abs(r) * math.sqrt((sa / va) ** 2 + (sb / vb) ** 2)
+def ratio(a: Value, b: Value, what: str) -> Value:
+    """``a / b`` and its delta-method standard error (``n``: the smaller group)."""
+    if a.value is None or b.value is None or a.value == 0 or b.value == 0:
+        return Value(None, NONE, min(a.n, b.n), what)
+    r = a.value / b.value
+    se = abs(r) * math.sqrt((a.se / a.value) ** 2 + (b.se / b.value) ** 2)
+    return Value(r, se, min(a.n, b.n), what)
+
+
+def _rate_of(frame: pl.DataFrame, col: str, what: str = "") -> Value:
+    s = frame[col].drop_nulls()
+    return rate(float(s.sum()), float(s.len()), what)
 
 
 class Frames:
@@ -305,10 +317,7 @@ class Frames:
 def _eqao_checks(cfg: Config, f: Frames) -> list[Check]:
     """% at standard of every configured assessment and year, among participants (first-time
     OSSLT writers only), as ``eqao_by_ever_in_care`` counts them over both groups."""
-    eq = f.eqao().filter(
-        pl.col("at_standard").is_not_null()
-        & ((pl.col("assessment") != "osslt") | pl.col("first_time"))
-    )
+    eq = _eqao_published(f)
     key = (
         pl.when(pl.col("g9_stream").is_in(["academic", "applied"]))
         .then(pl.col("assessment") + "_" + pl.col("g9_stream"))
@@ -326,35 +335,34 @@ def _eqao_checks(cfg: Config, f: Frames) -> list[Check]:
     for year, targets in sorted(c.eqao.items()):
         for key_, value in sorted(targets.items()):
             events, n = got.get((year, key_), (0, 0))
-            v, se = _rate(events, n)
-            out.append(
-                check(
-                    f"eqao_{key_}",
-                    year,
-                    t,
-                    v,
-                    se,
-                    value,
-                    1.0,
-                    f"EQAO {key_}: % of participating students at or above the standard",
-                )
-            )
+            what = f"EQAO {key_}: % of participating students at or above the standard"
+            out.append(check(f"eqao_{key_}", year, t, rate(events, n, what), value, 1.0))
     return out
 
 
-def _rate_of(frame: pl.DataFrame, col: str) -> tuple[float | None, float]:
-    s = frame[col].drop_nulls()
-    return _rate(float(s.sum()), float(s.len()))
+def _eqao_published(f: Frames) -> pl.DataFrame:
+    """EQAO results as the published trend tables count them: participants, first-time OSSLT."""
+    return f.eqao().filter(
+        pl.col("at_standard").is_not_null()
+        & ((pl.col("assessment") != "osslt") | pl.col("first_time"))
+    )
 
 
 def _values(t: Target) -> list[tuple[str | None, float]]:
     return sorted(t.value.items()) if isinstance(t.value, dict) else [(None, t.value)]
 
 
-def _measures(cfg: Config, f: Frames) -> dict[str, Any]:
-    """name -> function(year) -> (value, se, what): how each named target is computed."""
-    fys = [y for y in cfg.school_years]
+Measure = Callable[[str | None], Value]
+
+
+def _measures(cfg: Config, f: Frames) -> dict[str, Measure]:
+    """name -> function(year) -> :class:`Value`: how each named target is computed."""
+    fys = list(cfg.school_years)
     first_cohort = cfg.school_years[0]
+    ind_kw = {
+        "definition": cfg.indicators.recurrence_definition,
+        "window_days": cfg.indicators.recurrence_window_days,
+    }
 
     def grad() -> pl.DataFrame:
         osslt = f.eqao().filter(pl.col("assessment") == "osslt")
@@ -365,170 +373,148 @@ def _measures(cfg: Config, f: Frames) -> dict[str, Any]:
             ).filter(pl.col("cohort") == first_cohort),
         )
 
-    def graduation(k: int) -> Any:
-        def m(year: str | None) -> tuple[float | None, float, str]:
-            v, se = _rate_of(grad(), f"graduated_{k}y")
-            return (
-                v,
-                se,
-                f"graduated within {k} years, students who started Grade 9 in {first_cohort}",
-            )
+    def graduation(k: int) -> Measure:
+        what = f"graduated within {k} years, students who started Grade 9 in {first_cohort}"
+        return lambda year: _rate_of(grad(), f"graduated_{k}y", what)
 
-        return m
+    def on_track(year: str | None) -> Value:
+        sy = f._get("outcomes", lambda: measures.student_year_outcomes(f.secondary()))
+        what = "Grade 10 students with 16 or more credits in grades 9 and 10"
+        return _rate_of(sy.filter(pl.col("school_year") == year), "on_track", what)
 
-    def on_track(year: str | None) -> tuple[float | None, float, str]:
-        sy = measures.student_year_outcomes(f.secondary())
-        v, se = _rate_of(sy.filter(pl.col("school_year") == year), "on_track")
-        return v, se, "Grade 10 students with 16 or more credits in grades 9 and 10"
+    def chronic(year: str | None) -> Value:
+        a = f.year_attendance(cfg.school_years.index(str(year)))
+        a = a.with_columns(measures.chronic_absent().alias("c"))
+        return _rate_of(a, "c", "students who missed 10% or more of the days enrolled")
 
-    def chronic(year: str | None) -> tuple[float | None, float, str]:
-        yi = cfg.school_years.index(str(year))
-        a = f.year_attendance(yi).with_columns(measures.chronic_absent().alias("c"))
-        v, se = _rate_of(a, "c")
-        return v, se, "students who missed 10% or more of the days enrolled"
+    def chronic_ratio(year: str | None) -> Value:
+        a = pl.concat(
+            [
+                f.year_attendance(yi).with_columns(measures.chronic_absent().alias("c"))
+                for yi in range(len(cfg.school_years))
+            ]
+        )
+        return ratio(
+            _rate_of(a.filter(pl.col("care") == CARE_CODE["in_care"]), "c"),
+            _rate_of(a.filter(pl.col("care") == CARE_CODE["none"]), "c"),
+            "chronic absence in care that year / with no service that year, all years",
+        )
 
-    def chronic_ratio(year: str | None) -> tuple[float | None, float, str]:
-        parts = [
-            f.year_attendance(yi).with_columns(measures.chronic_absent().alias("c"))
-            for yi in range(len(cfg.school_years))
-        ]
-        a = pl.concat(parts)
-        in_care = _rate_of(a.filter(pl.col("care") == CARE_CODE["in_care"]), "c")
-        none = _rate_of(a.filter(pl.col("care") == CARE_CODE["none"]), "c")
-        v, se = _ratio(in_care, none)
-        return v, se, "chronic absence in care that year / with no service that year, all years"
-
-    def eqao_ratio(assessment: str | None) -> Any:
-        def m(year: str | None) -> tuple[float | None, float, str]:
-            eq = f.eqao().filter(
-                pl.col("at_standard").is_not_null()
-                & ((pl.col("assessment") != "osslt") | pl.col("first_time"))
-            )
+    def eqao_ratio(assessment: str | None) -> Measure:
+        def m(year: str | None) -> Value:
+            eq = _eqao_published(f)
             if assessment:
                 eq = eq.filter(pl.col("assessment") == assessment)
-            care = _rate_of(eq.filter(pl.col("ever_in_care")), "at_standard")
-            other = _rate_of(eq.filter(~pl.col("ever_in_care")), "at_standard")
-            v, se = _ratio(care, other)
-            what = assessment or "every assessment"
-            return v, se, f"EQAO {what} at standard, ever in care / not in care, EQAO years pooled"
+            return ratio(
+                _rate_of(eq.filter(pl.col("ever_in_care")), "at_standard"),
+                _rate_of(eq.filter(~pl.col("ever_in_care")), "at_standard"),
+                f"EQAO {assessment or 'every assessment'} at standard, ever in care / not in "
+                "care, EQAO years pooled",
+            )
 
         return m
 
-    def grad_ratio(year: str | None) -> tuple[float | None, float, str]:
+    def grad_ratio(year: str | None) -> Value:
         g = grad()
-        v, se = _ratio(
+        return ratio(
             _rate_of(g.filter(pl.col("ever_in_care")), "graduated_5y"),
             _rate_of(g.filter(~pl.col("ever_in_care")), "graduated_5y"),
+            f"graduated within 5 years, ever in care / not in care, {first_cohort} cohort",
         )
-        return v, se, f"graduated within 5 years, ever in care / not in care, {first_cohort} cohort"
 
-    def in_care(year: str | None) -> tuple[float | None, float, str]:
+    def in_care(year: str | None) -> Value:
         y0 = int(str(year)[:4])
         lo, hi = dt.date(y0, 4, 1), dt.date(y0 + 1, 4, 1)
         s = f.services().filter(pl.col("service_type").is_in(SERVICE_IN_CARE))
-        days = s.select(
-            (pl.min_horizontal("end_x", pl.lit(hi)) - pl.max_horizontal("start_date", pl.lit(lo)))
-            .dt.total_days()
-            .clip(0)
-            .sum()
-        ).item()
-        v = float(days) / (hi - lo).days
-        return v, math.sqrt(max(v, 0.0)), "children in care on an average day of the fiscal year"
+        d = (
+            pl.min_horizontal("end_x", pl.lit(hi)) - pl.max_horizontal("start_date", pl.lit(lo))
+        ).dt.total_days()
+        got = s.select(d.clip(0).sum().alias("days"), (d > 0).sum().alias("children")).row(0)
+        v = float(got[0]) / (hi - lo).days
+        what = "children in care on an average day of the fiscal year"
+        return Value(v, math.sqrt(max(v, 0.0)), int(got[1]), what)
 
-    def volume(kind: str) -> Any:
-        def m(year: str | None) -> tuple[float | None, float, str]:
+    def volume(kind: str) -> Measure:
+        def m(year: str | None) -> Value:
             c = f.cases().filter(
                 (pl.col("case_kind") == kind) & (pl.col("closed_fiscal_year") == year)
             )
-            return float(c.height), 0.0, f"{kind.replace('_', ' ')} cases closed in the fiscal year"
+            what = f"{kind.replace('_', ' ')} cases closed in the fiscal year"
+            return Value(float(c.height), 0.0, c.height, what)
 
         return m
 
-    def no_recurrence(kind: str, pooled: bool) -> Any:
-        def m(year: str | None) -> tuple[float | None, float, str]:
-            t = ind.no_recurrence(
-                f.cases(),
-                kind,
-                definition=cfg.indicators.recurrence_definition,
-                window_days=cfg.indicators.recurrence_window_days,
-            )
+    def no_recurrence(kind: str, pooled: bool) -> Measure:
+        def m(year: str | None) -> Value:
+            t = ind.no_recurrence(f.cases(), kind, **ind_kw)  # type: ignore[arg-type]
             t = t.filter(pl.col("society_id") == ind.TOTAL)
             if not pooled:
                 t = t.filter(pl.col("fiscal_year") == year)
-            v, se = _rate(float(t["events"].sum()), float(t["n"].sum()))
-            return v, se, f"indicator {1 if kind == 'investigation' else 2}, province"
+            which = "1" if kind == "investigation" else "2"
+            what = f"indicator {which}: no recurrence within the window, province"
+            return rate(float(t["events"].sum()), float(t["n"].sum()), what)
 
         return m
 
-    def society_sd(year: str | None) -> tuple[float | None, float, str]:
-        t = ind.no_recurrence(
-            f.cases(),
-            "investigation",
-            definition=cfg.indicators.recurrence_definition,
-            window_days=cfg.indicators.recurrence_window_days,
-        ).filter(pl.col("society_id") != ind.TOTAL)
+    def society_sd(year: str | None) -> Value:
+        t = ind.no_recurrence(f.cases(), "investigation", **ind_kw)  # type: ignore[arg-type]
+        t = t.filter(pl.col("society_id") != ind.TOTAL)
         per = t.group_by("society_id").agg(pl.col("events").sum(), pl.col("n").sum())
         per = per.filter(pl.col("n") >= 20)
+        what = "indicator 1: SD between societies beyond sampling error (points)"
         if per.height < 3:
-            return None, float("inf"), "indicator 1: SD between societies"
+            return Value(None, NONE, per.height, what)
         p = (per["events"] / per["n"]).to_numpy()
-        noise = np.mean(p * (1 - p) / per["n"].to_numpy())
+        noise = float(np.mean(p * (1 - p) / per["n"].to_numpy()))
         sd = math.sqrt(max(float(np.var(p, ddof=1)) - noise, 0.0)) * 100
         se = sd / math.sqrt(2 * (per.height - 1)) if sd > 0 else 0.0
-        return sd, se, "indicator 1: SD between societies beyond sampling error (points)"
+        return Value(sd, se, per.height, what)
 
-    def placement(group: str) -> Any:
-        def m(year: str | None) -> tuple[float | None, float, str]:
+    def placement(group: str) -> Measure:
+        def m(year: str | None) -> Value:
             t = ind.placement_days(f.care_days()).filter(
                 (pl.col("society_id") == ind.TOTAL) & pl.col("fiscal_year").is_in(fys)
             )
-            g = t.filter(pl.col("placement_group") == group)
-            total = float(
-                t.group_by("fiscal_year").agg(pl.col("total_days").first())["total_days"].sum()
-            )
-            v = 100 * float(g["days"].sum()) / total if total else None
-            n_children = float(t.group_by("fiscal_year").agg(pl.col("n").first())["n"].sum())
-            se = (
-                100 * math.sqrt((v / 100) * (1 - v / 100) / max(n_children, 1))
-                if v is not None
-                else 0.0
-            )
-            return v, se, f"indicator 3: % of days of care in {group} care, fiscal years pooled"
+            per_year = t.group_by("fiscal_year").agg(pl.col("total_days", "n").first())
+            total = float(per_year["total_days"].sum())
+            children = int(per_year["n"].sum())
+            what = f"indicator 3: % of days of care in {group} care, fiscal years pooled"
+            if total == 0:
+                return Value(None, NONE, 0, what)
+            p = float(t.filter(pl.col("placement_group") == group)["days"].sum()) / total
+            # children, not days, are the sampling units
+            return Value(100 * p, 100 * math.sqrt(p * (1 - p) / max(children, 1)), children, what)
 
         return m
 
-    def exits(months: int) -> Any:
-        def m(year: str | None) -> tuple[float | None, float, str]:
+    def exits(months: int) -> Measure:
+        def m(year: str | None) -> Value:
             t = ind.exits_within(f.admissions()).filter(
                 (pl.col("society_id") == ind.TOTAL)
                 & (pl.col("months") == months)
                 & pl.col("admission_fiscal_year").is_in([year] if year else fys)
             )
-            v, se = _rate(float(t["events"].sum()), float(t["n"].sum()))
             who = f"{year} admissions" if year else "admissions of the panel's fiscal years"
-            return v, se, f"indicator 4: left care within {months} months, {who}"
+            what = f"indicator 4: left care within {months} months, {who}"
+            return rate(float(t["events"].sum()), float(t["n"].sum()), what)
 
         return m
 
-    def caregiver(year: str | None) -> tuple[float | None, float, str]:
-        o = f.onlac()
+    def caregiver(year: str | None) -> Value:
         t = ind.caregiver_relationship(
-            o,
+            f.onlac(),
             ages=cfg.indicators.onlac_ages,
             min_days_in_care=cfg.indicators.onlac_min_days_in_care,
         ).filter((pl.col("society_id") == ind.TOTAL) & pl.col("fiscal_year").is_in(fys))
-        n = float(t["n"].sum())
+        n = int(t["n"].sum())
+        what = "indicator 5: mean caregiver relationship score (0-8), fiscal years pooled"
         if n == 0:
-            return None, float("inf"), "indicator 5"
+            return Value(None, NONE, 0, what)
         v = float((t["mean"] * t["n"]).sum()) / n
         # each year's standard error from its interval (t, large n: about 1.96 SE), pooled
         se_y = (t["ci_high"] - t["mean"]).fill_null(0).to_numpy() / Z95
         w = t["n"].to_numpy().astype(float)
-        return (
-            v,
-            float(np.sqrt(np.sum((w * se_y) ** 2))) / n,
-            "indicator 5: mean caregiver relationship score (0-8), fiscal years pooled",
-        )
+        return Value(v, float(np.sqrt(np.sum((w * se_y) ** 2))) / n, n, what)
 
     return {
         "graduation_4y": graduation(4),
@@ -555,7 +541,7 @@ def _measures(cfg: Config, f: Frames) -> dict[str, Any]:
     }
 
 
-MEASURES = (
+MEASURES: tuple[str, ...] = (
     "graduation_4y",
     "graduation_5y",
     "on_track",
@@ -593,8 +579,7 @@ def calibration_checks(cfg: Config, sim: Simulation) -> list[Check]:
     share = cfg.cw_share_of_province
     for name, t in cfg.calibration.targets.items():
         for year, target in _values(t):
-            value, se, what = how[name](year)
-            out.append(check(name, year, t, value, se, target, share, what))
+            out.append(check(name, year, t, how[name](year), target, share))
     return out
 
 

@@ -228,7 +228,8 @@ def _osslt(
 ) -> list[pl.DataFrame]:
     """OSSLT sittings, one school year at a time: students from Grade 10 on who have not written
     it (``first_time``) or have not passed it (a retake) write it in each year with EQAO testing,
-    except Grade 12 students graduating in a year that waived the literacy requirement."""
+    except Grade 12 students graduating in a year that waived the literacy requirement and
+    students whose Grade 10 year was before the panel."""
     sid, yi, gidx = panel["sid"], panel["yi"], panel["gidx"]
     n_people = int(sid.max()) + 1 if len(sid) else 0
     written = np.zeros(n_people, dtype=bool)
@@ -238,6 +239,9 @@ def _osslt(
     returning = np.isin(key + 1, key[gidx == LAST_GRADE])
     waived = np.isin(np.array(cfg.school_years)[yi], list(cfg.literacy_waived_years))
     exempt = (gidx == LAST_GRADE) & waived & ~returning
+    # students whose Grade 10 year was before the panel met the requirement then (or are not
+    # followed: their sittings are not in the extract)
+    exempt |= yi.astype(np.int64) - (gidx.astype(np.int64) - OSSLT_FROM) < 0
     frames = []
     for y in range(len(cfg.school_years)):
         if not eqao_years[y]:

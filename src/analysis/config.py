@@ -116,7 +116,7 @@ class Effects(_Frozen):
     """
 
     attendance_gap_cw_involved: float = -0.01
-    attendance_gap_in_care: float = -0.012
+    attendance_gap_in_care: float = -0.015
     attendance_gap_kinship: float = -0.005
     attendance_gap_ccsyp: float = -0.01
     attendance_gap_vysa: float = -0.02
@@ -188,7 +188,7 @@ class Synthetic(_Frozen):
     # fail almost none, a struggling share fails many (they also stay a fifth year more often)
     extra_credit_share: float = Field(0.3, ge=0, le=1)
     struggling_share: float = Field(0.10, ge=0, le=1)
-    fail_rate_engaged: float = Field(0.02, ge=0, le=0.5)
+    fail_rate_engaged: float = Field(0.025, ge=0, le=0.5)
     fail_rate_struggling: tuple[float, float] = (0.1, 0.45)
     fifth_year_struggling: float = Field(0.8, ge=0, le=1)
     fifth_year_engaged: float = Field(0.03, ge=0, le=1)

@@ -216,23 +216,30 @@ def test_calibration_values_are_what_the_published_tables_show(tiny_build) -> No
         (pl.col("society_id") == "Total") & (pl.col("fiscal_year") == "2019-20")
     )
     same(("indicator1_no_recurrence", "2019-20"), 100 * float(t["rate"][0]), 1e-6)
-    # placements and OnLAC rows are a resolved person's
-    d = results["indicator3_days_by_placement"].df.filter(pl.col("society_id") == "Total")
-    if d["days"].null_count() == 0:
-        for g in ("family", "group", "other"):
-            share = (
-                100
-                * d.filter(pl.col("placement_group") == g)["days"].sum()
-                / d.filter(pl.col("placement_group") == g)["total_days"].sum()
-            )
+    # placements, admissions and OnLAC rows are a resolved person's: within a point
+    d = results["indicator3_days_by_placement"].df.filter(
+        (pl.col("society_id") == "Total") & pl.col("fiscal_year").is_in(list(cfg.school_years))
+    )
+    for g in ("family", "group", "other"):
+        rows = d.filter(pl.col("placement_group") == g)
+        if rows["days"].null_count() == 0 and rows["total_days"].null_count() == 0:
+            share = 100 * rows["days"].sum() / rows["total_days"].sum()
             same((f"indicator3_{g}", None), float(share), 1.0)
     e = results["indicator4_exits"].df.filter(
-        (pl.col("society_id") == "Total") & (pl.col("months") == 36)
+        (pl.col("society_id") == "Total")
+        & (pl.col("months") == 12)
+        & pl.col("admission_fiscal_year").is_in(list(cfg.school_years))
     )
-    e = e.filter(pl.col("admission_fiscal_year") == first)
-    if e.height and e["events"][0] is not None:
-        same(("indicator4_exit_36m", first), 100 * float(e["rate"][0]), 3.0)
-    assert compared >= 30, compared
+    if e["events"].null_count() == 0:
+        same(("indicator4_exit_12m", None), pct((e["events"].sum(), e["n"].sum())), 2.0)
+    o = results["indicator5_caregiver_relationship"].df.filter(
+        (pl.col("society_id") == "Total") & pl.col("fiscal_year").is_in(list(cfg.school_years))
+    )
+    if o["mean"].null_count() == 0:
+        mean = float((o["mean"] * o["n"]).sum() / o["n"].sum())
+        same(("indicator5_caregiver", None), mean, 0.1)
+    # the definitions with the most steps were compared (graduation, chronic absence, indicator 1)
+    assert compared >= 9, compared
 
 
 @pytest.mark.slow

@@ -302,9 +302,12 @@ def _service_episodes(
     shares = np.array(cfg.synthetic.other_service_shares, dtype=float)
     kind = rng.choice(OTHER_SERVICES, size=n, p=shares / shares.sum())
     age_at_hi = (start_hi - birth_days) / 365.25
+    age_at_lo = (start_lo - birth_days) / 365.25
     # VYSA needs a 16-17 year old and CCSYP an 18-20 year old in the window; otherwise kinship
-    kind = np.where((kind == "vysa") & (age_at_hi < 16.2), "kinship_service", kind)
-    kind = np.where((kind == "ccsyp") & (age_at_hi < 18.2), "kinship_service", kind)
+    no_vysa = (age_at_hi < 16.2) | (age_at_lo > 17.8)
+    no_ccsyp = (age_at_hi < 18.2) | (age_at_lo > 20.8)
+    kind = np.where((kind == "vysa") & no_vysa, "kinship_service", kind)
+    kind = np.where((kind == "ccsyp") & no_ccsyp, "kinship_service", kind)
     start = np.maximum(rng.integers(start_lo, start_hi, size=n), birth_days)
     age16 = birth_days + int(16 * 365.25)
     age18 = birth_days + int(18 * 365.25)

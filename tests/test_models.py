@@ -410,13 +410,13 @@ def _recovery(scale: str, seed: int) -> pl.DataFrame:
 def test_planted_effects_recovered_small() -> None:
     """Planted effects at ``small``: the default seed 20251 and the next two seeds (not chosen).
 
-    About 14 effects per seed at 95% each: a seed misses one or two by chance (20251: the
-    Indigenous EQAO term at z = -2.4 and the CCSYP attendance gap at z = -2.3; 20252: in-care credits
-    at 2.2; 20253: kinship EQAO at 1.97; seeds 11, 15 and 16 miss none; over seeds 11-16 and
-    20251-20253, 118 terms, 8 (6.8%) beyond 1.96 with z SD near 1). So the test asserts what a
-    calibrated estimator satisfies and a biased or overconfident one does not: no effect beyond
-    3.29 SE (99.9%), at most 4 of the ~42 outside their 95% interval, the z-scores centred with SD
-    near 1, and every effect inside its interval at one seed or more.
+    About 17 effects per seed at 95% each (the child-welfare involvement term of EQAO, attendance
+    and credits among them): a seed misses one or two by chance (20251: none; 20252: the in-care
+    and kinship attendance gaps at z = -2.1 and -2.0; 20253: the VYSA credits gap at 2.4; 3 of 51
+    beyond 1.96, z SD near 1). So the test asserts what a calibrated estimator satisfies and a
+    biased or overconfident one does not: no effect beyond 3.29 SE (99.9%), at most 4 of the ~51
+    outside their 95% interval, the z-scores centred with SD near 1, and every effect inside its
+    interval at one seed or more.
     """
     res = pl.concat([_recovery("small", seed) for seed in (20251, 20252, 20253)])
     with pl.Config(tbl_rows=60, tbl_width_chars=160, float_precision=4):

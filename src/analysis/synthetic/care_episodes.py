@@ -33,6 +33,10 @@ HORIZONS = (12, 24, 36)  # months: the points of the length-of-stay distribution
 _ROUNDS = 5
 
 
+class TooFewCandidates(ValueError):
+    """Fewer candidates were admitted than the children in care the targets need."""
+
+
 @dataclass
 class CareDraws:
     """Uniform draws of each candidate (made once)."""
@@ -201,7 +205,7 @@ def _first_accepted(accepted: np.ndarray, order: np.ndarray, n: int) -> np.ndarr
     """The first ``n`` accepted candidates in ``order`` (sorted by candidate index)."""
     ok = order[accepted[order]]
     if len(ok) < n:
-        raise ValueError(
+        raise TooFewCandidates(
             f"care episodes: {n} children in care needed but {len(ok)} candidates accepted; "
             "raise the candidates drawn per child"
         )

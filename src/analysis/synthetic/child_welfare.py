@@ -26,7 +26,7 @@ from analysis.domain.vocab import (
     REGIONS,
     SERVICE_IN_CARE,
 )
-from analysis.synthetic.care_episodes import care_episodes, fiscal_year_start
+from analysis.synthetic.care_episodes import TooFewCandidates, care_episodes, fiscal_year_start
 from analysis.synthetic.care_episodes import draw as draw_care
 from analysis.synthetic.codes import unique_sorted
 from analysis.synthetic.population import (
@@ -80,18 +80,25 @@ def child_welfare(
     # record; the children in care are chosen among them first (care_episodes), the rest of the
     # children with a service are the next candidates
     students = unique_sorted(panel["sid"])
-    cand_sid = rng.permutation(students)[: min(len(students), CANDIDATES * max(n_student, 1))]
-    cand_ns = _without_student_record(rng, CANDIDATES * max(n_nostudent, 1), fsas)
-    n_cs = len(cand_sid)
-    birth = np.concatenate([people["birth_days"][cand_sid], cand_ns["birth_days"]])
-    care = care_episodes(cfg, draw_care(cfg, rng, len(birth)), birth)
+    for factor in CANDIDATES:  # more candidates only when too few were admitted (small scales)
+        cand_sid = rng.permutation(students)[: min(len(students), factor * max(n_student, 1))]
+        cand_ns = _without_student_record(rng, factor * max(n_nostudent, 1), fsas)
+        n_cs = len(cand_sid)
+        birth = np.concatenate([people["birth_days"][cand_sid], cand_ns["birth_days"]])
+        try:
+            care = care_episodes(cfg, draw_care(cfg, rng, len(birth)), birth)
+            break
+        except TooFewCandidates:
+            if factor == CANDIDATES[-1]:
+                raise
     in_care_st = np.zeros(n_cs, dtype=bool)
     in_care_st[care.chosen[care.chosen < n_cs]] = True
     in_care_ns = np.zeros(len(cand_ns["birth_days"]), dtype=bool)
     in_care_ns[care.chosen[care.chosen >= n_cs] - n_cs] = True
-    n_other_st = n_student - int(in_care_st.sum())
-    n_other_ns = n_nostudent - int(in_care_ns.sum())
-    if n_other_st < 0 or n_other_ns < 0:
+    # the other children with a service: as many without a student record as keeps their share
+    n_other_ns = max(0, n_nostudent - int(in_care_ns.sum()))
+    n_other_st = n_cw - len(care.chosen) - n_other_ns
+    if n_other_st < 0:
         raise ValueError(
             f"scales.{cfg.scale}.cw_children: {n_cw} children cannot hold the {len(care.chosen)} "
             "children in care the calibration targets need; raise cw_children"
@@ -135,7 +142,9 @@ def child_welfare(
     return child.join(demographics, on="child_id"), episodes, placements
 
 
-CANDIDATES = 4  # candidates drawn per child (enough for the children in care to be chosen)
+# candidates drawn per child: enough for the children in care to be chosen; more, in turn, when a
+# small scale happens to admit too few of them
+CANDIDATES = (4, 8, 16)
 
 
 def _first_n(mask: np.ndarray, n: int) -> np.ndarray:

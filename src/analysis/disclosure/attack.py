@@ -319,6 +319,10 @@ def audit(
     t0 = time.perf_counter()
     printed = read_printed(release, files, provenance, structure, round_base)
     led = build(views(release, printed), structure)
+    for v in led.mixed():
+        printed.problems.append(
+            {**led.describe(v), "rule": "shown as c in one place and printed in another"}
+        )
     out = attack(led, rule, engines=engines)
     out["files"] = printed.files
     out["rows"] = printed.rows

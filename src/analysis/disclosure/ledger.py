@@ -37,6 +37,7 @@ rows' symbols say so, and :mod:`~analysis.disclosure.attack` checks every printe
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,10 +46,11 @@ import numpy as np
 import polars as pl
 from scipy import sparse
 
-from analysis.disclosure.components import Components, Job
+from analysis.disclosure.components import Components
 from analysis.disclosure.protected import DisclosureError
-from analysis.disclosure.solver import ComponentSolver
 from analysis.disclosure.system import INCONSISTENT, TOL
+
+log = logging.getLogger(__name__)
 
 Key = tuple[tuple[str, Any], ...]  # sorted (dim, value) pairs of a cell's non-margin dims
 VarId = tuple[Any, ...]  # (universe, key, measure) or a derived variable's label
@@ -125,6 +127,7 @@ class Ledger:
         self.index: dict[VarId, int] = {}
         self.positions: dict[int, list[tuple[str, int, str]]] = {}
         self.printed_at: dict[int, bool] = {}
+        self.hidden_at: set[int] = set()  # variables shown as c (or x) in some position
         self.relations: list[Relation] = []
         # (total, members incl. any remainder, about) of each additive margin
         self.margins: list[tuple[int, list[int], str]] = []
@@ -142,6 +145,8 @@ class Ledger:
     def place(self, v: int, table: str, row: int, column: str, printed: bool) -> None:
         self.positions.setdefault(v, []).append((table, row, column))
         self.printed_at[v] = self.printed_at.get(v, False) or bool(printed)
+        if not printed:
+            self.hidden_at.add(v)
 
     def relate(self, coefs: dict[int, float], kind: str, about: str) -> None:
         if len(coefs) > 1:
@@ -181,6 +186,10 @@ class Ledger:
         for v, p in self.printed_at.items():
             out[v] = p
         return out
+
+    def mixed(self) -> list[int]:
+        """Variables shown as ``c`` in one position and printed in another (inconsistent)."""
+        return sorted(v for v in self.hidden_at if self.printed_at.get(v))
 
     def values(self) -> np.ndarray:
         return np.array([v.value for v in self.vars], dtype=float)
@@ -269,7 +278,8 @@ def _hidden_sums(led: Ledger) -> None:
         if len(hidden) < 2 or len(hidden) == len(members):
             continue
         value = float(sum(led.vars[m].value for m in hidden))
-        h = led.slack("difference", value, f"{about}: hidden members together")
+        ident = ("~hidden", about, tuple(sorted(repr(led.vars[m].ident) for m in hidden)))
+        h = led.var(ident, "difference", value)
         led.relate({h: 1.0, **_minus(hidden)}, "hidden", f"{about}: hidden members together")
 
 
@@ -453,12 +463,20 @@ class ReleaseSystem:
 
 
 class ReleaseLP:
-    """Min and max of any variable of the ledger given what is printed (exact, by component)."""
+    """Min and max of any variable of the ledger given what is printed (exact, by component).
 
-    def __init__(self, led: Ledger) -> None:
+    ``cache`` (shared across rounds of the release-wide suppression): answers by the set of
+    variables of a target's component and the target, valid while that component is the same.
+    """
+
+    def __init__(
+        self, led: Ledger, cache: dict[tuple[Any, Any], tuple[float, float]] | None = None
+    ) -> None:
         self.system = ReleaseSystem(led)
+        self.vars = led.vars
         self.components = Components(self.system)  # type: ignore[arg-type]
-        self.solver = ComponentSolver(self.system, self.components)  # type: ignore[arg-type]
+        self.cache = cache if cache is not None else {}
+        self.lp_solves = 0
 
     def determined(self, free: np.ndarray) -> np.ndarray:
         """``free`` less every variable an equation fixes from known values (repeatedly): a
@@ -476,22 +494,88 @@ class ReleaseLP:
             free[fixed] = False
 
     def bounds(self, free: np.ndarray, targets: Sequence[int]) -> list[tuple[float, float]]:
+        """Min and max of each target given that only ``free`` variables are unknown: values an
+        equation fixes from known ones first (:meth:`determined`), the rest exactly."""
         self.system.check_published(free)
-        free = self.determined(free)
+        return self.exact(self.determined(free), targets)
+
+    def exact(self, free: np.ndarray, targets: Sequence[int]) -> list[tuple[float, float]]:
+        """Min and max of each target, exactly: one HiGHS model per component, re-solved with
+        each target's objective in turn (warm-started from the last basis)."""
+        import highspy
+
+        out: dict[int, tuple[float, float]] = {}
         comp_of: dict[int, np.ndarray] = {}
-        jobs: list[Job] = []
-        plan: list[tuple[float, list[int]]] = []
+        groups: dict[bytes, tuple[np.ndarray, list[int]]] = {}
+        values = self.system.values
         for v in targets:
-            const, tjobs = self.components.jobs(int(v), "value", free, comp_of)
-            plan.append((const, list(range(len(jobs), len(jobs) + len(tjobs)))))
-            jobs.extend(tjobs)
-        res = self.solver.solve(jobs)
-        out = []
-        for const, ks in plan:
-            low = const + sum(res[k][0] for k in ks)
-            high = const + sum(res[k][1] for k in ks)
-            out.append((max(low, 0.0) if np.isfinite(low) else 0.0, float(high)))
-        return out
+            if not free[v]:
+                out[v] = (float(values[v]), float(values[v]))
+                continue
+            comp = comp_of.get(v)
+            if comp is None:
+                comp = self.components.component(v, free)
+                for u in comp.tolist():
+                    comp_of[u] = comp
+            groups.setdefault(comp.tobytes(), (comp, []))[1].append(v)
+        for comp, tg in groups.values():
+            ckey = frozenset(self.vars[u].ident for u in comp.tolist())
+            tg = [v for v in tg if not _cached(self, ckey, v, out)]
+            if not tg:
+                continue
+            row, col, data, rhs, _ = self.components.sub(comp)
+            h = highspy.Highs()
+            h.setOptionValue("output_flag", False)
+            h.setOptionValue("presolve", "off")
+            lp = highspy.HighsLp()
+            lp.num_col_, lp.num_row_ = int(comp.size), int(rhs.size)
+            lp.col_cost_ = np.zeros(comp.size)
+            lp.col_lower_ = np.zeros(comp.size)
+            lp.col_upper_ = np.full(comp.size, highspy.kHighsInf)
+            lp.row_lower_ = rhs.astype(float)
+            lp.row_upper_ = rhs.astype(float)
+            m = sparse.csc_matrix((data, (row, col)), shape=(rhs.size, comp.size))
+            lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+            lp.a_matrix_.start_ = m.indptr.astype(np.int32)
+            lp.a_matrix_.index_ = m.indices.astype(np.int32)
+            lp.a_matrix_.value_ = m.data.astype(float)
+            h.passModel(lp)
+            last = None
+            for v in tg:
+                j = int(np.searchsorted(comp, v))
+                if last is not None:
+                    h.changeColCost(last, 0.0)
+                h.changeColCost(j, 1.0)
+                last = j
+                ends = []
+                for sense in (highspy.ObjSense.kMinimize, highspy.ObjSense.kMaximize):
+                    h.changeObjectiveSense(sense)
+                    h.run()
+                    st = h.getModelStatus()
+                    self.lp_solves += 1
+                    if st == highspy.HighsModelStatus.kOptimal:
+                        ends.append(float(h.getInfo().objective_function_value))
+                    elif (
+                        st
+                        in (
+                            highspy.HighsModelStatus.kUnbounded,
+                            highspy.HighsModelStatus.kUnboundedOrInfeasible,
+                        )
+                        and sense == highspy.ObjSense.kMaximize
+                    ):
+                        ends.append(np.inf)
+                    else:
+                        raise DisclosureError(INCONSISTENT)
+                out[v] = (max(ends[0], 0.0), ends[1])
+                self.cache[(ckey, self.vars[v].ident)] = out[v]
+        return [out[v] for v in targets]
+
+
+def _cached(lp: ReleaseLP, ckey: Any, v: int, out: dict[int, tuple[float, float]]) -> bool:
+    hit = lp.cache.get((ckey, lp.vars[v].ident))
+    if hit is not None:
+        out[v] = hit
+    return hit is not None
 
 
 @dataclass(frozen=True)

@@ -35,11 +35,14 @@ def publish(
     num_supp: np.ndarray,
     round_base: int | None,
     hide: Mapping[str, np.ndarray] | None = None,
+    count_level: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """``table`` with its values as published and a ``<col>__symbol`` column for each.
 
     ``hide``: stat column -> rows where it is suppressed besides the suppressed cells (an amount
     chosen as a complement by the release-wide suppression, or a ratio of a hidden amount).
+    ``count_level``: stats that describe what the count counts (hidden with the count, not
+    with the numerator).
     """
     zero = counts == 0
     out = table
@@ -66,7 +69,8 @@ def publish(
         if col.dtype.is_float():
             missing = missing | col.is_nan().fill_null(False).to_numpy()
         extra = (hide or {}).get(s)
-        rows_hidden = hide_rest if extra is None else (hide_rest | extra)
+        base = count_supp if s in count_level else hide_rest
+        rows_hidden = base if extra is None else (base | extra)
         sym = np.where(
             rows_hidden,
             SYMBOL_SUPPRESSED,

@@ -184,6 +184,7 @@ class Release:
             num_supp,
             p.round_base,
             hide=self._stat_hides(name, table, num_supp if numerator else count_supp),
+            count_level=self._count_level(spec),
         )
         prot = Protected(
             name=name,
@@ -205,6 +206,15 @@ class Release:
             intervals=ivs,
             passed=passed,
         )
+
+    def _count_level(self, spec: TableSpec) -> tuple[str, ...]:
+        """Stats that, like the count, describe the row without its varying dim (a society-year's
+        days beside its children on each placement-group row): hidden with the count only."""
+        if self.structure is None:
+            return ()
+        const = self.structure.constant.get(spec.name, {})
+        dim = const.get(spec.count)
+        return tuple(s for s in spec.stats if dim is not None and const.get(s) == dim)
 
     def _stat_hides(
         self, name: str, table: pl.DataFrame, hidden_rows: np.ndarray
@@ -253,9 +263,10 @@ class Release:
         """Release-wide secondary suppression rounds until no quantity breaks the rule."""
         rule = self.rule()
         rounds, hidden, first_failing = 0, 0, None
+        cache: dict[Any, tuple[float, float]] = {}
         for _ in range(500):
             led = self.ledger()
-            res, hides = secure_round(led, rule, lambda bad: None)
+            res, hides = secure_round(led, rule, lambda bad: None, cache)
             log.info(
                 "release-wide round %d: %d quantities, %d failing, %d complements",
                 rounds,

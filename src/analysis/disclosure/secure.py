@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -123,18 +124,29 @@ def choose(led: Ledger, lp: ReleaseLP, v: int, printed: np.ndarray, rule: Rule) 
 
 
 def secure_round(
-    led: Ledger, rule: Rule, on_fail: Callable[[list[tuple[int, float, float, str]]], None]
+    led: Ledger,
+    rule: Rule,
+    on_fail: Callable[[list[tuple[int, float, float, str]]], None],
+    cache: dict[Any, tuple[float, float]] | None = None,
 ) -> tuple[RoundResult, Hides]:
     """One round: the failing quantities and the printed positions to hide for them.
 
     Complements are chosen for failing quantities in different components, so one round fixes
     many at once; a quantity whose component another choice changed waits for the next round.
     """
-    lp = ReleaseLP(led)
+    hides: Hides = {}
+    mixed = led.mixed()
+    if mixed:
+        # a value shown as c somewhere is hidden everywhere first (every board report printing
+        # the Ontario cell, every row repeating a society-year's total)
+        for m in mixed:
+            for table, row, column in led.positions.get(m, []):
+                hides.setdefault((table, column), set()).add(row)
+        return RoundResult(0, len(mixed), len(mixed), []), hides
+    lp = ReleaseLP(led, cache)
     printed = led.printed()
     tg, bad = failures(led, lp, printed, rule)
     on_fail(bad)
-    hides: Hides = {}
     touched = np.zeros(led.n, dtype=bool)
     unresolved: list[int] = []
     hidden = 0

@@ -82,18 +82,23 @@ from analysis.deidentify.policy import (
 )
 from analysis.deidentify.scan import Hit, scan_for_identifiers, scan_notes
 from analysis.deidentify.stage import dump_risk, run
+from analysis.deidentify.threat import QI_SETS, STUDENT_YEAR_SETS, QISet, threat_model
+from analysis.deidentify.verify import verify_published
 
 __all__ = [
     "CW_PERSON_COLUMNS",
     "QI_CW",
+    "QI_SETS",
     "QI_CW_PUBLISHED",
     "QI_STUDENT",
     "REFERENCE",
+    "STUDENT_YEAR_SETS",
     "STUDENT_YEAR_COLUMNS",
     "SUPPRESSION_ORDER",
     "SUPPRESSION_ORDER_CW",
     "DeidentifyError",
     "Hit",
+    "QISet",
     "Step",
     "StudyKey",
     "birth_year_band",
@@ -112,4 +117,6 @@ __all__ = [
     "scan_for_identifiers",
     "scan_notes",
     "student_year_steps",
+    "threat_model",
+    "verify_published",
 ]

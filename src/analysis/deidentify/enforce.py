@@ -153,12 +153,49 @@ def _apply(
         if c.ent is not None:
             rows = c.rows_of_entities(rows)
         rows = rows[changes[c.row_state[rows]]]
+    old = c.states[st.column].gather(pl.Series(c.row_state[rows]))
     c.move(rows, {st.column: new})
     changed = int(rows.size)
     if st.value is None and st.scope == "local":
         cons = [con for con in serves if st.column in con.qis]
         changed += _complete(c, cons, k, st.complete_ratio, cheaper | {st.column})
+        if st.revert_futile:
+            changed -= _revert_futile(c, st.column, rows, old, serves, k, l_div)
     return changed
+
+
+def _revert_futile(
+    c: CodedFrame,
+    col: str,
+    rows: np.ndarray,
+    old: pl.Series,
+    serves: Sequence[Constraint],
+    k: int,
+    l_div: int,
+) -> int:
+    """Give ``col`` back its ``old`` value on the ``rows`` a suppression blanked in vain: rows of
+    entities none of whose blanked rows left a failing class (a lone value whose cell could not be
+    completed within the ratio is left to the later steps with its value). Returns the number of
+    values given back."""
+    if rows.size == 0:
+        return 0
+    failing = _bad(c, serves, k, l_div)[c.row_state[rows]]
+    if c.ent is not None:
+        ents = c.ent[rows]
+        useful = np.unique(ents[~failing])
+        back = failing & ~np.isin(ents, useful) if useful.size else failing
+        back &= ents >= 0
+    else:
+        back = failing
+    if not back.any():
+        return 0
+    idx = np.flatnonzero(back)
+    vals = old.gather(pl.Series(idx))
+    for v in vals.unique(maintain_order=True).to_list():
+        sel = idx[(vals == v).fill_null(False).to_numpy()]
+        n = c.states.height
+        c.move(rows[sel], {col: pl.Series(col, [v] * n, dtype=c.states.schema[col])})
+    return int(idx.size)
 
 
 def _complete(

@@ -36,6 +36,9 @@ class Step:
     # smallest other classes, where that blanks at most ``complete_ratio`` values per value it
     # protects (None: however many it takes)
     complete_ratio: float | None = None
+    # give the value back where the suppression left its class failing anyway (a later step can
+    # hold that class with the value kept: the board's region, for a lone gender)
+    revert_futile: bool = False
 
 
 def birth_year_band(year: pl.Expr, width: int) -> pl.Expr:
@@ -114,36 +117,19 @@ def student_year_steps(boards: pl.DataFrame, societies: pl.DataFrame) -> tuple[S
             sets=(community, cw),
             complete_ratio=COMPLETE_RATIO,
         ),
-        Step("suppress gender", "gender", None, sets=(school,), complete_ratio=COMPLETE_RATIO),
+        Step(
+            "suppress gender",
+            "gender",
+            None,
+            sets=(school,),
+            complete_ratio=COMPLETE_RATIO,
+            revert_futile=True,
+        ),
         Step(
             "board -> its region",
             "board_area",
             _recode("board_area", board_regions(boards)),
             sets=(school,),
-        ),
-    )
-
-
-def legacy_student_year_steps() -> tuple[Step, ...]:
-    """The single-set hierarchy on ``QI_STUDENT`` alone (race and gender-identity grouping,
-    region, birth-year bands): :func:`analysis.deidentify.anonymity.generalise` on frames
-    without board or society."""
-    return (
-        Step("race -> race_group", "race_group", _recode("race_group", RACE_GROUP), "global"),
-        Step(
-            "gender_identity -> 4 groups",
-            "gender_identity",
-            _recode("gender_identity", GENDER_IDENTITY_GROUP),
-            "global",
-        ),
-        Step("region -> province", "region", pl.lit(PROVINCE)),
-        *(
-            Step(
-                f"birth_year -> {w}-year band",
-                "birth_year_band",
-                birth_year_band(pl.col("birth_year"), w),
-            )
-            for w in BIRTH_YEAR_BANDS
         ),
     )
 

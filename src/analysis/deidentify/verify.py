@@ -90,7 +90,9 @@ def _finish(m: dict[str, Any], k: int, l_div: int | None, enforced: bool) -> dic
     return m
 
 
-def joined(cw_persons: pl.DataFrame, student_years: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+def joined(
+    cw_persons: pl.DataFrame | pl.LazyFrame, student_years: pl.DataFrame | pl.LazyFrame
+) -> pl.LazyFrame:
     """``cw_persons`` joined to ``student_years`` on ``study_id`` (the child-welfare columns
     prefixed ``cw_``): what an analyst holding both tables can build."""
     cw = cw_persons.lazy().filter(pl.col("study_id").is_not_null())
@@ -101,7 +103,7 @@ def joined(cw_persons: pl.DataFrame, student_years: pl.DataFrame | pl.LazyFrame)
 
 def verify_published(
     student_years: pl.DataFrame | pl.LazyFrame,
-    cw_persons: pl.DataFrame,
+    cw_persons: pl.DataFrame | pl.LazyFrame,
     eqao: pl.DataFrame | pl.LazyFrame,
     k: int,
     l_div: int,

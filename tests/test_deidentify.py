@@ -474,3 +474,15 @@ def test_generalise_matches_row_by_row_rules(seed, k, l_div):
     want, want_rep = _naive_generalise(df, *args, **kw)
     assert rep == want_rep
     assert got.equals(want.select(got.columns))
+
+
+def test_stage_writes_nothing_when_a_set_fails_on_the_tables_as_written(built, monkeypatch):
+    """The check on the published tables is the last word: if it finds a class below k (here
+    faked), the stage raises and the analytic folder is left as it was."""
+    cfg, _ = built
+    before = {p.name: p.stat().st_mtime_ns for p in cfg.paths.analytic.iterdir()}
+    fake = {"student_years.school": {"holds": False, "enforced": True}, "holds": False}
+    monkeypatch.setattr("analysis.deidentify.stage.verify_published", lambda *a, **kw: fake)
+    with pytest.raises(d.DeidentifyError, match="student_years.school"):
+        d.run(cfg)
+    assert {p.name: p.stat().st_mtime_ns for p in cfg.paths.analytic.iterdir()} == before

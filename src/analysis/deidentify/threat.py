@@ -257,6 +257,14 @@ def threat_model() -> dict[str, Any]:
         ],
         "quasi_identifier_sets": {s.name: s.describe() for s in QI_SETS},
         "not_published": ["hashed school_id (suppressed: finer than any class can hold)"],
+        "not_enforced": [
+            f"{SY_BOTH.name}: {SY_BOTH.note}",
+            "a child's sequence of school years (board and grade year after year, e.g. a move "
+            "between boards): classes are per school year; not measured here",
+            "care_days, admissions, onlac joined to cw_persons on cw_study_id (placement days, "
+            "admission years): not measured here; cw_persons carries no study_id where the join "
+            "to student_years fails k",
+        ],
     }
 
 

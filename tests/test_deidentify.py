@@ -482,7 +482,7 @@ def test_stage_writes_nothing_when_a_set_fails_on_the_tables_as_written(built, m
     cfg, _ = built
     before = {p.name: p.stat().st_mtime_ns for p in cfg.paths.analytic.iterdir()}
     fake = {"student_years.school": {"holds": False, "enforced": True}, "holds": False}
-    monkeypatch.setattr("analysis.deidentify.stage.verify_published", lambda *a, **kw: fake)
+    monkeypatch.setattr("analysis.deidentify.analytic.verify_published", lambda *a, **kw: fake)
     with pytest.raises(d.DeidentifyError, match="student_years.school"):
         d.run(cfg)
     assert {p.name: p.stat().st_mtime_ns for p in cfg.paths.analytic.iterdir()} == before

@@ -19,8 +19,14 @@ from analysis.deidentify.child_welfare import (
 from analysis.deidentify.keys import StudyKey, student_ids
 from analysis.deidentify.persons import resolve_people
 from analysis.deidentify.policy import RISK_METHOD
-from analysis.deidentify.school import board_generalised, eqao_table, student_years_table
+from analysis.deidentify.school import (
+    board_generalised,
+    eqao_table,
+    published_student_years,
+    student_years_table,
+)
 from analysis.deidentify.threat import risk_summary, threat_model
+from analysis.deidentify.verify import verify_published
 
 
 def build_analytic(
@@ -65,6 +71,11 @@ def build_analytic(
     )
     risk.update(cw_person_risk)
     risk["summary"] = risk_summary(risk)
+    # every set again on the tables as written (the published columns, before the categorical
+    # encoding is undone: the same values), as an auditor would measure them
+    risk["published_check"] = verify_published(
+        published_student_years(sy, boards, societies), cw_persons, eqao, k, l_div
+    )
     tables: dict[str, pl.DataFrame | pl.LazyFrame] = {
         "student_years": student_years,
         "eqao": eqao,

@@ -192,7 +192,7 @@ class CodedFrame:
         """Drop the states no row is in and merge states with equal values (the measures are
         unchanged; the states stay few however often rows move)."""
         keep = np.flatnonzero(self._counts)
-        if keep.size == self.states.height:
+        if 2 * keep.size > self.states.height:  # worth a pass over the rows only when half are dead
             return
         alive = self.states[keep]
         code, n = row_codes(alive, alive.columns)

@@ -21,7 +21,6 @@ from analysis.deidentify.threat import (
     SY_COMMUNITY,
     SY_SCHOOL,
     SY_SUPPLEMENTARY,
-    QISet,
 )
 
 # the published columns of each set (the derived and area keys as written)
@@ -43,15 +42,17 @@ def class_sizes(
     keys: tuple[str, ...],
     per: tuple[str, ...] = (),
     sensitive: str | None = None,
+    weight: str | None = None,
 ) -> dict[str, Any]:
     """k (smallest class), rows, rows in classes below each size, and (with ``sensitive``) l:
-    the fewest distinct ``sensitive`` values in a class holding any value but ``"none"``."""
+    the fewest distinct ``sensitive`` values in a class holding any value but ``"none"``.
+    ``weight``: a column of row counts (each row of ``df`` standing for that many rows)."""
     cols = [*per, *keys]
     g = (
         df.lazy()
         .group_by(cols)
         .agg(
-            pl.len().alias("n"),
+            (pl.col(weight).sum() if weight else pl.len()).alias("n"),
             *(
                 [
                     pl.col(sensitive).n_unique().alias("l"),
@@ -118,28 +119,34 @@ def verify_published(
         set holds and the boards agree.
     """
     out: dict[str, Any] = {}
-    sets: list[tuple[QISet, pl.DataFrame | pl.LazyFrame]] = [
-        (SY_SCHOOL, student_years),
-        (SY_COMMUNITY, student_years),
-        (SY_CHILD_WELFARE, student_years),
-        (SY_SUPPLEMENTARY, student_years),
-        (SY_BOTH, student_years),
+    sy_sets = (SY_SCHOOL, SY_COMMUNITY, SY_CHILD_WELFARE, SY_SUPPLEMENTARY, SY_BOTH)
+    # one pass over student_years: its rows counted by every key any set reads (and the
+    # sensitive value); each set's classes are then sums of these counts
+    union = list(dict.fromkeys(c for s in sy_sets for c in (*s.per, *PUBLISHED_KEYS[s.name])))
+    counted = (
+        student_years.lazy()
+        .group_by([*union, "care_status"])
+        .agg(pl.len().alias("_rows"))
+        .collect()
+    )
+    for s in sy_sets:
+        m = class_sizes(counted, PUBLISHED_KEYS[s.name], s.per, "care_status", weight="_rows")
+        out[s.name] = _finish(m, k, l_div, s.enforced)
+    for s, frame in (
         (CW_PERSONS, cw_persons),
         (JOIN_CW_STUDENT, joined(cw_persons, student_years)),
-    ]
-    for s, frame in sets:
-        sens = "care_status" if s.sensitive else None
-        m = class_sizes(frame, PUBLISHED_KEYS[s.name], s.per, sens)
-        out[s.name] = _finish(m, k, l_div if sens else None, s.enforced)
+    ):
+        m = class_sizes(frame, PUBLISHED_KEYS[s.name], s.per)
+        out[s.name] = _finish(m, k, None, s.enforced)
     # eqao gives back no board that student_years generalised for the same student-year
     leak = (
         eqao.lazy()
         .filter(pl.col("board_id").is_not_null())
-        .select("study_id", "school_year")
+        .select("study_id", pl.col("school_year").cast(pl.String))
         .join(
             student_years.lazy()
             .filter(pl.col("board_id").is_null())
-            .select("study_id", "school_year"),
+            .select("study_id", pl.col("school_year").cast(pl.String)),
             on=["study_id", "school_year"],
             how="inner",
         )

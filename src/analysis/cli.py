@@ -191,6 +191,37 @@ def build_command(
     )
 
 
+@app.command("screen")
+def screen_command(
+    folder: Annotated[
+        Path, typer.Argument(help="Folder of open data files (e.g. reports/data/open)")
+    ],
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Show every check, passes too")
+    ] = False,
+) -> None:
+    """Screen open data files (<name>.csv + <name>.meta.csv) against the open data standard."""
+    from analysis.reports.opendata import screen_dir
+
+    result = screen_dir(folder)
+    table = Table(title=f"analysis screen {folder}")
+    for col in ("file", "check", "result", "message"):
+        table.add_column(col, overflow="fold")
+    for f in result.findings:
+        if verbose or f.status != "PASS":
+            style = {"FAIL": "bold red", "WARNING": "yellow"}.get(f.status, "green")
+            table.add_row(f.file, f.check, f"[{style}]{f.status}[/]", f.message)
+    Console().print(table)
+    n_files = len(result.files())
+    passed = sum(f.status == "PASS" for f in result.findings)
+    Console().print(
+        f"{n_files} files, {len(result.findings)} checks: {passed} passed, "
+        f"{len(result.warnings)} warnings, {len(result.failures)} failures"
+    )
+    if not result.passed:
+        raise typer.Exit(1)
+
+
 @app.command("bench")
 def bench_command(
     scale: ScaleOpt = None,

@@ -379,7 +379,7 @@ def run(
 ) -> StageResult:
     """Render every report, the methodology page, the site index and the manifest."""
     from analysis import manifest
-    from analysis.reports import site
+    from analysis.reports import opendata, site
     from analysis.reports.render import RenderedReport, render_site
 
     jobs = report_jobs(cfg, kinds=kinds)
@@ -413,10 +413,14 @@ def run(
                     csvs=[tmp / c for c in entry["csvs"]],
                 )
             )
+        # the open data, its catalogue and table tool, from the same protected tables
+        opendata.publish(cfg, tmp)
         for lang in cfg.reports.languages:
             meth = site.methodology(cfg, lang)
-            render_site(tmp, rendered, meth, lang=lang)
+            links = opendata.site_links(lang)
+            render_site(tmp, rendered, meth, lang=lang, data_links=links)
         shutil.rmtree(tmp / "_docs", ignore_errors=True)  # intermediate documents, not published
+        screening = opendata.require_pass(tmp / opendata.FOLDER)  # a failure keeps the old reports
         bench = cfg.paths.reports_dir / "bench"
         if bench.is_dir():  # benchmark records outlive a rebuild of the reports
             shutil.copytree(bench, tmp / "bench")
@@ -433,6 +437,8 @@ def run(
             "rendered_now": len(jobs) - cached,
             "from_cache": cached,
             "workers": n_workers,
+            "open_data_files": len(screening.files()),
+            "open_data_warnings": len(screening.warnings),
         }
     )
     return result

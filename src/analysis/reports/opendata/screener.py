@@ -165,8 +165,12 @@ def _meta_rows(meta: pl.DataFrame, col_type: str) -> pl.DataFrame:
 
 
 def filters_of(meta: pl.DataFrame) -> list[str]:
-    """Filter columns declared in the metadata."""
-    return _meta_rows(meta, "Filter")["col_name"].to_list() if "col_name" in meta.columns else []
+    """Filter columns declared in the metadata (observational units apart: ``metadata`` reports
+    those)."""
+    if "col_name" not in meta.columns:
+        return []
+    names = _meta_rows(meta, "Filter")["col_name"].to_list()
+    return [n for n in dict.fromkeys(names) if n not in std.OBSERVATIONAL_UNITS]
 
 
 def grouping_columns_of(meta: pl.DataFrame) -> list[str]:
@@ -174,7 +178,7 @@ def grouping_columns_of(meta: pl.DataFrame) -> list[str]:
     if "filter_grouping_column" not in meta.columns:
         return []
     vals = _meta_rows(meta, "Filter")["filter_grouping_column"].to_list()
-    return list(dict.fromkeys(v for v in vals if v))
+    return list(dict.fromkeys(v for v in vals if v and v not in std.OBSERVATIONAL_UNITS))
 
 
 def indicators_of(meta: pl.DataFrame) -> list[str]:
@@ -448,7 +452,9 @@ def check_complete_matrix(pair: Pair) -> Result:
                 f"filter {col} has no {default!r} level (add the aggregate, or name its "
                 "default in filter_default)"
             )
-    filters = [c for c in (*grouping_columns_of(meta), *filters_of(meta)) if c in df.columns]
+    filters = list(
+        dict.fromkeys(c for c in (*grouping_columns_of(meta), *filters_of(meta)) if c in df.columns)
+    )
     locations = [c for c in _location_columns(df) if c != "geographic_level"]
     times = df["time_period"].unique().to_list()
     for level in df["geographic_level"].unique(maintain_order=True).to_list():
@@ -481,6 +487,7 @@ def check_duplicates(pair: Pair) -> Result:
     keys = [c for c in std.OBSERVATIONAL_UNITS if c in df.columns]
     if meta is not None and "col_type" in meta.columns:
         keys += [c for c in (*grouping_columns_of(meta), *filters_of(meta)) if c in df.columns]
+    keys = list(dict.fromkeys(keys))
     dupes = df.height - df.select(keys).unique().height
     if dupes:
         return [f"{dupes} rows repeat the time, geography and filter values of another row"], []
@@ -564,7 +571,10 @@ def screen_pair(pair: Pair) -> list[Finding]:
         if pair.unreadable and name not in _BYTE_CHECKS:
             out.append(Finding(name, pair.name, FAIL, "not checked: " + "; ".join(pair.unreadable)))
             continue
-        bad, warn = check(pair)
+        try:
+            bad, warn = check(pair)
+        except Exception as exc:  # a malformed file must fail the check, never stop the screener
+            bad, warn = [f"the check could not run ({type(exc).__name__}: {exc})"], []
         if bad:
             out.append(Finding(name, pair.name, FAIL, "; ".join(bad)))
         elif warn:

@@ -56,7 +56,7 @@ PLACES = (
 def good_rows() -> list[list[str]]:
     rows = []
     for (level, rc, rn, bc, bn), year, (i, care) in itertools.product(
-        PLACES, ("201718", "201819"), enumerate(CARE)
+        PLACES, ("201718", "201819", "201920"), enumerate(CARE)
     ):
         count = "c" if (bc == "B02" and care == "In care") else str(100 + 10 * i)
         pct = "c" if count == "c" else f"{12.5 + i:.3f}"
@@ -78,7 +78,8 @@ def _csv(header: list[str], rows: list[list[str]]) -> str:
 
 
 class Pair:
-    """A data file and its metadata as lists, written on demand."""
+    """A data file and its metadata as lists, written on demand (rows 0-8 are Ontario's, 9-17
+    board B01's, 18-26 board B02's)."""
 
     def __init__(self) -> None:
         self.header = list(DATA_HEADER)
@@ -122,7 +123,7 @@ def _bom(p: Pair, folder: Path) -> Path:
 
 
 def _latin1(p: Pair, folder: Path) -> Path:
-    p.set("board_name", "Conseil scolaire catholique Providence", 6)
+    p.set("board_name", "Conseil scolaire catholique Providence", 10)
     path = p.write(folder)
     path.write_bytes(path.read_bytes().replace(b"Providence", "Providénce".encode("latin-1")))
     return path
@@ -268,10 +269,10 @@ BROKEN: list[tuple[str, str, Callable[[Pair, Path], Path]]] = [
     ("time_identifier", "not in the standard's list", _value("time_identifier", "School year")),
     ("time_identifier", "kinds of year mixed", _value("time_identifier", "Financial year", 0)),
     ("geography", "unknown level", _value("geographic_level", "County", 0)),
-    ("geography", "board row without its name", _value("board_name", "", 7)),
+    ("geography", "board row without its name", _value("board_name", "", 10)),
     ("geography", "provincial row with a board code", _value("board_code", "B01", 0)),
-    ("geography", "board code in the wrong form", _value("board_code", "X1", 8)),
-    ("geography", "one code, two names", _value("board_name", "Board one (renamed)", 9)),
+    ("geography", "board code in the wrong form", _value("board_code", "X1", 11)),
+    ("geography", "one code, two names", _value("board_name", "Board one (renamed)", 12)),
     ("geography", "province code missing", _value("province_code", "", 2)),
     (
         "metadata",
@@ -330,10 +331,10 @@ BROKEN: list[tuple[str, str, Callable[[Pair, Path], Path]]] = [
     ("symbols", "value with a symbol appended", _value("students_percent", "12.5 u", 2)),
     ("symbols", "text in an indicator", _value("students_count", "n/a", 2)),
     ("symbols", "symbol as a filter value", _value("care_status", "c", 1)),
-    ("symbols", "symbol as a place name", _value("board_name", "x", 8)),
+    ("symbols", "symbol as a place name", _value("board_name", "x", 11)),
     ("filter_values", "blank filter value", _value("care_status", "", 1)),
     ("filter_values", "space-padded filter value", _value("care_status", " In care", 1)),
-    ("filter_values", "an aggregate in a geography column", _value("board_name", "Total", 8)),
+    ("filter_values", "an aggregate in a geography column", _value("board_name", "Total", 11)),
 ]
 
 
@@ -375,6 +376,13 @@ def test_warnings_do_not_fail(tmp_path: Path) -> None:
     p.meta[1][p.meta_header.index("indicator_dp")] = ""
     res = screen_dir(p.write(tmp_path).parent)
     assert res.passed and [f.check for f in res.warnings] == ["metadata"]
+
+
+def test_fewer_than_three_time_periods_is_a_warning(tmp_path: Path) -> None:
+    p = Pair()
+    p.rows = [r for r in p.rows if r[0] == "201920"]
+    res = screen_dir(p.write(tmp_path).parent)
+    assert res.passed and [f.check for f in res.warnings] == ["time_period"]
 
 
 def test_cli_screen_exits_1_on_failure_and_0_on_pass(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ The checks (:data:`CHECKS`), each with a failing fixture in ``tests/test_screene
 ``required_columns``  the data's time and geography columns; the metadata's eight columns, no others
 ``column_names``      snake_case, starting with a letter, no duplicate
 ``time_period``       4 or 6 digits as the time_identifier says; 6 digits are consecutive years
+                      (fewer than three periods: a warning)
 ``time_identifier``   from the standard's list; kinds of year not mixed
 ``geography``         known levels; each row completes its level's code and name (and its parents')
                       and no other level's; codes in the level's form; one name per code
@@ -42,6 +43,7 @@ from analysis.reports.opendata import standard as std
 
 PASS, FAIL, WARNING = "PASS", "FAIL", "WARNING"
 _MAX_EXAMPLES = 3
+MIN_TIME_SERIES = 3  # fewer periods is a warning: a pooled estimate has one
 
 
 @dataclass(frozen=True)
@@ -295,6 +297,12 @@ def check_time_period(pair: Pair) -> Result:
     gaps = [p for p in six if not _consecutive(p)]
     if gaps:
         bad.append(f"6-digit time_periods must be consecutive years (201718): {_examples(gaps)}")
+    warn = []
+    if 0 < len(periods) < MIN_TIME_SERIES:
+        warn.append(
+            f"{len(periods)} time period(s): a time series of at least {MIN_TIME_SERIES} is "
+            "expected where the data has one"
+        )
     if "time_identifier" in df.columns:
         pairs = df.select("time_period", "time_identifier").unique(maintain_order=True)
         for period, ident in pairs.iter_rows():
@@ -308,7 +316,7 @@ def check_time_period(pair: Pair) -> Result:
             if want is not None and len(period) != want:
                 bad.append(f"time_period {period!r}: {ident!r} takes {want} digits")
                 break
-    return bad, []
+    return bad, warn
 
 
 def check_geography(pair: Pair) -> Result:

@@ -334,6 +334,19 @@ def _same(file_cell: str, value: object, symbol: str, scale: float = 1.0) -> boo
 
 
 @pytest.mark.slow
+def test_every_filter_value_has_its_french_label(tiny_build: Config) -> None:
+    from analysis.reports.i18n import catalogue
+
+    french = set(catalogue("fr").values())
+    for e in _index(tiny_build)["datasets"]:
+        for f in e["filters"]:
+            spec = datasets.SPEC_BY_NAME[e["name"]]
+            computed = next(x for x in spec.filters if x.name == f["name"]).label is not None
+            for v in f["values"]:
+                assert computed or v["fr"] in french, (e["name"], f["name"], v)
+
+
+@pytest.mark.slow
 def test_the_files_hold_the_published_cells_and_suppress_the_same_ones(tiny_build: Config) -> None:
     """Independent of the builder: cell by cell against three published tables, and the count of
     suppressed cells of each file equal to the count in the tables it copies."""

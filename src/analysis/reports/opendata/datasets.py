@@ -112,6 +112,7 @@ class Built:
     frame: pl.DataFrame  # every column as text, in file order
     filters: list[Filter]  # those kept (a filter with one level is dropped)
     tables: list[str]  # the published tables it copies
+    codes: dict[str, list[str]] = field(default_factory=dict)  # filter -> its codes, in order
 
 
 # ---------------------------------------------------------------- cells
@@ -240,7 +241,7 @@ F_MONTHS = Filter("months_since_admission", ("12", "24", "36"), default="12")
 F_MODEL = Filter("model", ("care_gap", "dose_response", "equity"), default="care_gap")
 F_GAP_OUTCOME = Filter(
     "outcome",
-    ("eqao_at_standard", "chronic_absence", "attendance", "credits"),
+    ("eqao_at_standard", "chronic_absence", "attendance", "credits", "on_track"),
     default="eqao_at_standard",
 )
 F_COMPARISON = Filter(
@@ -923,7 +924,7 @@ def build(
     for lv in levels:
         rows = frame.filter(pl.col("geographic_level") == lv.name)
         if lv is not std.PROVINCIAL:
-            rows = rows.join(places.of(lv), on="location", how="left")
+            rows = rows.join(places.of(lv), on="location", how="left", maintain_order="left")
         rows = rows.with_columns(
             pl.lit(std.PROVINCE_CODE).alias("province_code"),
             pl.lit(std.PROVINCE_NAME).alias("province_name"),
@@ -931,10 +932,10 @@ def build(
         )
         by_level.append(rows.select(*frame.columns, *geo))
     frame = pl.concat(by_level)
+    codes = {f.name: frame[f.name].unique(maintain_order=True).to_list() for f in kept}
     labels = {
         f.name: pl.col(f.name).replace_strict(
-            {c: value_label(f, c, "en") for c in frame[f.name].unique().to_list()},
-            return_dtype=pl.String,
+            {c: value_label(f, c, "en") for c in codes[f.name]}, return_dtype=pl.String
         )
         for f in kept
     }
@@ -948,4 +949,6 @@ def build(
         *[f.name for f in kept],
         *[i.name for i in spec.indicators],
     )
-    return Built(spec=spec, frame=frame, filters=kept, tables=list(dict.fromkeys(tables)))
+    return Built(
+        spec=spec, frame=frame, filters=kept, tables=list(dict.fromkeys(tables)), codes=codes
+    )

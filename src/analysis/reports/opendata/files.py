@@ -103,20 +103,15 @@ def _entry(built: ds.Built, data: bytes, meta: bytes, cfg: Config) -> dict[str, 
         counts[lv] = rows[code].n_unique() if code in rows.columns else 1
     filters = []
     for f in built.filters:
+        # the file's order (sorted by place, then the filters' order); codes give the French
+        codes = {ds.value_label(f, c, "en"): c for c in built.codes[f.name]}
         values = frame[f.name].unique(maintain_order=True).to_list()
-        codes = {ds.value_label(f, c, "en"): c for c in [*f.values, std.TOTAL]}
         filters.append(
             {
                 "name": f.name,
                 "label": _labels(f"open.col.{f.name}"),
                 "hint": _labels(f"open.hint.{f.name}"),
-                "values": [
-                    {
-                        "value": v,
-                        "fr": ds.value_label(f, codes[v], "fr") if v in codes else v,
-                    }
-                    for v in dict.fromkeys(values)
-                ],
+                "values": [{"value": v, "fr": ds.value_label(f, codes[v], "fr")} for v in values],
             }
         )
     years = cfg.school_years

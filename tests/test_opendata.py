@@ -479,3 +479,22 @@ def test_both_indexes_link_the_catalogue_and_the_table_tool(tiny_build: Config) 
         for e in _index(tiny_build)["datasets"]:
             assert f'href="{FOLDER.as_posix()}/{e["file"]}"' in cat
             assert f'href="{FOLDER.as_posix()}/{e["meta"]}"' in cat
+
+
+@pytest.mark.slow
+def test_a_screener_failure_fails_the_render_and_keeps_the_reports(
+    tiny_build: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The render stage screens the open data before it swaps the new reports in: a file the
+    screener fails (here, written with a byte-order mark) stops the build, and the reports
+    already published stay as they were. (Every report comes from the render cache.)"""
+    from analysis.io import hash_tree
+    from analysis.reports import build as render_stage
+    from analysis.reports.opendata import ScreenerError, files
+
+    before = hash_tree(tiny_build.paths.reports_dir)
+    plain = files.csv_bytes
+    monkeypatch.setattr(files, "csv_bytes", lambda h, r: b"\xef\xbb\xbf" + plain(h, r))
+    with pytest.raises(ScreenerError, match="byte-order mark"):
+        render_stage.run(tiny_build)
+    assert hash_tree(tiny_build.paths.reports_dir) == before

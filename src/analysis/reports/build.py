@@ -413,14 +413,14 @@ def run(
                     csvs=[tmp / c for c in entry["csvs"]],
                 )
             )
-        # the open data, its catalogue and table tool, from the same protected tables
-        opendata.publish(cfg, tmp)
+        # the open data from the same protected tables, screened (a failure keeps the old
+        # reports), then its catalogue and table tool
+        screening = opendata.publish(cfg, tmp)
         for lang in cfg.reports.languages:
             meth = site.methodology(cfg, lang)
             links = opendata.site_links(lang)
             render_site(tmp, rendered, meth, lang=lang, data_links=links)
         shutil.rmtree(tmp / "_docs", ignore_errors=True)  # intermediate documents, not published
-        screening = opendata.require_pass(tmp / opendata.FOLDER)  # a failure keeps the old reports
         bench = cfg.paths.reports_dir / "bench"
         if bench.is_dir():  # benchmark records outlive a rebuild of the reports
             shutil.copytree(bench, tmp / "bench")

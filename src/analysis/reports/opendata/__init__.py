@@ -14,7 +14,6 @@ checks), :mod:`.pages` (catalogue and table tool).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from analysis.config import Config
 from analysis.reports.opendata.files import FOLDER, INDEX
@@ -44,12 +43,14 @@ __all__ = [
 ]
 
 
-def publish(cfg: Config, root: Path) -> dict[str, Any]:
-    """Write the open data files, the catalogue and the table tool under ``root`` (the reports
-    folder, or its staging copy); return the ``datasets.json`` index."""
+def publish(cfg: Config, root: Path) -> Screening:
+    """Write the open data files under ``root`` (the reports folder, or its staging copy), screen
+    them (:class:`ScreenerError` on any failure), then write the catalogue and the table tool
+    from the screened files; return the screening."""
     from analysis.analyse import load_results
     from analysis.reports.opendata import files, pages
 
     index = files.write(cfg, load_results(cfg), root / FOLDER, files.places(cfg))
+    screening = require_pass(root / FOLDER)
     pages.write_pages(root, index, tuple(cfg.reports.languages))
-    return index
+    return screening

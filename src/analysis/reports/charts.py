@@ -370,7 +370,10 @@ def _bar(
     height = max(60, 26 * n_bars)
     # no axis title: the category labels say what they are, and the caption names the chart
     # (a rotated title beside long labels overlapped them)
-    y = alt.Y("cat:N", title=None, sort=order, axis=alt.Axis(labelLimit=200))
+    # labels as long as they need (about 7 px a character at 12 px), within reason: a truncated
+    # society or board name cannot be told from its neighbours
+    limit = min(340, max(200, 7 * max((len(c) for c in order), default=0)))
+    y = alt.Y("cat:N", title=None, sort=order, axis=alt.Axis(labelLimit=limit))
     x = alt.X("value:Q", title=val_title, scale=alt.Scale(zero=True, nice=True), axis=axis)
     enc: dict[str, Any] = {"y": y, "x": x}
     if series_names:

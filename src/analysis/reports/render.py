@@ -117,6 +117,8 @@ def _block_html(b: Mapping[str, Any], lang: str) -> str:
         if b.get("heading"):
             lvl = int(b["heading"]["level"])
             head = f'<h{lvl} id="{cid}-h">{esc(b["heading"]["text"])}</h{lvl}>'
+        for f in b.get("findings", ()):
+            head += f'<p class="finding">{esc(f["text"])}</p>'
         return (
             f'<div class="chart-block">{head}'
             f'<figure class="chart" aria-labelledby="{cid}-cap">'
@@ -236,6 +238,7 @@ def _typst_doc(doc: Mapping[str, Any]) -> dict[str, Any]:
                     "alt": alt,
                     "caption": model.caption,
                     "heading": b.get("heading"),
+                    "findings": [f["text"] for f in b.get("findings", ())],
                     "width": 100 if model.kind == "line" else 90,
                     "table": model_typst(TableModel.from_dict(model.table)),
                 }

@@ -271,6 +271,7 @@ class Report:
         heading: str | None = None,
         heading_level: int = 3,
         alt_text: str | None = None,
+        lead: int = 0,
     ) -> Report:
         """A chart through :func:`analysis.reports.charts.build_chart`, with its data table and CSV.
 
@@ -278,7 +279,9 @@ class Report:
         finding, e.g. ``alt.compare_two``). ``heading`` (a message id, filled from ``values``)
         is the chart's own heading (level ``heading_level``, 3 or 4): the page keeps heading,
         caption, chart and data table together as one block. ``alt_text`` (already written, e.g.
-        the generated sentence stating the chart's finding) replaces ``alt``.
+        the generated sentence stating the chart's finding) replaces ``alt``. ``lead`` moves the
+        last ``lead`` findings (:meth:`finding`) into the chart's block, after its heading: the
+        block then reads heading, finding, caption, chart, data table.
         """
         if heading_level not in (3, 4):
             raise ValueError("a chart heading is level 3 or 4")
@@ -309,6 +312,19 @@ class Report:
         }
         if heading:
             block["heading"] = {"text": self.t(heading, **vals), "level": heading_level}
+        if lead:
+            moved = self.blocks[-lead:]
+            if len(moved) != lead or not all(
+                b["type"] == "text" and b.get("generated") for b in moved
+            ):
+                raise ValueError(
+                    f"chart {p.name!r}: lead={lead} but the last blocks are not findings"
+                )
+            del self.blocks[-lead:]
+            block["findings"] = [
+                {"msgid": b["msgid"], "text": b["text"], "sources": b["sources"]} for b in moved
+            ]
+            block["sources"] = sorted({s for b in moved for s in b["sources"]})
         self.blocks.append(block)
         return self
 
@@ -330,6 +346,8 @@ class Report:
                 out.append(b["text"])
             elif b["type"] == "list":
                 out.extend(b["items"])
+            elif b["type"] == "chart":
+                out.extend(f["text"] for f in b.get("findings", ()))
         return out
 
     def generated(self) -> list[str]:
@@ -389,6 +407,9 @@ def generated_text(doc: Mapping[str, Any]) -> list[str]:
     """The generated sentences of a report document: findings and tile texts."""
     out: list[str] = []
     for b in doc["blocks"]:
+        if b["type"] == "chart":
+            out.extend(f["text"] for f in b.get("findings", ()))
+            continue
         if not b.get("generated"):
             continue
         if b["type"] == "tiles":

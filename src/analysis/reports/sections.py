@@ -223,6 +223,16 @@ def _rate_alt(
     }
 
 
+def _pending(r: Report) -> int:
+    """How many findings end the report so far (they go into the next chart's block)."""
+    n = 0
+    for b in reversed(r.blocks):
+        if b["type"] != "text" or not b.get("generated"):
+            break
+        n += 1
+    return n
+
+
 def _show_pct(r: Report, v: float | None) -> str:
     return r.t("symbol.c_short") if v is None else r.pct(v, 0, proportion=True)
 
@@ -298,8 +308,6 @@ def care_comparison(
             b_group=r.t("group.none"),
             year=school_year,
         )
-        trend = outcome_trend(results, outcome)
-        said_trend = _trend_sentence(r, trend, outcome, years, school_year) if cfg else None
         r.chart(
             t,
             kind="bar",
@@ -311,6 +319,7 @@ def care_comparison(
             alt="alt.compare_two",
             heading="chart.by_care",
             heading_level=4,
+            lead=1,
             values=_rate_alt(
                 r,
                 t,
@@ -324,6 +333,8 @@ def care_comparison(
             ),
             formats=RATE_FORMATS,
         )
+        trend = outcome_trend(results, outcome)
+        said_trend = _trend_sentence(r, trend, outcome, years, school_year) if cfg else None
         if cfg is not None and trend.df.height:
             r.chart(
                 trend,
@@ -336,6 +347,7 @@ def care_comparison(
                 alt_text=said_trend.text if said_trend and said_trend.text else said.text,
                 heading="chart.over_time",
                 heading_level=4,
+                lead=1 if said_trend and said_trend.text else 0,
                 values={
                     "measure": r.t(msg),
                     "first": years[0],
@@ -375,6 +387,7 @@ def care_comparison(
             alt="alt.compare_two",
             heading="chart.by_care",
             heading_level=4,
+            lead=1,
             values=_rate_alt(
                 r,
                 att,
@@ -483,6 +496,7 @@ def eqao_trends(
                 "end": _show_pct(r, end),
             },
             formats=RATE_FORMATS,
+            lead=_pending(r),
         )
     r.text("narr.association")
     return r
@@ -616,6 +630,7 @@ def dose_and_placement(r: Report, results: Mapping[str, Protected]) -> Report:
                 heading_level=4,
                 values={"outcome": r.t(f"value.{outcome}")},
                 formats=OR_FORMATS,
+                lead=_pending(r),
             )
     return r
 
@@ -664,6 +679,7 @@ def equity(r: Report, results: Mapping[str, Protected]) -> Report:
             heading="chart.by_dimension",
             values={"dimension": r.t(f"dim.{dim}")},
             formats=RATE_FORMATS,
+            lead=_pending(r),
         )
     adj = results["equity_adjusted"]
     r.text("narr.association")
@@ -678,7 +694,14 @@ def equity(r: Report, results: Mapping[str, Protected]) -> Report:
 
 def sensitivity(r: Report, results: Mapping[str, Protected], cfg: Config) -> Report:
     """Linkage quality and the sensitivity analysis, in words, with the table."""
-    sens = results["linkage_sensitivity"]
+    full = results["linkage_sensitivity"]
+    # the adjusted differences in percentage points (yes/no outcomes, attendance), all links
+    # against high-confidence links only
+    term = pl.col("term")
+    keep = term.str.starts_with("average_difference:care_status[") | (
+        (pl.col("outcome") == "attendance") & term.str.starts_with("care_status[")
+    )
+    sens = replace(full, name=f"{full.name}-points", df=full.df.filter(keep))
     r.heading("heading.sensitivity")
     r.text("text.sensitivity")
     narrative.sensitivity(
@@ -691,8 +714,9 @@ def sensitivity(r: Report, results: Mapping[str, Protected], cfg: Config) -> Rep
     r.table(
         sens,
         "caption.linkage_sensitivity",
-        columns=["n", "estimate", "ci_low", "ci_high", "odds_ratio", "or_low", "or_high"],
-        formats={"estimate": "decimal2", "ci_low": "decimal2", "ci_high": "decimal2", **OR_FORMATS},
+        columns=["n", "estimate", "ci_low", "ci_high"],
+        labels={"estimate": "col.difference_points"},
+        formats={"estimate": "points", "ci_low": "points", "ci_high": "points"},
     )
     r.table(rates, "caption.linkage_by_group", formats={"rate": "proportion"})
     return r
@@ -766,7 +790,6 @@ def graduation(r: Report, results: Mapping[str, Protected]) -> Report:
         b_group=r.t("group.never_in_care"),
         year=cohort,
     )
-    r.text("text.graduation_proxy")
     r.chart(
         t,
         kind="bar",
@@ -781,7 +804,9 @@ def graduation(r: Report, results: Mapping[str, Protected]) -> Report:
         heading="chart.by_cohort",
         heading_level=4,
         formats=RATE_FORMATS,
+        lead=_pending(r),
     )
+    r.text("text.graduation_proxy")
     return r
 
 
@@ -931,9 +956,11 @@ def indicators(
             alt="alt.partly_suppressed",
             alt_text=said.text if said is not None else None,
             heading="chart.indicator_vs" if society_id != "Total" else "chart.indicator",
+            heading_level=4,
             values={"measure": r.t(msg), "subject": subject or PROVINCE_AREA},
             formats=formats,
             labels={"n": n_label, "events": "col.events_indicator"},
+            lead=_pending(r),
         )
     if society_id != "Total":
         placement_share(r, results, society_id, subject or society_id)
@@ -977,6 +1004,7 @@ def placement_share(
         },
         formats={"pct_days": "percent"},
         labels={"n": "col.children", "events": "col.events_indicator"},
+        lead=_pending(r),
     )
     return r
 
@@ -1136,6 +1164,7 @@ def society_education(
         heading="chart.society_outcomes",
         values={"subject": subject, "year": school_year},
         formats=RATE_FORMATS,
+        lead=_pending(r),
     )
     att = society_attendance(results, society_id, school_year)
     s = narrative.compare_means(
@@ -1161,6 +1190,7 @@ def society_education(
         heading="chart.society_attendance",
         values={"subject": subject, "year": school_year},
         formats=MEAN_PROPORTION,
+        lead=_pending(r),
     )
     years = _eqao_years(cfg)
     year = school_year if school_year in years else years[-1]
@@ -1188,6 +1218,7 @@ def society_education(
         heading="chart.society_eqao",
         values={"subject": subject, "year": year},
         formats=RATE_FORMATS,
+        lead=_pending(r),
     )
     r.text("narr.association")
     return r
@@ -1224,9 +1255,16 @@ def society_headline(
 
 # ---------------------------------------------------------------- board
 def subject_vs_province(
-    r: Report, results: Mapping[str, Protected], board_id: str, subject: str, school_year: str
+    r: Report,
+    results: Mapping[str, Protected],
+    board_id: str,
+    subject: str,
+    school_year: str,
+    *,
+    explain_small: bool = True,
 ) -> Report:
-    """A school board's outcomes against the province; explains suppression when most is hidden."""
+    """A school board's outcomes against the province; explains suppression when most is hidden
+    (unless ``explain_small`` is false: :func:`board_findings` already said so)."""
     board = label_bool(
         subset(results["outcomes_by_board"], board_id=board_id, school_year=school_year),
         "ever_in_care",
@@ -1237,7 +1275,7 @@ def subject_vs_province(
     hidden = share_suppressed(board, "rate")
     r.heading("heading.comparison")
     r.text("text.about_subject", subject=subject)
-    if hidden > 0.5:
+    if hidden > 0.5 and explain_small:
         r.text("text.small_subject", subject=subject)
     rows = []
     for src, area in ((board, subject), (prov, PROVINCE_AREA)):
@@ -1301,6 +1339,7 @@ def subject_vs_province(
                 "b_value": _show_pct(r, ontario),
             },
             formats={"rate": "proportion", "ci_low": "proportion", "ci_high": "proportion"},
+            lead=_pending(r),
         )
     eq = label_bool(
         subset(results["eqao_by_board"], board_id=board_id, school_year=school_year), "ever_in_care"
@@ -1441,6 +1480,7 @@ def board_findings(
         heading="chart.board_outcomes",
         values={"subject": subject, "year": school_year},
         formats=RATE_FORMATS,
+        lead=_pending(r),
     )
     r.heading("heading.board_trends", level=3)
     trend = board_trend(results, board_id, "chronic_absent")
@@ -1481,8 +1521,10 @@ def board_findings(
         alt="alt.board_suppressed",
         alt_text=said.text if said is not None else None,
         heading="chart.board_trend",
+        heading_level=4,
         values={"subject": subject, "year": school_year, "measure": r.t("measure.chronic_absence")},
         formats=RATE_FORMATS,
+        lead=_pending(r),
     )
     r.heading("heading.board_eqao", level=3)
     eyears = _eqao_years(cfg)
@@ -1509,8 +1551,10 @@ def board_findings(
         alt="alt.board_suppressed",
         alt_text=s.text if s.relation != "suppressed" else None,
         heading="chart.board_eqao",
+        heading_level=4,
         values={"subject": subject, "year": year},
         formats=RATE_FORMATS,
+        lead=_pending(r),
     )
     r.heading("heading.board_focus", level=3)
     if gaps:
@@ -1728,6 +1772,7 @@ def youth_summary(
             alt_text=said.text if said.relation != "suppressed" else None,
             formats={col: "proportion"},
             labels={"care_status": "col.youth_group", col: "col.youth_share"},
+            lead=_pending(r),
         )
     r.text("youth.groups")
     r.heading("heading.youth_helps")
@@ -1837,9 +1882,11 @@ def sector_indicators(
             alt="alt.partly_suppressed",
             alt_text=said.text if said.relation != "suppressed" else None,
             heading="chart.societies",
+            heading_level=4,
             values={"measure": r.t(msg), "year": last},
             formats=formats,
             labels={"society_id": "col.society", "n": n_label, "events": "col.events_indicator"},
+            lead=_pending(r),
         )
     r.text("text.societies_caution")
     return r
@@ -1878,6 +1925,7 @@ def indigenous_children(r: Report, results: Mapping[str, Protected]) -> Report:
             heading="chart.indigenous_eqao",
             labels={"level": "col.indigenous"},
             formats=RATE_FORMATS,
+            lead=_pending(r),
         )
     gaps = results["adjusted_gaps"]
     ind = subset(gaps, name=f"{gaps.name}-indigenous", term="indigenous:cw_active")
@@ -1987,6 +2035,7 @@ def linkage_section(r: Report, cfg: Config) -> Report:
         caption="caption.match_weights",
         alt="alt.match_weights",
         values={"peak": str(top["weight"][0]) if top.height else "-"},
+        lead=_pending(r),
     )
     r.table(
         results["linkage_rate_by_group"], "caption.linkage_by_group", formats={"rate": "proportion"}

@@ -464,7 +464,9 @@ CASES: dict[str, tuple[Mutate, str, str | None, list[str]]] = {
         "cpin_services.csv",
         _over("cpin_services", N["cpin_services"], N["cpin_services"]),
         [
-            f"column 'start_date': rule 'type (value does not convert)' broken by {N['cpin_services']} row(s)"
+            "column 'start_date': rule 'date_format (not YYYY-MM-DD: in a date such as 03/04/2019 "
+            "the order of day and month is ambiguous; write dates as YYYY-MM-DD)' broken by "
+            f"{N['cpin_services']} row(s)"
         ],
     ),
     "missing file": (

@@ -168,8 +168,11 @@ def test_chart_data_table_keeps_the_notes_in_its_language(lang: str) -> None:
 
     from analysis.reports.i18n import Translator
 
-    noted = replace(table(), notes=("Estimates from regression models, adjusted for age.",))
+    noted = replace(
+        table(), notes=("msg:note.models", "c: suppressed", "An audit-trail note in English.")
+    )
     model = build_chart(
         noted, kind="bar", category="group", value="pct", alt=FINDING, caption="G", lang=lang
     )
-    assert model.table["notes"] == [Translator(lang)("note.models")]
+    english = ["An audit-trail note in English."] if lang == "en" else []
+    assert model.table["notes"] == [Translator(lang)("note.models"), *english]

@@ -158,7 +158,8 @@ def _fake_links(cfg):
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    synthetic = pytest.importorskip("analysis.synthetic")
+    from analysis import synthetic
+
     cfg = load_config(scale="tiny", data_dir=tmp_path_factory.mktemp("deid") / "data")
     synthetic.generate(cfg)
     _fake_links(cfg)

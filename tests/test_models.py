@@ -344,7 +344,7 @@ def analytic_from_truth(frames: dict[str, pl.DataFrame]) -> tuple[pl.DataFrame, 
 
 
 def _generate(scale: str, seed: int) -> tuple[dict, dict[str, pl.DataFrame]]:
-    synthetic = pytest.importorskip("analysis.synthetic")
+    from analysis import synthetic
     from analysis.config import load_config
 
     cfg = load_config(scale=scale, seed=seed)

@@ -67,7 +67,7 @@ def _cfg(
     if sources is not None and not sources.is_dir():
         _fail(f"{sources}: --sources must be a folder holding the source files")
     try:
-        return load_config(
+        cfg = load_config(
             config,
             scale=scale,
             seed=seed,
@@ -79,6 +79,10 @@ def _cfg(
     except ValueError as exc:
         _fail(str(exc))
         raise  # unreachable
+    problem = cfg.paths.incoming_problem()  # an extract inside a folder the build replaces
+    if problem is not None:
+        _fail(problem)
+    return cfg
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -133,6 +137,9 @@ def _run(cfg: Config, stages: tuple[str, ...], force: bool) -> None:
             _fail(
                 f"{exc.filename or exc}: not found (run the earlier stages first, or `analysis build`)"
             )
+        except OSError as exc:  # a folder that cannot be written, a disk full: no traceback
+            progress.stop()
+            _fail(f"{exc.filename or 'a file'}: {exc.strerror or type(exc).__name__}")
 
 
 def _stage_command(name: str, doc: str):

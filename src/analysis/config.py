@@ -86,6 +86,42 @@ class Paths(_Frozen):
     def results(self) -> Path:
         return self.data_dir / "results"
 
+    @property
+    def managed(self) -> tuple[Path, ...]:
+        """The folders the build writes and replaces: no file of the user's belongs inside them."""
+        d = self.data_dir
+        return (
+            self.sources,
+            self.truth,
+            self.reference,
+            self.quarantine,
+            self.linkage,
+            self.analytic,
+            self.results,
+            d / ".state",
+            d / ".render-cache",
+            self.reports_dir,
+        )
+
+    def incoming_problem(self) -> str | None:
+        """Why ``incoming`` cannot be read as an extract (``None``: it can).
+
+        An extract inside a folder the build writes would be replaced by the build's own files:
+        it is refused before anything runs.
+        """
+        if self.incoming is None:
+            return None
+        inc = Path(self.incoming).resolve()
+        for folder in self.managed:
+            f = Path(folder).resolve()
+            if inc == f or f in inc.parents:
+                return (
+                    f"{self.incoming}: --sources must not be inside {folder}, a folder the build "
+                    "writes (its files are replaced on every run): copy the extract to a folder "
+                    "of its own and pass that folder with --sources"
+                )
+        return None
+
 
 class Noise(_Frozen):
     """Identifier noise between a child-welfare record and the school record (BRIEF.md s.8)."""
@@ -155,6 +191,13 @@ class Indicators(_Frozen):
 class Validation(_Frozen):
     max_bad_row_share: float = Field(0.01, ge=0, le=1)
     row_policy: Literal["quarantine", "fail"] = "quarantine"
+    # How an extract is read (docs/validation.md): ``normalise`` applies the documented
+    # normalisations (a whole number written 3.0, a header in capitals, NULL for missing...) and
+    # counts them; ``strict`` refuses a file that needs any of them.
+    reading: Literal["normalise", "strict"] = "normalise"
+    # Text read as a missing value in any column (ids, codes, numbers and dates are read without
+    # the spaces around them first).
+    missing_values: tuple[str, ...] = ("", "NULL")
 
 
 class Revision(_Frozen):

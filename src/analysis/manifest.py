@@ -20,7 +20,7 @@ CORE_CODE = ("config.py", "io.py", "stages.py")
 # re-renders every report). The layout makes this a short list rather than a list of modules.
 STAGE_CODE: dict[str, tuple[str, ...]] = {
     "generate": ("synthetic", "domain"),
-    "validate": ("validate.py", "domain"),
+    "validate": ("validate", "domain"),
     "link": ("linkage", "domain"),
     "deidentify": ("deidentify", "domain"),
     "analyse": ("analyse", "disclosure", "domain"),
@@ -102,6 +102,7 @@ def _stable(obj: Any) -> Any:
 def write(cfg: Config, reports_root: Path, entries: list[dict[str, Any]]) -> Path:
     """Write ``reports_root/manifest.json`` (hashes every file already under ``reports_root``)."""
     stages = stage_records(cfg)
+    val = stages.get("validate", {}).get("metrics", {})
     deid = stages.get("deidentify", {}).get("metrics", {})
     key = {k: deid[k] for k in ("key_fingerprint", "key_source", "development_key") if k in deid}
     inputs = {}
@@ -126,6 +127,11 @@ def write(cfg: Config, reports_root: Path, entries: list[dict[str, Any]]) -> Pat
             "max_bad_row_share": cfg.validation.max_bad_row_share,
         },
         "study_key": key,
+        # how the extract was read, and what was normalised (file, column, kind, values)
+        "validation": {
+            "reading": val.get("reading", cfg.validation.reading),
+            "normalisations": val.get("normalisations", []),
+        },
         "rows_per_stage": {k: v["rows"] for k, v in stages.items()},
         "stage_metrics": {
             k: v["metrics"] for k, v in stages.items() if k in ("link", "deidentify", "analyse")

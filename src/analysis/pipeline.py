@@ -65,12 +65,17 @@ def _stage_fn(name: str) -> Callable[[Config], StageResult]:
 def stage_inputs(cfg: Config, name: str) -> list[Path]:
     """Folders a stage reads: a change in any of them (or in the configuration) re-runs it."""
     p = cfg.paths
+    if name == "validate" and p.incoming is not None:
+        from analysis.validate import input_files  # the files it reads, not the whole folder
+
+        return input_files(p.incoming)
     return {
         "generate": [],
-        "validate": [p.incoming if p.incoming is not None else p.sources],
+        "validate": [p.sources],
         "link": [p.sources],
         "deidentify": [p.sources, p.linkage, p.reference],
-        "analyse": [p.analytic],
+        # and what validation counted (the methodology tables: rows, normalisations)
+        "analyse": [p.analytic, p.data_dir / ".state" / "validate.json"],
         "render": [p.results, p.analytic, NOTEBOOKS_DIR],
     }[name]
 
@@ -79,7 +84,8 @@ def stage_outputs(cfg: Config, name: str) -> list[Path]:
     p = cfg.paths
     return {
         "generate": [p.sources, p.truth, p.reference],
-        "validate": [p.incoming if p.incoming is not None else p.sources],
+        # never the user's extract: the build writes nothing there
+        "validate": [p.sources, p.quarantine] + ([p.reference] if p.incoming is not None else []),
         "link": [p.linkage],
         "deidentify": [p.analytic],
         "analyse": [p.results],
@@ -90,13 +96,16 @@ def stage_outputs(cfg: Config, name: str) -> list[Path]:
 def _digest(paths: Iterable[Path]) -> str:
     h = hashlib.sha256()
     for root in paths:
-        if root.is_file():
-            from analysis.io import sha256_file
+        try:
+            if root.is_file():
+                from analysis.io import sha256_file
 
-            h.update(f"{root}:{sha256_file(root)}".encode())
-            continue
-        for rel, digest in hash_tree(root).items():
-            h.update(f"{root}/{rel}:{digest}\n".encode())
+                h.update(f"{root}:{sha256_file(root)}".encode())
+                continue
+            for rel, digest in hash_tree(root).items():
+                h.update(f"{root}/{rel}:{digest}\n".encode())
+        except OSError:  # unreadable: the stage itself says so (a clear error), never this
+            h.update(f"{root}:unreadable\n".encode())
     return h.hexdigest()
 
 
@@ -157,7 +166,7 @@ def run_stage(
         shutil.rmtree(cfg.paths.data_dir / ".render-cache", ignore_errors=True)
     fn = _stage_fn(name)
     result = fn(cfg, progress=progress) if (name == "render" and progress is not None) else fn(cfg)  # type: ignore[call-arg]
-    # Taken after the run: validation may rewrite its own input folder (quarantined rows removed).
+    # Taken after the run: validation may rewrite the generated sources (quarantined rows removed).
     fingerprint = _fingerprint(cfg, name)
     write_json(
         {

@@ -30,14 +30,11 @@ log = logging.getLogger(__name__)
 
 INDEX_FILE = "index.json"
 
+# Notes a report shows under a table, as catalogue messages (``msg:<id>``, see
+# ``analysis.reports.tables.translate_notes``): each report says them in its own language.
 NOTES: dict[str, tuple[str, ...]] = {
-    "eqao": (
-        "No EQAO assessments in 2019-20 and 2020-21 (pandemic): shown as 'no assessment', not zero.",
-        "2021-22 starts a new baseline (digital tests, de-streamed Grade 9 math): do not draw one trend line across it.",
-    ),
-    "models": (
-        "Estimates from regression models fitted on aggregated counts; 95% intervals use standard errors clustered by student.",
-    ),
+    "eqao": ("msg:text.no_testing", "msg:text.new_baseline"),
+    "models": ("msg:note.models",),
 }
 
 

@@ -3,7 +3,8 @@ release as every other table (so the release-wide consistency pass and the audit
 
 They are built from what de-identification passed on: the linkage quality aggregates
 (``analytic/linkage_quality.json``: counts and rates by group, no identifier) and the row counts
-each stage recorded (``.state``), never from the linkage or source folders.
+and normalisation counts each stage recorded (``.state``), never from the linkage or source
+folders.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ UNIVERSES = {
     "linkage_rate_by_group": "cw_records_linkage",
     "linkage_match_weights": "scored_pairs",
     "methodology_row_accounting": "rows",
+    "methodology_normalisations": "values_normalised",
 }
 
 
@@ -79,6 +81,25 @@ def row_accounting(cfg: Config) -> pl.DataFrame:
     )
 
 
+def normalisations(cfg: Config) -> pl.DataFrame:
+    """What the reading of the extract normalised: values per file, column and kind (empty when
+    nothing was; ``docs/validation.md`` describes each kind)."""
+    val = stage_records(cfg).get("validate", {}).get("metrics", {})
+    rows = [
+        {
+            "file": str(n["file"]),
+            "column": str(n["column"] or "file_level"),
+            "normalisation": str(n["normalisation"]),
+            "n": int(n["values"]),
+        }
+        for n in val.get("normalisations", [])
+    ]
+    return pl.DataFrame(
+        rows,
+        schema={"file": pl.Utf8, "column": pl.Utf8, "normalisation": pl.Utf8, "n": pl.Int64},
+    )
+
+
 def methodology_tables(cfg: Config) -> dict[str, Spec]:
     """``name -> (table, dims, numerator, stats)``, counts in ``n``, like ``build_tables``."""
     q = linkage_quality(cfg)
@@ -111,4 +132,7 @@ def methodology_tables(cfg: Config) -> dict[str, Spec]:
     acc = row_accounting(cfg)
     if not acc.is_empty():
         specs["methodology_row_accounting"] = (acc, ["stage", "table", "measure"], None, ())
+    norm = normalisations(cfg)
+    if not norm.is_empty():  # an extract written differently from the documented form
+        specs["methodology_normalisations"] = (norm, ["file", "column", "normalisation"], None, ())
     return specs

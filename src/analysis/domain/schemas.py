@@ -18,7 +18,14 @@ from pandera.constants import CHECK_OUTPUT_KEY
 from analysis.config import Config
 from analysis.domain.dates import EXTRACT_END
 from analysis.domain.oen import oen_is_valid
-from analysis.domain.vocab import GENDER_IDENTITIES, GRADES, PLACEMENT_TYPES, RACES, SERVICE_TYPES
+from analysis.domain.vocab import (
+    GENDER_IDENTITIES,
+    GRADES,
+    PLACEMENT_TYPES,
+    RACES,
+    REGIONS,
+    SERVICE_TYPES,
+)
 
 # The panel the extract covers is the configuration's (defined once, in ``Config.school_years``).
 SCHOOL_YEARS: tuple[str, ...] = Config.model_fields["school_years"].default
@@ -263,6 +270,41 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
 
 SOURCE_NAMES = tuple(SCHEMAS)
 
+# The reference tables a user's extract may bring (``boards``, ``societies``): checked like the
+# sources. "unknown" is what the build writes for a table derived from the ids alone.
+_REGION = _isin((*REGIONS, "unknown"))
+_LANGUAGE = _isin(("en", "fr"))
+REFERENCE_SCHEMAS: dict[str, pa.DataFrameSchema] = {
+    "boards": pa.DataFrameSchema(
+        {
+            "board_id": pa.Column(pl.Utf8, checks=[pa.Check.str_matches(r"^B\d{2}$")]),
+            "board_name": pa.Column(pl.Utf8, checks=[pa.Check.str_length(1, 200)]),
+            "board_type": pa.Column(pl.Utf8, checks=[_isin(("public", "catholic", "unknown"))]),
+            "language": pa.Column(pl.Utf8, checks=[_LANGUAGE]),
+            "region": pa.Column(pl.Utf8, checks=[_REGION]),
+        },
+        checks=[_unique("board_id")],
+        strict=True,
+        name="boards",
+    ),
+    "societies": pa.DataFrameSchema(
+        {
+            "society_id": pa.Column(pl.Utf8, checks=[pa.Check.str_matches(r"^S\d{2}$")]),
+            "society_name": pa.Column(pl.Utf8, checks=[pa.Check.str_length(1, 200)]),
+            "indigenous": pa.Column(pl.Boolean),
+            "faith_based": pa.Column(pl.Boolean),
+            "region": pa.Column(pl.Utf8, checks=[_REGION]),
+            "language": pa.Column(pl.Utf8, checks=[_LANGUAGE]),
+        },
+        checks=[_unique("society_id")],
+        strict=True,
+        name="societies",
+    ),
+}
+REFERENCE_NAMES = tuple(REFERENCE_SCHEMAS)
+# Every table the validation reads, sources first.
+ALL_SCHEMAS: dict[str, pa.DataFrameSchema] = {**SCHEMAS, **REFERENCE_SCHEMAS}
+
 # The key of each source (``duplicate_key``), and the column a table-level rule is reported under.
 KEYS: dict[str, tuple[str, ...]] = {
     "onsis_enrolment": ("oen", "school_year"),
@@ -272,6 +314,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "cpin_placements": ("placement_id",),
     "cpin_cases": ("case_id",),
     "cpin_onlac": ("assessment_id",),
+    "boards": ("board_id",),
+    "societies": ("society_id",),
 }
 _TABLE_RULE_COLUMN = {
     "end_date_not_before_start_date": "end_date",
@@ -331,7 +375,8 @@ class Problem:
 
 
 def check_source(name: str, df: pl.DataFrame) -> list[Problem]:
-    """Validate ``df`` against the schema of source ``name``; return every broken rule.
+    """Validate ``df`` against the schema of source (or reference table) ``name``; return every
+    broken rule.
 
     Row-level problems carry the 0-based indices of the rows that broke them; a problem without
     rows (a missing column, a wrong type) concerns the whole file.
@@ -348,7 +393,7 @@ def check_source(name: str, df: pl.DataFrame) -> list[Problem]:
 
 def _schema_problems(name: str, df: pl.DataFrame) -> list[Problem]:
     """Every broken rule, from pandera's own ``validate(lazy=True)`` (failure cases and all)."""
-    schema = SCHEMAS[name]
+    schema = ALL_SCHEMAS[name]
     try:
         schema.validate(df, lazy=True)
     except pa.errors.SchemaErrors as exc:
@@ -365,7 +410,7 @@ def _schema_problems(name: str, df: pl.DataFrame) -> list[Problem]:
 
 def _problem(name: str, column: str | None, check: str, idx: tuple[int, ...]) -> Problem:
     rule = _rule_name(check)
-    if column == SCHEMAS[name].name:  # a table-level check: report it under its column(s)
+    if column == ALL_SCHEMAS[name].name:  # a table-level check: report it under its column(s)
         column = ", ".join(KEYS[name]) if rule == "duplicate_key" else _TABLE_RULE_COLUMN.get(rule)
     return Problem(column=column, rule=rule, rows=len(idx), row_index=idx)
 
@@ -400,7 +445,7 @@ def _row_problems(name: str, df: pl.DataFrame) -> list[Problem] | None:
     only the indices of the failing rows: no failure-case frames (which copy every column of
     every failing row) are built.
     """
-    schema = SCHEMAS[name]
+    schema = ALL_SCHEMAS[name]
     if not _plain_structure(schema, df):
         return None
     lf = df.lazy()

@@ -219,7 +219,7 @@ def threshold_report(
     col = "posterior" if "posterior" in pairs.columns else "match_probability"
     best = (
         pairs.sort(col, descending=True)
-        .group_by("cw_id")
+        .group_by("cw_id", maintain_order=True)  # a fixed order: the float sum below is the same
         .first()
         .with_columns(pl.col(col).alias("match_probability"))
     )

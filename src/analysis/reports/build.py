@@ -320,7 +320,7 @@ def run_job(job: Job, cache_dir: Path, key: str, shared_kernel: bool = True) -> 
 
     target = cache_dir / key
     if not (target / "entry.json").exists():
-        with atomic_dir(target) as tmp:
+        with atomic_dir(target, record=False) as tmp:  # the build's private cache
             doc = execute_notebook(
                 job,
                 tmp / "notebooks" / f"{job.slug}.ipynb",
@@ -405,7 +405,10 @@ def run(
         entries.append(entry)
         if progress is not None:
             progress(len(entries), len(jobs))
-    with atomic_dir(cfg.paths.reports_dir) as tmp:
+    # what the build wrote in the reports folder is recorded beside its data (a user's files
+    # there are kept: analysis.io.atomic_dir)
+    record = cfg.paths.data_dir / ".state" / "files" / "reports.json"
+    with atomic_dir(cfg.paths.reports_dir, record=record) as tmp:
         rendered = []
         for key, entry in zip(keys, entries, strict=True):
             _copy_report(cache / key, tmp)

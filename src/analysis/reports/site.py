@@ -42,4 +42,8 @@ def methodology(cfg: Config, lang: str) -> Report:
         r.heading("heading.row_accounting").text("method.row_accounting")
         # Row counts of whole source files are not about small groups, but they pass the same gate.
         r.table(acc, "caption.row_accounting")
+    norm = results.get("methodology_normalisations")  # only when the extract needed any
+    if norm is not None and norm.df.height:
+        r.heading("heading.normalisations").text("method.normalisations")
+        r.table(norm, "caption.normalisations")
     return r

@@ -119,34 +119,24 @@ def cell_text(value: Any, symbol: str | None, kind: str, lang: str) -> tuple[str
     return text, symbol
 
 
-# Notes that the analysis and disclosure stages attach to tables are written in English for the
-# audit trail; a report shows them in its own language. Symbol explanations are dropped (the
-# symbol legend already says them, from the catalogue); known notes map to catalogue messages; an
-# unknown note is shown only in English reports, never untranslated in French.
-_NOTE_MESSAGES: tuple[tuple[str, str | None], ...] = (
-    ("c:", None),
-    ("z:", None),
-    ("x:", None),
-    ("u:", None),
-    ("No EQAO assessments in 2019-20", "text.no_testing"),
-    ("2021-22 starts a new baseline", "text.new_baseline"),
-    ("Estimates from regression models", "note.models"),
-)
+# A table carries notes of two kinds. ``msg:<id>`` names a catalogue message (the analyse stage's
+# notes: no EQAO in the pandemic years, the new baseline, how models were fitted), shown in the
+# report's own language. Anything else is English for the audit trail: an explanation of a
+# symbol (``c: ...``) is dropped, since the symbol legend says it from the catalogue; another note
+# is shown only in English reports, never untranslated in French.
+NOTE_MESSAGE = "msg:"
+_SYMBOL_NOTES = tuple(f"{s}:" for s in SYMBOLS)
 
 
 def translate_notes(notes: Sequence[str], lang: str) -> list[str]:
-    """A table's notes in ``lang`` (see ``_NOTE_MESSAGES``)."""
+    """A table's notes in ``lang``."""
     tr = Translator(lang)
     out: list[str] = []
     for n in notes:
-        for prefix, msgid in _NOTE_MESSAGES:
-            if n.startswith(prefix):
-                if msgid is not None:
-                    out.append(tr(msgid))
-                break
-        else:
-            if lang == "en":
-                out.append(n)
+        if n.startswith(NOTE_MESSAGE):
+            out.append(tr(n.removeprefix(NOTE_MESSAGE)))
+        elif not n.startswith(_SYMBOL_NOTES) and lang == "en":
+            out.append(n)
     return list(dict.fromkeys(out))
 
 

@@ -359,12 +359,15 @@ def _placements(
 def onlac_assessments(
     cfg: Config, rng: np.random.Generator, child: pl.DataFrame, episodes: pl.DataFrame
 ) -> pl.DataFrame:
-    """OnLAC items of youth aged 10-17 in care for a year or more on 1 October of each year.
+    """OnLAC items of youth in care on 1 October of each year: the assessment's own rule, the
+    same one the indicator uses (``cfg.indicators.onlac_ages``, ``onlac_min_days_in_care``).
 
     One row per youth and year: ``child_id``, ``ep``, ``item_1`` to ``item_4`` (0-2) and
     ``assessment_days`` (a few months after 1 October, days since 1970-01-01).
     """
     fy0 = int(cfg.school_years[0][:4])
+    youngest, oldest = cfg.indicators.onlac_ages
+    min_days = cfg.indicators.onlac_min_days_in_care
     rows = []
     e = (
         episodes.filter(pl.col("service_type").is_in(list(SERVICE_IN_CARE)))
@@ -373,10 +376,10 @@ def onlac_assessments(
     )
     for k in range(len(cfg.school_years)):
         at = days_since_epoch(dt.date(fy0 + k, 10, 1))
-        sel = e.filter((pl.col("start") + 365 <= at) & (pl.col("end") > at)).with_columns(
+        sel = e.filter((pl.col("start") + min_days <= at) & (pl.col("end") > at)).with_columns(
             ((at - pl.col("birth_days")) / 365.25).floor().alias("age")
         )
-        sel = sel.filter((pl.col("age") >= 10) & (pl.col("age") <= 17))
+        sel = sel.filter((pl.col("age") >= youngest) & (pl.col("age") <= oldest))
         if sel.height:
             rows.append(
                 sel.select("child_id", "ep").with_columns(

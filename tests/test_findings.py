@@ -216,3 +216,57 @@ def test_sentences_follow_a_reversed_gap(tiny_build, tmp_path_factory) -> None: 
         assert _expected(est, lo, hi) in sentence, (est, lo, hi, sentence)
         if _expected(est, lo, hi) != "no clear difference":
             assert f"{abs(est) * 100:.1f} percentage points" in sentence
+
+
+# ---------------------------------------------------------------- what each report kind holds
+def _report_pages(cfg) -> list[Path]:  # type: ignore[no-untyped-def]
+    root = cfg.paths.reports_dir
+    return sorted(p for p in root.glob("*.html") if not p.name.startswith(("index", "methodology")))
+
+
+def test_every_report_opens_with_tiles_and_findings_before_tables(tiny_build) -> None:  # type: ignore[no-untyped-def]
+    for p in _report_pages(tiny_build):
+        page = p.read_text(encoding="utf-8")
+        main = page[page.index("<main") :]
+        assert '<dl class="facts">' in main, p.name  # publication date, period, next, contact
+        tiles, finding = main.find('<ul class="tiles">'), main.find('<p class="finding">')
+        table = main.find("<table")
+        assert 0 <= tiles < table and 0 <= finding < table, p.name
+        n_tiles = main.count('<li class="tile')
+        assert 3 <= n_tiles <= 6, (p.name, n_tiles)
+        assert 'id="heading-revisions"' in main, p.name
+
+
+def test_every_society_page_has_at_least_three_charts(tiny_build) -> None:  # type: ignore[no-untyped-def]
+    pages = [p for p in _report_pages(tiny_build) if p.name.startswith("society-")]
+    assert len(pages) == 50
+    for p in pages:
+        page = p.read_text(encoding="utf-8")
+        assert page.count('role="img"') >= 3, p.name
+        # the five indicators each beside Ontario, and the school outcomes of the society's children
+        assert page.count('class="chart-block"') >= 3
+        assert 'id="heading-society-education"' in page, p.name
+
+
+def test_sector_reports_exist_in_both_languages_and_both_indexes_link_them(tiny_build) -> None:  # type: ignore[no-untyped-def]
+    root = tiny_build.paths.reports_dir
+    index = (root / "index.html").read_text(encoding="utf-8")
+    index_fr = (root / "index-fr.html").read_text(encoding="utf-8")
+    for a in ("oacas", "ancfsao"):
+        for lang in ("en", "fr"):
+            slug = f"sector-{a}-{lang}"
+            assert (root / f"{slug}.html").is_file() and (root / f"{slug}.pdf").is_file()
+            assert f'href="{slug}.html"' in index and f'href="{slug}.html"' in index_fr
+    ancfsao = (root / "sector-ancfsao-en.html").read_text(encoding="utf-8")
+    assert 'id="heading-indigenous-children"' in ancfsao
+
+
+def test_youth_summary_has_five_to_eight_findings_each_with_a_chart(tiny_build) -> None:  # type: ignore[no-untyped-def]
+    for lang in ("en", "fr"):
+        page = (tiny_build.paths.reports_dir / f"youth-{lang}.html").read_text(encoding="utf-8")
+        found = page.split('id="heading-youth-found"', 1)[1].split('id="heading-youth-helps"', 1)[0]
+        n = found.count("<h3")
+        assert 5 <= n <= 8, n
+        assert found.count('role="img"') == n
+        for section in ("heading-youth-rights", "heading-help", "heading-youth-helps"):
+            assert f'id="{section}"' in page

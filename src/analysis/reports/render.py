@@ -37,6 +37,12 @@ TEMPLATES = Path(__file__).parent / "templates"
 PDF_TIMESTAMP = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 AUDIENCE_ORDER: tuple[str, ...] = ("ministry", "board", "society", "sector", "youth", "public")
 _URL = re.compile(r"https?://", re.IGNORECASE)
+_SVG_WIDTH = re.compile(r'<svg[^>]*?\swidth="([\d.]+)"')
+WIDE_CHART_PX = 560  # wider than this, a chart scrolls on a phone rather than shrinking
+
+
+def tr_lang(lang: str) -> Translator:
+    return Translator(lang)
 
 
 class RenderError(RuntimeError):
@@ -119,11 +125,21 @@ def _block_html(b: Mapping[str, Any], lang: str) -> str:
             head = f'<h{lvl} id="{cid}-h">{esc(b["heading"]["text"])}</h{lvl}>'
         for f in b.get("findings", ()):
             head += f'<p class="finding">{esc(f["text"])}</p>'
+        # A wide chart (grouped bars, long labels) keeps a readable size on a phone and scrolls
+        # sideways inside its own keyboard-reachable region, like a wide table.
+        m = _SVG_WIDTH.search(svg)
+        wide = m is not None and float(m.group(1)) > WIDE_CHART_PX
+        scroll = (
+            f' class="chart-svg chart-wide" role="region" tabindex="0"'
+            f' aria-label="{esc(tr_lang(lang)("ui.chart_region", caption=model.caption))}"'
+            if wide
+            else ' class="chart-svg"'
+        )
         return (
             f'<div class="chart-block">{head}'
             f'<figure class="chart" aria-labelledby="{cid}-cap">'
             f'<figcaption id="{cid}-cap">{esc(model.caption)}</figcaption>'
-            f'<div class="chart-svg">{svg}</div></figure>'
+            f"<div{scroll}>{svg}</div></figure>"
             f'<div class="chart-data">{table}</div></div>\n'
         )
     if t == "tiles":

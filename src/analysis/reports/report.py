@@ -272,6 +272,7 @@ class Report:
         heading_level: int = 3,
         alt_text: str | None = None,
         lead: int = 0,
+        compact: bool = False,
     ) -> Report:
         """A chart through :func:`analysis.reports.charts.build_chart`, with its data table and CSV.
 
@@ -300,6 +301,7 @@ class Report:
             lang=self.lang,
             labels=labels,
             formats=formats,
+            compact=compact,
         )
         cid = self._unique_id("chart-" + p.name)
         csv_name = self._add_csv(p, None)

@@ -1772,6 +1772,7 @@ def youth_summary(
             alt_text=said.text if said.relation != "suppressed" else None,
             formats={col: "proportion"},
             labels={"care_status": "col.youth_group", col: "col.youth_share"},
+            compact=True,
             lead=_pending(r),
         )
     r.text("youth.groups")

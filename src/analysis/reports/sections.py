@@ -1893,13 +1893,18 @@ def sector_indicators(
     return r
 
 
+def indigenous_eqao(results: Mapping[str, Protected]) -> Protected:
+    """EQAO results by Indigenous identity among child-welfare-involved students (all years)."""
+    eq = label_bool(results["equity_rates"], "ever_in_care")
+    return drop_dims(subset(eq, name=f"{eq.name}-indigenous", dimension="indigenous"), "dimension")
+
+
 def indigenous_children(r: Report, results: Mapping[str, Protected]) -> Report:
     """Indigenous children and youth across all societies: EQAO results by Indigenous identity,
     the adjusted Indigenous difference among child-welfare-involved students, and link rates."""
     r.heading("heading.indigenous_children")
     r.text("text.indigenous_children")
-    eq = label_bool(results["equity_rates"], "ever_in_care")
-    t = drop_dims(subset(eq, name=f"{eq.name}-indigenous", dimension="indigenous"), "dimension")
+    t = indigenous_eqao(results)
     if t.df.height:
         said = narrative.compare_rates(
             r,
@@ -1962,8 +1967,26 @@ def indigenous_children(r: Report, results: Mapping[str, Protected]) -> Report:
 def sector_headline(
     r: Report, results: Mapping[str, Protected], names: Mapping[str, str], tag: str
 ) -> Report:
-    """Ontario's latest value of each indicator, from the side-by-side tables the report shows."""
+    """Ontario's latest value of each indicator, from the side-by-side tables the report shows;
+    for ANCFSAO, first the EQAO results of Indigenous children and youth in care."""
     tiles = []
+    if tag == "ancfsao":
+        t = indigenous_eqao(results)
+        if t.df.height:
+            tiles.append(
+                narrative.rate_tile(
+                    r,
+                    t,
+                    measure=r.t(
+                        "tile.share_pooled",
+                        group=r.t("group.indigenous_in_care"),
+                        measure=r.t("phrase.at_standard"),
+                    ),
+                    a={"level": "true", "ever_in_care": "in care"},
+                    b={"level": "false", "ever_in_care": "in care"},
+                    b_label=r.t("group.other_in_care"),
+                )
+            )
     for name, msg, year_col, value, fixed, _n, fmt_kind in INDICATOR_VIEWS:
         if name not in results:
             continue
@@ -1982,7 +2005,7 @@ def sector_headline(
             )
         )
     r.heading("heading.key_facts")
-    r.tiles(tiles)
+    r.tiles(tiles[:6])
     return r
 
 

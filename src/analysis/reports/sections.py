@@ -1812,6 +1812,13 @@ def reference_table(cfg: Config, table: str) -> pl.DataFrame:
     return pl.read_parquet(cfg.paths.analytic / f"{table}.parquet")
 
 
+def _natural(text: str) -> tuple[Any, ...]:
+    """Sort key that puts "Society 9" before "Society 10"."""
+    import re
+
+    return tuple(int(p) if p.isdigit() else p.casefold() for p in re.split(r"(\d+)", text))
+
+
 def _societies_side_by_side(
     results: Mapping[str, Protected],
     name: str,
@@ -1831,7 +1838,7 @@ def _societies_side_by_side(
         return None
     # the year stays a column: the sentences name it, so the CSV must hold it
     t = subset(t, **{year_col: last})
-    order = [*sorted(names, key=lambda s: names[s]), "Total"]
+    order = [*sorted(names, key=lambda s: _natural(names[s])), "Total"]
     t = _ordered(t, "society_id", tuple(order))
     t = _rename_values(t, "society_id", {**names, "Total": PROVINCE_AREA})
     return t, last

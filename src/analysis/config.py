@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Scale = Literal["tiny", "small", "province"]
 
@@ -135,6 +135,18 @@ class Noise(_Frozen):
     postal_code_outdated: float = Field(0.30, ge=0, le=1)
     duplicate_cw_record: float = Field(0.08, ge=0, le=1)
     no_student_record: float = Field(0.12, ge=0, le=1)
+    # Harder cases (issue 20): what a held-out extract had and the first synthetic Ontario did
+    # not. Of the children with no student record, the share who are an enrolled student's
+    # sibling (same surname and address), and of those the share who are that student's twin
+    # (same birth date too); the share of no-student records that carry a valid OEN belonging
+    # to no student; and of the records of enrolled children, the share whose OEN is valid but
+    # no student's (a slip that passes the check digit, or an OEN issued elsewhere). Judgement:
+    # children outside the school system often have enrolled siblings (a younger child, one
+    # schooled privately or on reserve while a sibling attends a board school).
+    no_student_enrolled_sibling: float = Field(0.30, ge=0, le=1)
+    no_student_twin: float = Field(0.10, ge=0, le=1)
+    no_student_valid_oen: float = Field(0.15, ge=0, le=1)
+    oen_unenrolled: float = Field(0.002, ge=0, le=1)
 
     def scaled(self, factor: float) -> Noise:
         """Every rate multiplied by ``factor`` (capped at 1): for degradation tests."""
@@ -162,10 +174,34 @@ class Effects(_Frozen):
 
 
 class Linkage(_Frozen):
+    """Record linkage (``analysis.linkage``).
+
+    ``no_student_share`` is the share of child-welfare records whose child has no OnSIS record at
+    all (too young for school, at a First Nations-operated school, in a private school or home
+    schooled, living outside Ontario). It is known in advance within a range, not measured from
+    the linkage: no published figure was found, so the default is judgement (BRIEF.md s.8 and the
+    synthetic province's 12%), and the range says how far it could be off. The record posterior
+    takes it as the prior share of records *without* a student (the share estimated from the
+    scores is kept inside the range), and the threshold report counts the false links it implies
+    among records with no true match.
+    """
+
     engine: Literal["duckdb", "spark"] = "duckdb"
     match_threshold: float = Field(0.8, gt=0, lt=1)
     high_confidence: float = Field(0.99, gt=0, lt=1)
     max_pairs_em: int = Field(2_000_000, gt=0)
+    no_student_share: float = Field(0.12, gt=0, lt=1)
+    no_student_share_range: tuple[float, float] = (0.06, 0.25)
+
+    @model_validator(mode="after")
+    def _share_in_range(self) -> Linkage:
+        lo, hi = self.no_student_share_range
+        if not 0 < lo <= self.no_student_share <= hi < 1:
+            raise ValueError(
+                "linkage.no_student_share must lie inside linkage.no_student_share_range "
+                f"(0 < low <= share <= high < 1; got {self.no_student_share} in [{lo}, {hi}])"
+            )
+        return self
 
 
 class Privacy(_Frozen):

@@ -69,8 +69,12 @@ def child_welfare(
     n_cw = cfg.size.cw_children
     n_nostudent = int(round(cfg.noise.no_student_record * n_cw))
     n_student = n_cw - n_nostudent
-    child_sid = np.sort(rng.choice(unique_sorted(panel["sid"]), size=n_student, replace=False))
+    enrolled = unique_sorted(panel["sid"])
+    child_sid = np.sort(rng.choice(enrolled, size=n_student, replace=False))
     non_students = _without_student_record(rng, n_nostudent, fsas)
+    if cfg.noise.no_student_enrolled_sibling > 0 and n_nostudent:
+        # a stream of its own (spawning does not advance ``rng``): every other draw is as before
+        _as_enrolled_siblings(rng.spawn(1)[0], cfg, non_students, people, panel, enrolled, fsas)
     child = _identities(people, panel, child_sid, non_students, fsas)
     region = child["region"].to_numpy()
     birth_days = child["birth_days"].to_numpy()
@@ -128,25 +132,80 @@ def _without_student_record(rng: np.random.Generator, n: int, fsas: dict) -> dic
     }
 
 
-def _identities(
-    people: dict, panel: dict, child_sid: np.ndarray, non_students: dict, fsas: dict
-) -> pl.DataFrame:
-    """Identity of every child, students first: a student's is the school's, with the latest
-    postal code and region of the student in the panel (the "current" address)."""
+def _current_addresses(
+    people: dict, panel: dict, sids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The latest postal code (integer) and region of students ``sids`` in the panel (the
+    "current" address)."""
     order = np.lexsort((panel["yi"], panel["sid"]))
     sid_sorted = panel["sid"][order]
     last_idx = np.r_[np.flatnonzero(np.diff(sid_sorted)), len(sid_sorted) - 1]
     last_sid = sid_sorted[last_idx]
     last_row = order[last_idx]
     del order, sid_sorted
-    pos = np.searchsorted(last_sid, child_sid)
-    c_row = last_row[pos]
-    c_pc = panel["pc"][c_row]
-    c_region = np.where(
-        panel["yi"][c_row] >= people["move_y"][child_sid],
-        people["region2"][child_sid],
-        people["region1"][child_sid],
+    c_row = last_row[np.searchsorted(last_sid, sids)]
+    region = np.where(
+        panel["yi"][c_row] >= people["move_y"][sids],
+        people["region2"][sids],
+        people["region1"][sids],
     )
+    return panel["pc"][c_row], region
+
+
+def _as_enrolled_siblings(
+    rng: np.random.Generator,
+    cfg: Config,
+    non_students: dict,
+    people: dict,
+    panel: dict,
+    enrolled: np.ndarray,
+    fsas: dict,
+) -> None:
+    """Make ``Noise.no_student_enrolled_sibling`` of the children without a student record the
+    sibling of an enrolled student (in place): the student's surname and current address, a
+    first name of their own, and a birth date a sibling's (one to five years apart; the same
+    day for a twin, ``Noise.no_student_twin`` of those not too young for school). A child too
+    young for school stays born in 2019-2022. These are the hard cases: a candidate sharing
+    surname, address and (for a twin) birth date who is not the child."""
+    nz = cfg.noise
+    n = len(non_students["reasons"])
+    for key in ("first", "last", "pc"):  # object arrays: a longer name must not be cut short
+        non_students[key] = non_students[key].astype(object)
+    sib = rng.random(n) < nz.no_student_enrolled_sibling
+    k = int(sib.sum())
+    idx = np.flatnonzero(sib)
+    of = rng.choice(enrolled, size=k, replace=True)
+    young = non_students["reasons"][idx] == "too_young"
+    twin = (~young) & (rng.random(k) < nz.no_student_twin)
+    gap = rng.integers(365, 5 * 365, size=k) * rng.choice([-1, 1], size=k)
+    born = np.where(twin, people["birth_days"][of], people["birth_days"][of] + gap)
+    born = np.where(young, non_students["birth_days"][idx], np.minimum(born, EXTRACT_END_DAYS))
+    pc, region = _current_addresses(people, panel, of)
+    first = non_students["first"][idx].astype(object)
+    theirs = first_names(people, of)
+    g = non_students["g"][idx]
+    ff, _ = names.first_name_vocabulary("female")
+    fm, _ = names.first_name_vocabulary("male")
+    # a first name of their own (never the sibling's): the next name in the vocabulary
+    for j in np.flatnonzero(first == theirs):
+        vocab = ff if g[j] == 0 else fm
+        first[j] = vocab[(int(np.searchsorted(vocab, first[j])) + 1) % len(vocab)]
+    non_students["first"][idx] = first
+    non_students["last"][idx] = last_names(people, of)
+    non_students["birth_days"][idx] = born
+    non_students["region"][idx] = region
+    non_students["pc"][idx] = postal_strings(pc, fsas)
+    hard = np.full(n, "", dtype=object)
+    hard[idx] = np.where(twin, "enrolled_twin", "enrolled_sibling")
+    non_students["hard_case"] = hard
+
+
+def _identities(
+    people: dict, panel: dict, child_sid: np.ndarray, non_students: dict, fsas: dict
+) -> pl.DataFrame:
+    """Identity of every child, students first: a student's is the school's, with the latest
+    postal code and region of the student in the panel (the "current" address)."""
+    c_pc, c_region = _current_addresses(people, panel, child_sid)
     n_student, n_new = len(child_sid), len(non_students["reasons"])
     return pl.DataFrame(
         {
@@ -171,6 +230,13 @@ def _identities(
             "no_student_reason": np.concatenate(
                 [np.full(n_student, None), non_students["reasons"]]
             ).tolist(),
+            # "", or how a child with no student record resembles an enrolled one
+            "hard_case": np.concatenate(
+                [
+                    np.full(n_student, "", dtype=object),
+                    non_students.get("hard_case", np.full(n_new, "", dtype=object)),
+                ]
+            ).astype(str),
         },
         schema_overrides={"no_student_reason": pl.Utf8},
     )

@@ -213,6 +213,11 @@ class Privacy(_Frozen):
     min_fsa_children: int = Field(40, ge=1)
     min_cell: int = Field(10, ge=1)
     protection_width: float = Field(5, ge=0)
+    # The rule every hidden value keeps against everything the release prints (the release-wide
+    # suppression enforces it, `analysis audit` checks it): an interval at least protection_width
+    # wide whose upper bound reaches min_cell; an amount (days of care) at least magnitude_share
+    # of its value wide.
+    magnitude_share: float = Field(0.1, ge=0, le=1)
     round_base: int | None = None
 
 

@@ -3,6 +3,9 @@ accounting of every stage. Every number on it passes the disclosure module like 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from analysis.analyse import load_results
 from analysis.config import Config
 from analysis.reports.render import default_methodology
@@ -46,4 +49,25 @@ def methodology(cfg: Config, lang: str) -> Report:
     if norm is not None and norm.df.height:
         r.heading("heading.normalisations").text("method.normalisations")
         r.table(norm, "caption.normalisations")
+    return r
+
+
+def audit_section(r: Report, summary: Mapping[str, Any], cfg: Config) -> Report:
+    """The audit of the whole release (:mod:`analysis.reports.audit`): what was attacked, how,
+    and what failed (its time is in the manifest: the page is the same bytes on every run)."""
+    engines = {"highs": "HiGHS", "gconfid": "G-Confid"}
+    failures = sum(summary["failures"].values())
+    r.heading("heading.audit")
+    r.text(
+        "method.audit",
+        examined=int(summary["examined"]),
+        relations=int(summary["relations"]),
+        width=r.num(cfg.privacy.protection_width),
+        threshold=cfg.privacy.min_cell,
+        engines=", ".join(engines.get(e, e) for e in summary["engines_run"]),
+    )
+    r.text(
+        "method.audit_result",
+        failures=r.t("method.audit_none") if not failures else r.num(failures),
+    )
     return r

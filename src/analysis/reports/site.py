@@ -3,6 +3,7 @@ accounting of every stage. Every number on it passes the disclosure module like 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,12 +35,7 @@ def methodology(cfg: Config, lang: str) -> Report:
     r.table(groups, "caption.linkage_by_group", formats={"rate": "percent"})
     risk = cfg.paths.analytic / "risk.json"
     if risk.exists():
-        r.heading("heading.risk")
-        r.text(
-            "method.risk",
-            k=cfg.privacy.k_anonymity,
-            risk=r.pct(1 / cfg.privacy.k_anonymity, 0, proportion=True),
-        )
+        risk_section(r, json.loads(risk.read_text(encoding="utf-8")), cfg.privacy.k_anonymity)
     acc = results.get("methodology_row_accounting")
     if acc is not None and acc.df.height:
         r.heading("heading.row_accounting").text("method.row_accounting")
@@ -70,4 +66,60 @@ def audit_section(r: Report, summary: Mapping[str, Any], cfg: Config) -> Report:
         "method.audit_result",
         failures=r.t("method.audit_none") if not failures else r.num(failures),
     )
+    return r
+
+
+# the quasi-identifier sets of risk.json's summary the page states, by (table, adversary)
+RISK_SETS = (
+    ("student_years", "school", "school"),
+    ("student_years", "community", "community"),
+    ("student_years", "child_welfare", "child_welfare"),
+    ("cw_persons", "child_welfare", "cw_persons"),
+)
+
+
+def risk_section(r: Report, risk: Mapping[str, Any], k: int) -> Report:
+    """The threat model and the k achieved on each quasi-identifier set, from ``risk.json``
+    (shares and smallest group sizes only: no identifier, no small count)."""
+    r.heading("heading.risk")
+    r.text("method.risk_audience")
+    r.text("method.risk_adversaries")
+    r.text("method.risk", k=k, risk=r.pct(1 / k, 0, proportion=True))
+    summary = risk.get("summary", {})
+    by_kind = {
+        (rec["table"], rec["adversary"]): rec for rec in summary.values() if rec.get("enforced")
+    }
+    values: dict[str, Any] = {"k": k}
+    items = []
+    for table, adversary, key in RISK_SETS:
+        rec = by_kind.get((table, adversary))
+        if rec is None or "after" not in rec:
+            continue
+        values[f"k_{key}"] = int(rec["after"].get("k") or k)
+        values[f"before_{key}"] = r.pct(rec["before"]["below_k_share"], 1, proportion=True)
+        values[f"after_{key}"] = r.pct(rec["after"]["below_k_share"], 1, proportion=True)
+        items.append(f"method.risk_set.{key}")
+    join = risk.get("join_suppression")
+    joined = next((rec for rec in summary.values() if rec.get("adversary") == "both"), None)
+    if join and joined and join.get("linked_persons"):
+        values["before_join"] = r.pct(joined["before"]["below_k_share"], 1, proportion=True)
+        values["delinked"] = r.pct(
+            join["study_id_suppressed"] / join["linked_persons"], 0, proportion=True
+        )
+        items.append("method.risk_set.join")
+    if items:
+        r.text("method.risk_sets", k=k)
+        r.items(items, **values)
+    util = risk.get("student_years_utility", {}).get("after", {})
+    if util:
+        every, cw = util.get("all", {}), util.get("cw_involved", {})
+        r.text(
+            "method.risk_utility",
+            board=r.pct(every.get("board_id_kept"), 0, proportion=True),
+            grade=r.pct(every.get("grade_kept"), 0, proportion=True),
+            gender=r.pct(every.get("gender_kept"), 0, proportion=True),
+            race=r.pct(cw.get("race_group_kept"), 0, proportion=True),
+            identity=r.pct(cw.get("gender_identity_kept"), 0, proportion=True),
+        )
+    r.text("method.risk_residual", k=k)
     return r

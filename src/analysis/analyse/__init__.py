@@ -194,6 +194,7 @@ def build_tables(
             no_eqao_years=cfg.no_eqao_years,
             baseline_break=cfg.eqao_baseline_break,
             frames=(sy, eq),
+            literacy_waived=cfg.literacy_waived_years,
         )
     )
     clock.lap("descriptive tables")
@@ -248,6 +249,7 @@ def build_tables(
             recurrence_window_days=i.recurrence_window_days,
             onlac_ages=i.onlac_ages,
             onlac_min_days_in_care=i.onlac_min_days_in_care,
+            fiscal_years=cfg.school_years,
         )
     )
     clock.lap("indicators")

@@ -61,6 +61,13 @@ def run(cfg: Config) -> StageResult:
             write_json(
                 json.loads(quality.read_text(encoding="utf-8")), stage / "linkage_quality.json"
             )
+        # So is the generator's calibration check (targets against the synthetic province; none
+        # for a real extract): the methodology page shows it.
+        calibration = cfg.paths.sources / "calibration.json"
+        if calibration.exists():
+            write_json(
+                json.loads(calibration.read_text(encoding="utf-8")), stage / "calibration.json"
+            )
     for name in [*tables, *REFERENCE, "risk"]:
         outputs.append(cfg.paths.analytic / (f"{name}.parquet" if name != "risk" else "risk.json"))
     rows = {

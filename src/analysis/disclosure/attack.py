@@ -109,6 +109,7 @@ class Printed:
     """What the CSVs print: per table and column, which rows a reader reads; and problems."""
 
     masks: dict[str, dict[str, np.ndarray]]
+    hidden: dict[str, dict[str, np.ndarray]]  # positions a CSV shows as suppressed
     files: int
     rows: int
     numbers: int
@@ -134,10 +135,12 @@ def read_printed(
 ) -> Printed:
     """Which quantities of the release the CSVs ``files`` (name -> text) print (module doc)."""
     masks: dict[str, dict[str, np.ndarray]] = {}
+    hidden: dict[str, dict[str, np.ndarray]] = {}
     for t in release.values():
         cols = [t.count, *([t.numerator] if t.numerator else [])]
         cols += [c for c in structure.magnitudes.get(t.name, ()) if c in t.table.columns]
         masks[t.name] = {c: np.zeros(t.table.height, dtype=bool) for c in cols}
+        hidden[t.name] = {c: np.zeros(t.table.height, dtype=bool) for c in cols}
     problems: list[dict[str, Any]] = []
     nrows = nnum = 0
     for name, text in sorted(files.items()):
@@ -163,11 +166,13 @@ def read_printed(
             t = release[table]
             row = int(i)
             cells = dict(zip(header, line, strict=False))
-            hidden = {c for c, x in cells.items() if x == SYMBOL_SUPPRESSED}
+            hidden_here = {c for c, x in cells.items() if x == SYMBOL_SUPPRESSED}
             for col, mask in masks[table].items():
                 if col not in cells:
                     continue
                 x = cells[col]
+                if x == SYMBOL_SUPPRESSED:
+                    hidden[table][col][row] = True
                 if x in (SYMBOL_SUPPRESSED, SYMBOL_NOT_AVAILABLE):
                     continue
                 mask[row] = True
@@ -191,7 +196,7 @@ def read_printed(
                 if stat in masks[table] or stat not in cells or _number(cells[stat]) is None:
                     continue
                 ops = ratio_ops.get(stat, tuple(c for c in (t.count, t.numerator) if c))
-                if any(c in hidden for c in ops):
+                if any(c in hidden_here for c in ops):
                     problems.append(
                         {
                             "file": name,
@@ -200,7 +205,7 @@ def read_printed(
                             "rule": "a ratio printed beside a hidden count or amount it implies",
                         }
                     )
-    return Printed(masks, len(files), nrows, nnum, problems)
+    return Printed(masks, hidden, len(files), nrows, nnum, problems)
 
 
 def views(release: Mapping[str, TrueTable], printed: Printed) -> list[TableView]:
@@ -214,6 +219,7 @@ def views(release: Mapping[str, TrueTable], printed: Printed) -> list[TableView]
             table=t.table,
             totals_label=t.totals_label,
             printed=printed.masks[t.name],
+            hidden=printed.hidden[t.name],
         )
         for t in release.values()
     ]

@@ -47,6 +47,7 @@ from analysis.disclosure.protected import DisclosureError
 
 GROUP_CELLS = 400  # cells per G-Confid processing group (independent components packed together)
 ENV_VAR = "ANALYSIS_GCONFID_PYTHON"
+ZERO_NOISE = 1e-6  # what G-Confid is told a suppressed true 0 is (see ``export``)
 
 
 def tool_dir() -> Path | None:
@@ -118,7 +119,12 @@ def export(
     incell = pl.DataFrame(
         {
             "CellId": np.concatenate([ids + 1, d_ids]).astype(np.float64),
-            "TotalNoise": np.concatenate([values[ids], np.ones(3 * ngroups)]),
+            # a true 0 is given as ZERO_NOISE: G-Confid 2.0.4 divides by TotalNoise when it sets
+            # up a cell's bounds (``setup_solver``), a found bug; it solves deviations from the
+            # true value, so the cell's interval moves by ZERO_NOISE, far below any width
+            "TotalNoise": np.concatenate(
+                [np.where(values[ids] == 0, ZERO_NOISE, values[ids]), np.ones(3 * ngroups)]
+            ),
             "Sensitivity": np.concatenate([sens[ids], np.zeros(3 * ngroups)]),
             "OutStatus": ["X"] * ids.size + ["P"] * ngroups + ["X"] * (2 * ngroups),
             "TotalLB": np.zeros(ids.size + 3 * ngroups),

@@ -86,6 +86,9 @@ class TableView:
     """One table as the ledger reads it: true values and which positions are printed.
 
     ``printed``: column -> bool per row (the count, the numerator and each amount column).
+    ``hidden``: the same, True where a reader sees the position shown as suppressed; ``None``
+    = every position not printed is (a table as protected; a table as printed in files has
+    positions no file shows at all, neither printed nor hidden).
     """
 
     name: str
@@ -96,6 +99,12 @@ class TableView:
     table: pl.DataFrame
     totals_label: str
     printed: dict[str, np.ndarray]
+    hidden: dict[str, np.ndarray] | None = None
+
+    def shown_hidden(self, column: str, row: int) -> bool:
+        if self.hidden is None:
+            return not bool(self.printed[column][row])
+        return bool(self.hidden[column][row])
 
 
 @dataclass
@@ -142,10 +151,10 @@ class Ledger:
         self.index[ident] = len(self.vars) - 1
         return len(self.vars) - 1
 
-    def place(self, v: int, table: str, row: int, column: str, printed: bool) -> None:
+    def place(self, v: int, table: str, row: int, column: str, printed: bool, hidden: bool) -> None:
         self.positions.setdefault(v, []).append((table, row, column))
         self.printed_at[v] = self.printed_at.get(v, False) or bool(printed)
-        if not printed:
+        if hidden:
             self.hidden_at.add(v)
 
     def relate(self, coefs: dict[int, float], kind: str, about: str) -> None:
@@ -302,10 +311,24 @@ def _add_table(led: Ledger, view: TableView, st: Structure, cell: Any) -> None:
             else key
         )
         c = cell(view, ckey, "count", "count", counts[i])
-        led.place(c, view.name, i, view.count, bool(view.printed[view.count][i]))
+        led.place(
+            c,
+            view.name,
+            i,
+            view.count,
+            bool(view.printed[view.count][i]),
+            view.shown_hidden(view.count, i),
+        )
         if nums is not None and view.numerator is not None:
             y = cell(view, key, "numerator", "numerator", nums[i])
-            led.place(y, view.name, i, view.numerator, bool(view.printed[view.numerator][i]))
+            led.place(
+                y,
+                view.name,
+                i,
+                view.numerator,
+                bool(view.printed[view.numerator][i]),
+                view.shown_hidden(view.numerator, i),
+            )
             o = led.var(
                 (view.universe, key, "non_outcome"),
                 "non_outcome",
@@ -321,7 +344,7 @@ def _add_table(led: Ledger, view: TableView, st: Structure, cell: Any) -> None:
         for a in amounts:
             akey = _key(view.dims, row, view.totals_label, drop=[const[a]]) if a in const else key
             v = cell(view, akey, a, "amount", amount_values[a][i])
-            led.place(v, view.name, i, a, bool(view.printed[a][i]))
+            led.place(v, view.name, i, a, bool(view.printed[a][i]), view.shown_hidden(a, i))
             ids[a] = (akey, v)
         for total, part in st.sums.get(view.name, {}).items():
             if total in ids and part in ids and total in const:
@@ -604,15 +627,15 @@ def free_mask(led: Ledger, printed: np.ndarray) -> np.ndarray:
 
 
 def targets(led: Ledger, printed: np.ndarray, min_cell: int) -> list[int]:
-    """What the rule protects: every hidden printed quantity, and derived small groups."""
+    """What the rule protects: every quantity shown as suppressed, and small groups a reader is
+    not shown: a table's row no file prints (a safe value no file prints is no target), and
+    derived quantities (the rest of a cell, latent totals, remainders, differences)."""
     out = []
+    derived = ("non_outcome", "latent", "remainder", "difference")
     for v, var in enumerate(led.vars):
         if printed[v]:
             continue
-        if (
-            v in led.positions
-            or var.kind in ("non_outcome", "latent", "remainder", "difference")
-            and (0 < var.value < min_cell - TOL)
-        ):
+        small = 0 < var.value < min_cell - TOL
+        if v in led.hidden_at or (small and (v in led.positions or var.kind in derived)):
             out.append(v)
     return out

@@ -101,7 +101,8 @@ def failure_message(report: Mapping[str, Any]) -> str:
                 f"{name}: {f.get('value_kind', '')} {f.get('cell', '')} ({where}): {f['rule']}"
             )
     for p in report["file_problems"][:5]:
-        parts.append(f"{p['file']}: {p['rule']}")
+        where = p.get("file") or ", ".join(p.get("printed_in", [])[:3]) or p.get("about", "")
+        parts.append(f"{where}: {p['rule']}")
     s = report["summary"]
     return (
         f"audit: {sum(s['failures'].values())} exposed values and {s['file_problems']} printing "

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from analysis.analyse import load_results
+from analysis.analyse.methodology import calibration
 from analysis.config import Config
 from analysis.reports.render import default_methodology
 from analysis.reports.report import Report
@@ -36,6 +37,32 @@ def methodology(cfg: Config, lang: str) -> Report:
     risk = cfg.paths.analytic / "risk.json"
     if risk.exists():
         risk_section(r, json.loads(risk.read_text(encoding="utf-8")), cfg.privacy.k_anonymity)
+    cal = calibration(cfg)
+    if cal is not None:
+        r.heading("heading.calibration")
+        r.text(
+            "method.calibration",
+            targets=cal["targets"],
+            holding=cal["holding"],
+            scale=cal["scale"],
+            seed=str(cal["seed"]),
+        )
+        # The targets are published figures; the synthetic values rest on n people or cases.
+        r.table(
+            results["methodology_calibration"],
+            "caption.calibration",
+            formats={"target_value": "decimal2", "synthetic": "decimal2", "allowed": "decimal2"},
+            labels={"n": "col.calibration_n"},
+        )
+        r.heading("heading.calibration_sources", level=3).text("method.calibration_sources")
+        sources: dict[str, str] = {}
+        for c in cal["checks"]:
+            key = (
+                "eqao" if c["name"].startswith("eqao_") and "ratio" not in c["name"] else c["name"]
+            )
+            sources.setdefault(key, c["source"])
+        for key, source in sources.items():
+            r.text("method.calibration_source", target=r.t(f"value.{key}"), source=source)
     acc = results.get("methodology_row_accounting")
     if acc is not None and acc.df.height:
         r.heading("heading.row_accounting").text("method.row_accounting")

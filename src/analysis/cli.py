@@ -211,7 +211,7 @@ def audit_command(
 ) -> None:
     """Attack the published release as a reader holds it (every CSV under reports/data) in the
     project's LP and in G-Confid; exit 1 if any hidden value can be narrowed below the rule."""
-    from analysis.reports import audit
+    from analysis.reports import audit, opendata
 
     if engine not in ("highs", "gconfid", "both"):
         _fail(f"--engine: '{engine}' is not one of highs, gconfid, both")
@@ -222,6 +222,7 @@ def audit_command(
         _fail(f"{prov_file}: not found (run `analysis render` or `analysis build` first)")
     try:
         files = audit.printed_files(cfg.paths.reports_dir)
+        files.update(opendata.audit_files(cfg.paths.reports_dir / opendata.FOLDER))
         provenance = audit.read_provenance([prov_file])
         report = audit.run(cfg, files, provenance, engines=engines)
     except FileNotFoundError as exc:
@@ -252,6 +253,37 @@ def audit_command(
         )
         raise typer.Exit(1)
     Console().print("[bold green]audit passed[/]: no hidden value can be worked out")
+
+
+@app.command("screen")
+def screen_command(
+    folder: Annotated[
+        Path, typer.Argument(help="Folder of open data files (e.g. reports/data/open)")
+    ],
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Show every check, passes too")
+    ] = False,
+) -> None:
+    """Screen open data files (<name>.csv + <name>.meta.csv) against the open data standard."""
+    from analysis.reports.opendata import screen_dir
+
+    result = screen_dir(folder)
+    table = Table(title=f"analysis screen {folder}")
+    for col in ("file", "check", "result", "message"):
+        table.add_column(col, overflow="fold")
+    for f in result.findings:
+        if verbose or f.status != "PASS":
+            style = {"FAIL": "bold red", "WARNING": "yellow"}.get(f.status, "green")
+            table.add_row(f.file, f.check, f"[{style}]{f.status}[/]", f.message)
+    Console().print(table)
+    n_files = len(result.files())
+    passed = sum(f.status == "PASS" for f in result.findings)
+    Console().print(
+        f"{n_files} files, {len(result.findings)} checks: {passed} passed, "
+        f"{len(result.warnings)} warnings, {len(result.failures)} failures"
+    )
+    if not result.passed:
+        raise typer.Exit(1)
 
 
 @app.command("bench")

@@ -169,6 +169,8 @@ def read_printed(
                         }
                     )
                 continue
+            if src.startswith("="):  # repeats cells other rows print (open data totals)
+                continue
             table, i = src.rsplit(":", 1)
             t = release[table]
             row = int(i)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything the project needs on a fresh Debian machine: system packages (Chromium for the
-# browser tests, a Java runtime for the Spark engine, poppler for PDF checks) and the Python
-# environment pinned by uv.lock. Safe to re-run: it does nothing that is already done.
+# browser tests, a Java runtime for the Spark engine, poppler for PDF checks), the Python
+# environment pinned by uv.lock, and G-Confid's own environment (tools/gconfid/uv.lock). Safe to re-run: it does nothing that is already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,3 +30,7 @@ UV=$(command -v uv || echo "$PY -m uv")
 $UV sync --locked --all-extras --quiet --compile-bytecode
 .venv/bin/python -m compileall -q src >/dev/null || true
 echo "setup: environment ready (.venv)"
+# Statistics Canada's G-Confid, the independent check of the disclosure audit, in its own locked
+# environment (tools/gconfid: it pins duckdb<2, which the project's environment cannot hold).
+$UV sync --locked --quiet --compile-bytecode --project tools/gconfid
+echo "setup: G-Confid environment ready (tools/gconfid/.venv)"

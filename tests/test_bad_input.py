@@ -238,13 +238,13 @@ def _over(name: str, n_bad: int, n: int) -> str:
 # Row counts of the tiny province (seeded): asserted in test_tiny_row_counts so a change in the
 # generator shows up there first, not as 20 confusing failures.
 N = {
-    "onsis_enrolment": 24350,
-    "eqao_results": 9318,
+    "onsis_enrolment": 24488,
+    "eqao_results": 9840,
     "cpin_persons": 643,
-    "cpin_services": 607,
-    "cpin_placements": 679,
-    "cpin_cases": 6912,
-    "cpin_onlac": 68,
+    "cpin_services": 621,
+    "cpin_placements": 758,
+    "cpin_cases": 3125,
+    "cpin_onlac": 181,
 }
 
 # kind -> (mutation, file (relative to the extract), note (None: no row-share note), problem lines)
@@ -273,11 +273,11 @@ CASES: dict[str, tuple[Mutate, str, str | None, list[str]]] = {
         _over("onsis_enrolment", 300, N["onsis_enrolment"]),
         ["column 'oen': rule 'oen_check_digit' broken by 300 row(s)"],
     ),
-    "bad OEN check digit just over the threshold (244 of 24350)": (
-        edit("onsis_enrolment", lambda df: _bad_check_digit(df, 244)),
+    "bad OEN check digit just over the threshold (245 of 24488)": (
+        edit("onsis_enrolment", lambda df: _bad_check_digit(df, 245)),
         "onsis_enrolment.parquet",
-        _over("onsis_enrolment", 244, N["onsis_enrolment"]),
-        ["column 'oen': rule 'oen_check_digit' broken by 244 row(s)"],
+        _over("onsis_enrolment", 245, N["onsis_enrolment"]),
+        ["column 'oen': rule 'oen_check_digit' broken by 245 row(s)"],
     ),
     "birth date in the future": (
         edit("cpin_persons", set_first("birth_date", 40, FUTURE_BIRTH)),
@@ -603,14 +603,14 @@ def test_bad_check_digits_under_the_threshold_are_quarantined(
 ) -> None:
     n = N["onsis_enrolment"]
     report, res = _quarantine_case(
-        workspace, edit("onsis_enrolment", lambda df: _bad_check_digit(df, 243)), identifiers
-    )  # 243 / 24350 = 0.998 %: just under 1 %
+        workspace, edit("onsis_enrolment", lambda df: _bad_check_digit(df, 244)), identifiers
+    )  # 244 / 24488 = 0.996 %: just under 1 %
     r = report["onsis_enrolment"]
-    assert (r["rows_in"], r["passed"], r["quarantined"]) == (n, n - 243, 243)
-    assert r["rules"] == [{"column": "oen", "rule": "oen_check_digit", "rows": 243}]
+    assert (r["rows_in"], r["passed"], r["quarantined"]) == (n, n - 244, 244)
+    assert r["rules"] == [{"column": "oen", "rule": "oen_check_digit", "rows": 244}]
     assert (
-        f"onsis_enrolment.parquet: 243 of {n} rows quarantined (column 'oen': rule 'oen_check_digit' "
-        "broken by 243 row(s))" in caplog.text
+        f"onsis_enrolment.parquet: 244 of {n} rows quarantined (column 'oen': rule 'oen_check_digit' "
+        "broken by 244 row(s))" in caplog.text
     )  # a warning (stderr, via logging) in the CLI
     _assert_no_identifier(caplog.text, identifiers)
     q = pl.read_parquet(workspace / "data/quarantine/onsis_enrolment.parquet")

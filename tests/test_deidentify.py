@@ -189,86 +189,59 @@ def test_every_table_has_the_contract_columns(built):
 
 
 def test_analytic_meets_k(built):
-    cfg, _ = built
+    """Every enforced set holds k (and l) on the tables as written, measured here from the
+    parquet files alone, the way an outside auditor would."""
+    cfg, result = built
+    k, l_div = cfg.privacy.k_anonymity, cfg.privacy.l_diversity
     risk = json.loads((cfg.paths.analytic / "risk.json").read_text())
-    assert risk["student_years_after"]["k"] >= cfg.privacy.k_anonymity
-    assert risk["cw_persons_after"]["k"] >= cfg.privacy.k_anonymity
-    assert risk["student_years_after"]["l"] >= cfg.privacy.l_diversity
+    assert risk["published_check"]["holds"]
+    for name, rec in risk["summary"].items():
+        if rec["enforced"]:
+            after = rec["after"]
+            assert after["below_k_share"] == 0, name
+            assert after.get("k") is None or after["k"] >= k, name
+            assert after.get("l") is None or after["l"] >= l_div, name
+    assert result.metrics["k"] >= k and result.metrics["l"] >= l_div
     sy = pl.read_parquet(cfg.paths.analytic / "student_years.parquet")
-    m = d.measure_risk(
-        sy.with_columns((pl.col("care_status") != "none").alias("s")),
-        d.QI_STUDENT,
-        ("school_year",),
-        "care_status",
-        "s",
-    )
-    assert m["k"] >= cfg.privacy.k_anonymity and m["l"] >= cfg.privacy.l_diversity
     cw = pl.read_parquet(cfg.paths.analytic / "cw_persons.parquet")
-    assert d.measure_risk(cw, d.QI_CW_PUBLISHED)["k"] >= cfg.privacy.k_anonymity
+    eqao = pl.read_parquet(cfg.paths.analytic / "eqao.parquet")
 
+    def classes(df, keys):
+        return df.group_by(keys).agg(
+            pl.len().alias("n"),
+            pl.col("care_status").n_unique().alias("l")
+            if "care_status" in df.columns
+            else pl.lit(9).alias("l"),
+            (pl.col("care_status") != "none").any().alias("inv")
+            if "care_status" in df.columns
+            else pl.lit(False).alias("inv"),
+        )
 
-def _qi_frame(race: list[str], birth_year: list[int], region: str = "Toronto") -> pl.DataFrame:
-    n = len(race)
-    return pl.DataFrame(
-        {
-            "study_id": [f"s{i}" for i in range(n)],
-            "school_year": ["2019-20"] * n,
-            "gender": ["female"] * n,
-            "region": [region] * n,
-            "birth_year": pl.Series(birth_year, dtype=pl.Int16),
-            "race_group": race,
-            "gender_identity": ["girl_woman"] * n,
-        }
-    ).with_columns(d.birth_year_band(pl.col("birth_year"), 1).alias("birth_year_band"))
-
-
-def _run_steps(df: pl.DataFrame, k: int = 20) -> tuple[pl.DataFrame, dict]:
-    return d.generalise(
-        df, d.QI_STUDENT, d.student_year_steps(), k, by=("school_year",), entity="study_id"
+    year = ["school_year"]
+    for keys in (
+        # what a classmate knows: the board (and its region), grade, gender, birth year, region
+        [*year, "board_id", "board_region", "grade", "gender", "birth_year_band", "region"],
+        # a neighbour: the board's region, birth year, region, race, gender identity
+        [*year, "board_region", "birth_year_band", "region", "race_group", "gender_identity"],
+        # a child-welfare worker: the society (or its region), birth year, identity, race
+        [*year, "board_region", "society_id", "society_region", "birth_year_band"]
+        + ["gender_identity", "race_group"],
+    ):
+        g = classes(sy, keys)
+        assert g["n"].min() >= k, keys
+        assert g.filter(pl.col("inv"))["l"].min() >= l_div, keys
+    assert classes(cw, list(d.QI_CW_PUBLISHED))["n"].min() >= k
+    # the join on study_id: every joined class holds k (or nothing joins)
+    j = cw.filter(pl.col("study_id").is_not_null()).join(sy, on="study_id", suffix="_sy")
+    if j.height:
+        keys = [*year, *d.QI_CW_PUBLISHED, "board_id", "board_region", "grade", "gender"]
+        keys += ["birth_year_band_sy", "region"]
+        assert j.group_by(keys).len()["len"].min() >= k
+    # eqao names no board that student_years generalised for the same student-year
+    hidden = sy.filter(pl.col("board_id").is_null()).select("study_id", "school_year")
+    assert eqao.join(hidden, on=["study_id", "school_year"])["board_id"].null_count() == (
+        eqao.join(hidden, on=["study_id", "school_year"]).height
     )
-
-
-def test_race_grouping_alone_reaches_k():
-    # k = 10 at full detail; grouping south/east asian into other_racialized makes k = 20
-    df = _qi_frame(["south_asian"] * 10 + ["east_asian"] * 10 + ["white"] * 20, [2010] * 40)
-    assert d.measure_risk(df, d.QI_STUDENT, ("school_year",))["k"] == 10
-    out, rep = _run_steps(df)
-    steps = {s["step"]: s for s in rep["steps"]}
-    assert steps["race -> race_group"]["values_changed"] == 20
-    assert steps["region -> province"]["values_changed"] == 0
-    assert rep["holds"] and rep["suppression"]["suppressed_values"] == {}
-    assert d.measure_risk(out, d.QI_STUDENT, ("school_year",))["k"] >= 20
-    assert out["race_group"].null_count() == 0
-    assert set(out["race_group"]) == {"other_racialized", "white"}
-    assert set(out["region"]) == {"Toronto"} and set(out["birth_year_band"]) == {"2010"}
-
-
-def test_birth_year_band_before_suppression_and_only_where_needed():
-    # 7 children in each of 2004, 2005, 2006: only the 3-year band 2004-2006 reaches 20;
-    # the 25 children born in 2010 keep their exact year and their region
-    df = _qi_frame(["white"] * 46, [2004] * 7 + [2005] * 7 + [2006] * 7 + [2010] * 25)
-    out, rep = _run_steps(df)
-    assert rep["holds"] and rep["suppression"]["suppressed_values"] == {}
-    bands = out.group_by("birth_year_band").len().sort("birth_year_band")
-    assert bands.to_dicts() == [
-        {"birth_year_band": "2004-2006", "len": 21},
-        {"birth_year_band": "2010", "len": 25},
-    ]
-    assert out.filter(pl.col("birth_year") == 2010)["region"].to_list() == ["Toronto"] * 25
-    assert out.filter(pl.col("birth_year") < 2010)["region"].to_list() == ["Ontario"] * 21
-
-
-def test_suppression_only_after_every_step():
-    # two lone children no generalisation can hide: they end suppressed (or merged), k holds
-    df = _qi_frame(["white"] * 30 + ["black", "indigenous"], [2010] * 32)
-    out, rep = _run_steps(df)
-    assert [s["step"] for s in rep["steps"]][:3] == [
-        "race -> race_group",
-        "gender_identity -> 4 groups",
-        "region -> province",
-    ]
-    assert rep["holds"] and sum(rep["suppression"]["suppressed_values"].values()) > 0
-    assert d.measure_risk(out, d.QI_STUDENT, ("school_year",))["k"] >= 20
 
 
 def test_published_race_columns_and_reference_copies(built):
@@ -294,10 +267,24 @@ def test_published_race_columns_and_reference_copies(built):
         ref = pl.read_parquet(cfg.paths.reference / f"{name}.parquet")
         assert pl.read_parquet(cfg.paths.analytic / f"{name}.parquet").equals(ref)
     risk = json.loads((cfg.paths.analytic / "risk.json").read_text())
-    assert risk["method"]["student_years"]["quasi_identifiers"] == list(d.QI_STUDENT)
+    assert risk["method"]["student_years"]["enforced_together"] == [
+        s.name for s in d.STUDENT_YEAR_SETS
+    ]
+    assert risk["threat_model"]["quasi_identifier_sets"].keys() == risk["summary"].keys()
     assert risk["student_years_generalisation"]["steps"][0]["step"] == "race -> race_group"
-    # utility: most child-welfare-involved rows keep their race group
-    assert risk["student_years_utility"]["race_group_kept"] > 0.5
+    # utility is measured before and after; before, every dimension is kept in full
+    util = risk["student_years_utility"]
+    assert util["before"]["all"]["board_id_kept"] == 1.0
+    assert 0 < util["after"]["all"]["board_id_kept"] <= 1.0
+    # the board and society are published with their region, the hashed school not at all
+    assert "school_id" not in sy.columns
+    named = sy.filter(pl.col("board_id").is_not_null())
+    boards = pl.read_parquet(cfg.paths.analytic / "boards.parquet").select("board_id", "region")
+    assert (
+        named.join(boards, on="board_id")
+        .select((pl.col("board_region") == pl.col("region")).all())
+        .item()
+    )
 
 
 def test_care_status_matches_truth(built):
@@ -416,6 +403,33 @@ def _naive_generalise(df, qis, steps, k, by, sensitive, involved, l_div, order, 
     return df, {"steps": done, "suppression": sup, "holds": sup["holds"]}
 
 
+def _single_set_steps() -> tuple[d.Step, ...]:
+    """A single-set hierarchy on ``QI_STUDENT`` (race and gender-identity grouping, region,
+    birth-year bands), for :func:`analysis.deidentify.generalise` alone."""
+
+    def recode(col, mapping):
+        return pl.col(col).replace_strict(mapping, default=None, return_dtype=pl.String)
+
+    return (
+        d.Step("race -> race_group", "race_group", recode("race_group", RACE_GROUP), "global"),
+        d.Step(
+            "gender_identity -> 4 groups",
+            "gender_identity",
+            recode("gender_identity", GENDER_IDENTITY_GROUP),
+            "global",
+        ),
+        d.Step("region -> province", "region", pl.lit("Ontario")),
+        *(
+            d.Step(
+                f"birth_year -> {w}-year band",
+                "birth_year_band",
+                d.birth_year_band(pl.col("birth_year"), w),
+            )
+            for w in (3, 6)
+        ),
+    )
+
+
 @pytest.mark.parametrize(
     ("seed", "k", "l_div"), [(s, k, ld) for s in range(3) for k, ld in [(6, 2), (25, 3)]]
 )
@@ -448,7 +462,7 @@ def test_generalise_matches_row_by_row_rules(seed, k, l_div):
         d.birth_year_band(pl.col("birth_year"), 1).alias("birth_year_band"),
         (pl.col("care_status") != "none").alias("_service"),
     )
-    args = (d.QI_STUDENT, d.student_year_steps(), k)
+    args = (d.QI_STUDENT, _single_set_steps(), k)
     kw = {
         "by": ("school_year",),
         "sensitive": "care_status",
@@ -461,3 +475,15 @@ def test_generalise_matches_row_by_row_rules(seed, k, l_div):
     want, want_rep = _naive_generalise(df, *args, **kw)
     assert rep == want_rep
     assert got.equals(want.select(got.columns))
+
+
+def test_stage_writes_nothing_when_a_set_fails_on_the_tables_as_written(built, monkeypatch):
+    """The check on the published tables is the last word: if it finds a class below k (here
+    faked), the stage raises and the analytic folder is left as it was."""
+    cfg, _ = built
+    before = {p.name: p.stat().st_mtime_ns for p in cfg.paths.analytic.iterdir()}
+    fake = {"student_years.school": {"holds": False, "enforced": True}, "holds": False}
+    monkeypatch.setattr("analysis.deidentify.analytic.verify_published", lambda *a, **kw: fake)
+    with pytest.raises(d.DeidentifyError, match="student_years.school"):
+        d.run(cfg)
+    assert {p.name: p.stat().st_mtime_ns for p in cfg.paths.analytic.iterdir()} == before

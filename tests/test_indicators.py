@@ -188,3 +188,52 @@ def test_trend_slope() -> None:
     )
     s = ind.trend(t, "fiscal_year", "rate")
     assert s["slope_per_year"][0] == pytest.approx(0.02)
+
+
+def test_indicators_1_2_only_for_fully_observed_fiscal_years() -> None:
+    """A fiscal year whose later cases cannot be followed for the whole window before the
+    extract's end (2022-23: window to 2024) is not published: counting its early recurrences and
+    not its unobserved ones would make it look worse."""
+    late = CASES.with_columns(pl.lit("2022-23").alias("closed_fiscal_year"))
+    both = pl.concat([CASES, late.with_columns(pl.col("case_study_id") + "x")])
+    t = ind.no_recurrence(both, "investigation")
+    assert set(t["fiscal_year"]) == {"2019-20"}
+    assert (_row(t, society_id="Total")["n"], _row(t, society_id="Total")["events"]) == (6, 3)
+
+
+def test_all_indicators_keep_the_study_fiscal_years() -> None:
+    care_days = pl.DataFrame(
+        {
+            "cw_study_id": ["a", "a"],
+            "society_id": ["S01", "S01"],
+            "fiscal_year": ["2013-14", "2020-21"],
+            "placement_type": ["foster_home", "foster_home"],
+            "days": [10, 20],
+        }
+    )
+    adm = pl.DataFrame(
+        {
+            "cw_study_id": ["a", "b"],
+            "society_id": ["S01", "S01"],
+            "admission_fiscal_year": ["2012-13", "2018-19"],
+            "service_type": ["extended_society_care"] * 2,
+            "days_to_exit": [10, 10],
+            "days_observed": [10, 10],
+        }
+    )
+    onlac = pl.DataFrame(
+        {
+            "cw_study_id": ["a"],
+            "society_id": ["S01"],
+            "fiscal_year": ["2020-21"],
+            "age": [12],
+            "days_in_care": [400],
+            **{f"item_{j}": [2] for j in range(1, 5)},
+        }
+    )
+    years = ("2017-18", "2018-19", "2019-20", "2020-21", "2021-22", "2022-23")
+    out = ind.all_indicators(CASES, care_days, adm, onlac, fiscal_years=years)
+    assert set(out["indicator3_days_by_placement"][0]["fiscal_year"]) == {"2020-21"}
+    assert set(out["indicator4_exits"][0]["admission_fiscal_year"]) == {"2018-19"}
+    everything = ind.all_indicators(CASES, care_days, adm, onlac)
+    assert "2013-14" in set(everything["indicator3_days_by_placement"][0]["fiscal_year"])

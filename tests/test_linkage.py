@@ -270,9 +270,113 @@ def test_record_posterior_uses_each_cohorts_share_with_a_student() -> None:
     cohorts = pl.DataFrame(
         {"cw_id": ids, "cohort": [2010] * 41 + [2021] * 41},
     )
-    post = resolve.record_posterior(pairs, 1000, -20.0, cohorts=cohorts)
+    post, _ = resolve.record_posterior(pairs, 1000, -20.0, covariates=cohorts)
     p = dict(zip(post["cw_id"], post["posterior"], strict=True))
     assert p["a_x"] > p["b_x"]
+
+
+def _population(status_of_x: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Pairs and covariates of 300 records: 200 with an enrolled OEN and a strong candidate,
+    80 without an OEN (60 with a strong candidate, 20 with none), 19 with a valid OEN that is no
+    student's and no candidate, and record ``x`` (OEN status ``status_of_x``) whose only
+    candidate agrees on name and birth date but not on the address (a look-alike)."""
+    pairs, cov = [], []
+    for i in range(200):
+        pairs.append(_pair(f"e{i:03d}", f"s{i:03d}", 0.999999, weight=40.0))
+        cov.append((f"e{i:03d}", "2010", "enrolled"))
+    for i in range(80):
+        if i < 60:
+            pairs.append(_pair(f"n{i:03d}", f"t{i:03d}", 0.999999, weight=40.0))
+        cov.append((f"n{i:03d}", "2010", "none"))
+    for i in range(19):
+        cov.append((f"u{i:03d}", "2010", "unenrolled"))
+    # log2 BF = 25 bits: against 2^20 students that is a pairwise 0.97, a posterior near 0.97
+    # for a record that very likely has a student, far less for one that very likely has none
+    pairs.append(_pair("x", "lookalike", 0.97, weight=5.0, postal=2))
+    cov.append(("x", "2010", status_of_x))
+    covariates = pl.DataFrame(cov, schema=["cw_id", "cohort", "oen_status"], orient="row")
+    return pl.DataFrame(pairs), covariates
+
+
+@pytest.mark.parametrize("status", ["unenrolled", "none"])
+def test_a_valid_oen_that_is_no_students_keeps_a_look_alike_unlinked(status: str) -> None:
+    pairs, cov = _population(status)
+    post, report = resolve.record_posterior(
+        pairs, 2**20, -20.0, covariates=cov, share_range=(0.01, 0.5), share_start=0.12
+    )
+    links, unl = resolve.resolve(
+        cov["cw_id"], post, _no_duplicates(), threshold=0.8, high_confidence=0.99
+    )
+    x = links.filter(pl.col("cw_record_id") == "x").row(0, named=True)
+    prior = report["by_covariate"]["oen_status"]
+    assert prior["unenrolled"]["prior_has_student"] < 0.2 < prior["none"]["prior_has_student"]
+    if status == "unenrolled":
+        # evidence against a match, weighed (not a veto): the posterior falls below the threshold
+        p = post.filter(pl.col("cw_id") == "x")["posterior"].item()
+        assert 0.0 < p < 0.8
+        assert x["oen"] is None
+        assert unl.filter(pl.col("cw_record_id") == "x")["reason"].item() == "below_threshold"
+    else:  # the same look-alike for a record without an OEN is linked
+        assert x["oen"] == "lookalike"
+
+
+def _no_duplicates() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={"cw_id_1": pl.String, "cw_id_2": pl.String, "match_probability": pl.Float64}
+    )
+
+
+def test_twins_each_matching_their_own_student_are_not_merged() -> None:
+    # two records of twins (same surname, birth date and address, different first names) that
+    # the duplicate model scores above high confidence, each confidently its own student
+    pairs = [
+        _pair("c1", "twin_a", 0.995),
+        _pair("c1", "twin_b", 0.001, first=0, weight=-10.0),
+        _pair("c2", "twin_b", 0.995),
+        _pair("c2", "twin_a", 0.001, first=0, weight=-10.0),
+    ]
+    links, _ = _resolve(pairs, ["c1", "c2"], [("c1", "c2", 0.9963)])
+    got = dict(zip(links["cw_record_id"], links["oen"], strict=True))
+    assert got == {"c1": "twin_a", "c2": "twin_b"}
+    assert links["cw_person_id"].n_unique() == 2
+    stats: dict = {}
+    resolve.resolve(
+        pl.Series(["c1", "c2"]),
+        pl.DataFrame(pairs),
+        pl.DataFrame(
+            [("c1", "c2", 0.9963)],
+            schema={"cw_id_1": pl.String, "cw_id_2": pl.String, "match_probability": pl.Float64},
+            orient="row",
+        ),
+        threshold=0.9,
+        high_confidence=0.99,
+        stats=stats,
+    )
+    assert stats["duplicate_merges_refused"] == 1
+
+
+def test_a_records_own_confirmed_oen_is_never_overridden_by_a_duplicates() -> None:
+    # c1 and c2 both carry a confirmed OEN (agreeing on name and birth date), each a different
+    # student; however alike the duplicate model finds them, each keeps its own
+    pairs = [
+        _pair("c1", "s1", 0.999, same_oen=True),
+        _pair("c2", "s2", 0.999, same_oen=True),
+        _pair("c1", "s2", 0.9, first=0, weight=3.0),
+    ]
+    links, _ = _resolve(pairs, ["c1", "c2"], [("c1", "c2", 0.9999)])
+    rows = {r["cw_record_id"]: r for r in links.iter_rows(named=True)}
+    assert rows["c1"]["oen"] == "s1" and rows["c2"]["oen"] == "s2"
+    assert rows["c1"]["link_pass"] == rows["c2"]["link_pass"] == "deterministic"
+
+
+def test_a_merged_record_reports_its_own_probability_not_its_persons() -> None:
+    # c2 joins c1's person through the duplicate model (0.95) and c1's confirmed OEN; its own
+    # posterior for the student is 0.3: it reports 0.95 x c1's (never c1's 0.999 alone)
+    pairs = [_pair("c1", "s1", 0.999, same_oen=True), _pair("c2", "s1", 0.3)]
+    links, _ = _resolve(pairs, ["c1", "c2"], [("c1", "c2", 0.95)])
+    p = dict(zip(links["cw_record_id"], links["match_probability"], strict=True))
+    assert p["c1"] == pytest.approx(0.999)
+    assert p["c2"] == pytest.approx(0.95 * 0.999)
 
 
 def test_twins_too_close_to_call_stay_unlinked() -> None:

@@ -206,3 +206,55 @@ def test_analyse_run_writes_protected_results(tmp_path) -> None:
     assert (gap["rate__symbol"] == "x").all() and gap["rate"].is_null().all()
     assert (cfg.paths.results / "index.json").is_file()
     assert not list(cfg.paths.data_dir.glob(".results.staging-*"))
+
+
+def test_graduation_follows_the_literacy_waiver() -> None:
+    """30 credits and the literacy requirement by the end of the 4th (5th) year; graduates of a
+    waived year need no OSSLT pass."""
+    years = ("2017-18", "2018-19", "2019-20", "2020-21", "2021-22", "2022-23")
+    grades = ("9", "10", "11", "12", "12")
+    rows = []
+    # a: 8 credits a year, passed the OSSLT in 2018-19; b: 8 a year, never passed;
+    # c: 6 a year (30 only in its 5th year, 2021-22, waived); d (from 2018-19): 30 credits only in
+    # its 5th year, 2022-23, which was not waived
+    plan = {"a": [8] * 5, "b": [8] * 5, "c": [6] * 5, "d": [5, 5, 5, 5]}
+    for sid, credits in plan.items():
+        start = 1 if sid == "d" else 0
+        for k, c in enumerate(credits):
+            rows.append((sid, years[start + k], grades[k], c))
+    rows.append(("d", "2022-23", "12", 10))
+    sy = pl.DataFrame(
+        rows, schema=["study_id", "school_year", "grade", "credits_earned"], orient="row"
+    ).with_columns(
+        pl.col("credits_earned").cast(pl.Float64),
+        pl.lit("none").alias("care_status"),
+        pl.lit(False).alias("ever_in_care"),
+    )
+    eq = pl.DataFrame(
+        {
+            "study_id": ["a", "b"],
+            "school_year": ["2018-19", "2018-19"],
+            "assessment": ["osslt", "osslt"],
+            "at_standard": [True, False],
+        }
+    )
+
+    def grad(waived: tuple[str, ...]) -> dict[str, tuple[bool | None, bool | None]]:
+        g = outcomes.graduation_cohorts(sy, eq, years, waived).sort("study_id")
+        return {
+            r[0]: (r[1], r[2]) for r in g.select("study_id", "graduated_4y", "graduated_5y").rows()
+        }
+
+    assert grad(()) == {
+        "a": (True, True),
+        "b": (False, False),
+        "c": (False, False),
+        "d": (False, False),
+    }
+    waived = ("2019-20", "2020-21", "2021-22")
+    assert grad(waived) == {
+        "a": (True, True),
+        "b": (True, True),
+        "c": (False, True),
+        "d": (False, False),
+    }

@@ -198,6 +198,94 @@ def build_command(
     )
 
 
+@app.command("audit")
+def audit_command(
+    scale: ScaleOpt = None,
+    seed: SeedOpt = None,
+    config: ConfigOpt = None,
+    data_dir: DataOpt = None,
+    reports_dir: ReportsOpt = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="highs (the project's), gconfid, or both")
+    ] = "both",
+) -> None:
+    """Attack the published release as a reader holds it (every CSV under reports/data) in the
+    project's LP and in G-Confid; exit 1 if any hidden value can be narrowed below the rule."""
+    from analysis.reports import audit, opendata
+
+    if engine not in ("highs", "gconfid", "both"):
+        _fail(f"--engine: '{engine}' is not one of highs, gconfid, both")
+    cfg = _cfg(config, scale, seed, data_dir, reports_dir)
+    engines = ("highs", "gconfid") if engine == "both" else (engine,)
+    prov_file = audit.folder(cfg) / audit.PRINTED_FILE
+    if not prov_file.is_file():
+        _fail(f"{prov_file}: not found (run `analysis render` or `analysis build` first)")
+    try:
+        files = audit.printed_files(cfg.paths.reports_dir)
+        files.update(opendata.audit_files(cfg.paths.reports_dir / opendata.FOLDER))
+        provenance = audit.read_provenance([prov_file])
+        report = audit.run(cfg, files, provenance, engines=engines)
+    except FileNotFoundError as exc:
+        _fail(f"{exc.filename or exc}: not found (run `analysis build` first)")
+        raise
+    path = audit.save(cfg, report, provenance)
+    s = report["summary"]
+    table = Table(title=f"analysis audit --scale {cfg.scale}")
+    for col in ("engine", "examined", "failures", "seconds"):
+        table.add_column(col, justify="left" if col == "engine" else "right")
+    for e in report["engines"].values():
+        ran = e.get("ran", True)
+        table.add_row(
+            e["engine"],
+            str(e.get("examined", "-")) if ran else "not run",
+            str(len(e.get("failures", []))) if ran else e.get("reason", ""),
+            f"{e.get('seconds', 0):.1f}",
+        )
+    Console().print(table)
+    Console().print(
+        f"{s['files']} files, {report['rows']} rows, {report['printed_numbers']} printed numbers; "
+        f"{s['variables']} quantities, {s['relations']} relations; "
+        f"{s['file_problems']} printing problems; {s['seconds']:.1f} s. Report: {path}"
+    )
+    if not report["passed"]:
+        console.print(
+            f"[bold red]audit failed:[/] {audit.failure_message(report)}", highlight=False
+        )
+        raise typer.Exit(1)
+    Console().print("[bold green]audit passed[/]: no hidden value can be worked out")
+
+
+@app.command("screen")
+def screen_command(
+    folder: Annotated[
+        Path, typer.Argument(help="Folder of open data files (e.g. reports/data/open)")
+    ],
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Show every check, passes too")
+    ] = False,
+) -> None:
+    """Screen open data files (<name>.csv + <name>.meta.csv) against the open data standard."""
+    from analysis.reports.opendata import screen_dir
+
+    result = screen_dir(folder)
+    table = Table(title=f"analysis screen {folder}")
+    for col in ("file", "check", "result", "message"):
+        table.add_column(col, overflow="fold")
+    for f in result.findings:
+        if verbose or f.status != "PASS":
+            style = {"FAIL": "bold red", "WARNING": "yellow"}.get(f.status, "green")
+            table.add_row(f.file, f.check, f"[{style}]{f.status}[/]", f.message)
+    Console().print(table)
+    n_files = len(result.files())
+    passed = sum(f.status == "PASS" for f in result.findings)
+    Console().print(
+        f"{n_files} files, {len(result.findings)} checks: {passed} passed, "
+        f"{len(result.warnings)} warnings, {len(result.failures)} failures"
+    )
+    if not result.passed:
+        raise typer.Exit(1)
+
+
 @app.command("bench")
 def bench_command(
     scale: ScaleOpt = None,

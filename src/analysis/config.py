@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Scale = Literal["tiny", "small", "province"]
 
@@ -135,6 +135,18 @@ class Noise(_Frozen):
     postal_code_outdated: float = Field(0.30, ge=0, le=1)
     duplicate_cw_record: float = Field(0.08, ge=0, le=1)
     no_student_record: float = Field(0.12, ge=0, le=1)
+    # Harder cases (issue 20): what a held-out extract had and the first synthetic Ontario did
+    # not. Of the children with no student record, the share who are an enrolled student's
+    # sibling (same surname and address), and of those the share who are that student's twin
+    # (same birth date too); the share of no-student records that carry a valid OEN belonging
+    # to no student; and of the records of enrolled children, the share whose OEN is valid but
+    # no student's (a slip that passes the check digit, or an OEN issued elsewhere). Judgement:
+    # children outside the school system often have enrolled siblings (a younger child, one
+    # schooled privately or on reserve while a sibling attends a board school).
+    no_student_enrolled_sibling: float = Field(0.30, ge=0, le=1)
+    no_student_twin: float = Field(0.10, ge=0, le=1)
+    no_student_valid_oen: float = Field(0.15, ge=0, le=1)
+    oen_unenrolled: float = Field(0.002, ge=0, le=1)
 
     def scaled(self, factor: float) -> Noise:
         """Every rate multiplied by ``factor`` (capped at 1): for degradation tests."""
@@ -142,16 +154,26 @@ class Noise(_Frozen):
 
 
 class Effects(_Frozen):
-    """Effects planted by the generator (documented in the codebook)."""
+    """Effects planted by the generator (documented in the codebook).
 
-    attendance_gap_in_care: float = -0.035
-    attendance_gap_kinship: float = -0.015
-    attendance_gap_ccsyp: float = -0.03
-    attendance_gap_vysa: float = -0.05
+    The ``*_cw_involved`` terms apply to every school year of a student with child-welfare
+    involvement (before, during and after any service): the disadvantage children known to child
+    welfare carry whatever their service that year, which makes the gaps of students ever in care
+    as large as the comparators' (``calibration.targets``). The care-status terms are the extra
+    difference of a service in that year.
+    """
+
+    attendance_gap_cw_involved: float = -0.01
+    attendance_gap_in_care: float = -0.015
+    attendance_gap_kinship: float = -0.005
+    attendance_gap_ccsyp: float = -0.01
+    attendance_gap_vysa: float = -0.02
+    eqao_logodds_cw_involved: float = -1.0
     eqao_logodds_in_care: float = -0.9
     eqao_logodds_kinship: float = -0.4
     eqao_logodds_ccsyp: float = -0.7
     eqao_logodds_vysa: float = -0.8
+    credits_gap_cw_involved: float = -0.5
     credits_gap_in_care: float = -1.2
     credits_gap_kinship: float = -0.5
     credits_gap_ccsyp: float = -1.0
@@ -161,11 +183,115 @@ class Effects(_Frozen):
     indigenous_extra_logodds: float = -0.2
 
 
+class Target(_Frozen):
+    """One published (or, where none was found, assumed) figure the synthetic province is
+    calibrated to, and checked against in ``calibration.json``.
+
+    ``value``: one number, or one per school or fiscal year (``{"2017-18": ...}``). ``unit``:
+    ``percent`` (0-100), ``ratio`` (a rate of youth in care over the rate of other students),
+    ``count`` (a provincial count; multiplied by the scale's share of the province), ``score``
+    (OnLAC points) or ``points`` (percentage points). ``tolerance``: how far the synthetic value may
+    be from the target, in the unit (counts: a share of the target, 0.06 = 6%), before sampling
+    error at the scale (``calibration.json`` adds 1.96 standard errors). ``source``: where the
+    figure comes from; ``assumed`` when no figure was found.
+    """
+
+    value: float | dict[str, float]
+    unit: Literal["percent", "ratio", "count", "score", "points"]
+    tolerance: float = Field(gt=0)
+    source: str = Field(min_length=1)
+
+
+class Calibration(_Frozen):
+    """What the synthetic province is calibrated to (``config/default.yaml``, ``calibration:``).
+
+    ``eqao``: % of participating students at or above the provincial standard, by school year and
+    assessment (``g9_math_academic``/``g9_math_applied`` before the baseline break); the
+    generator's intercepts are solved to hit these. ``targets``: every other published aggregate,
+    by name (the names :mod:`analysis.synthetic.calibration` knows); some are inputs of the
+    generator (counts, indicator rates), the rest follow from the planted effects and the
+    ``synthetic`` parameters, and all are checked in ``calibration.json``.
+    """
+
+    eqao: dict[str, dict[str, float]] = Field(default_factory=dict)
+    eqao_tolerance: float = Field(3.0, gt=0)
+    eqao_source: str = "BRIEF.md s.3"
+    targets: dict[str, Target] = Field(default_factory=dict)
+
+    def eqao_target(self, year: str, key: str) -> float:
+        """The configured % at standard of assessment ``key`` in ``year``."""
+        try:
+            return self.eqao[year][key]
+        except KeyError as exc:
+            raise ValueError(f"calibration.eqao: no target for {year} {key}") from exc
+
+
+class Synthetic(_Frozen):
+    """Parameters of the generator's mechanisms that no published figure gives directly: each
+    is chosen (assumed) so that the calibration targets hold, and ``calibration.json`` shows
+    whether they do. See ``config/default.yaml`` for the reason behind each value.
+    """
+
+    # credits: each of 8 courses a year failed with the student's own probability; most students
+    # fail almost none, a struggling share fails many (they also stay a fifth year more often)
+    extra_credit_share: float = Field(0.3, ge=0, le=1)
+    struggling_share: float = Field(0.10, ge=0, le=1)
+    fail_rate_engaged: float = Field(0.025, ge=0, le=0.5)
+    fail_rate_struggling: tuple[float, float] = (0.1, 0.45)
+    fifth_year_struggling: float = Field(0.8, ge=0, le=1)
+    fifth_year_engaged: float = Field(0.03, ge=0, le=1)
+    # OSSLT: share of students who failed who pass a later sitting
+    osslt_retake_pass: float = Field(0.5, gt=0, lt=1)
+    # children in care (monthly average) before the panel: the admission rate of earlier years
+    children_in_care_before: dict[str, float] = Field(default_factory=dict)
+    # age at admission to care: (first age, last age, share)
+    admission_ages: tuple[tuple[int, int, float], ...] = (
+        (0, 0, 0.12),
+        (1, 5, 0.2),
+        (6, 11, 0.25),
+        (12, 17, 0.43),
+    )
+    long_stay_years: float = Field(6.0, gt=0)
+    # shares of the children who are not in care: kinship service, VYSA, CCSYP
+    other_service_shares: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    # society-to-society spread: SD of the society's recurrence rate, CV of its yearly case
+    # volume, SD of its mean OnLAC score
+    society_recurrence_sd: float = Field(0.03, ge=0)
+    society_volume_cv: float = Field(0.15, ge=0)
+    society_onlac_sd: float = Field(0.25, ge=0)
+    # share of recurrences (new investigations) that verify a protection concern
+    recurrence_verified_share: float = Field(0.4, ge=0, le=1)
+
+
 class Linkage(_Frozen):
+    """Record linkage (``analysis.linkage``).
+
+    ``no_student_share`` is the share of child-welfare records whose child has no OnSIS record at
+    all (too young for school, at a First Nations-operated school, in a private school or home
+    schooled, living outside Ontario). It is known in advance within a range, not measured from
+    the linkage: no published figure was found, so the default is judgement (BRIEF.md s.8 and the
+    synthetic province's 12%), and the range says how far it could be off. The record posterior
+    takes it as the prior share of records *without* a student (the share estimated from the
+    scores is kept inside the range), and the threshold report counts the false links it implies
+    among records with no true match.
+    """
+
     engine: Literal["duckdb", "spark"] = "duckdb"
     match_threshold: float = Field(0.8, gt=0, lt=1)
     high_confidence: float = Field(0.99, gt=0, lt=1)
     max_pairs_em: int = Field(2_000_000, gt=0)
+    no_student_share: float = Field(0.12, gt=0, lt=1)
+    no_student_share_range: tuple[float, float] = (0.06, 0.25)
+
+    @model_validator(mode="after")
+    def _share_in_range(self) -> Linkage:
+        lo, hi = self.no_student_share_range
+        if not 0 < lo <= self.no_student_share <= hi < 1:
+            raise ValueError(
+                "linkage.no_student_share must lie inside linkage.no_student_share_range "
+                f"(0 < low <= share <= high < 1; got {self.no_student_share} in [{lo}, {hi}])"
+            )
+        return self
 
 
 class Privacy(_Frozen):
@@ -177,6 +303,11 @@ class Privacy(_Frozen):
     min_fsa_children: int = Field(40, ge=1)
     min_cell: int = Field(10, ge=1)
     protection_width: float = Field(5, ge=0)
+    # The rule every hidden value keeps against everything the release prints (the release-wide
+    # suppression enforces it, `analysis audit` checks it): an interval at least protection_width
+    # wide whose upper bound reaches min_cell; an amount (days of care) at least magnitude_share
+    # of its value wide.
+    magnitude_share: float = Field(0.1, ge=0, le=1)
     round_base: int | None = None
 
 
@@ -224,6 +355,8 @@ class Config(_Frozen):
     )
     no_eqao_years: tuple[str, ...] = ("2019-20", "2020-21")
     eqao_baseline_break: str = "2021-22"
+    # school years whose graduates did not need the literacy requirement (pandemic waiver)
+    literacy_waived_years: tuple[str, ...] = ("2019-20", "2020-21", "2021-22")
     scales: dict[str, ScaleSpec]
     noise: Noise = Noise()
     effects: Effects = Effects()
@@ -232,7 +365,8 @@ class Config(_Frozen):
     indicators: Indicators = Indicators()
     validation: Validation = Validation()
     reports: Reports = Reports()
-    calibration: dict[str, dict[str, float]] = Field(default_factory=dict)
+    calibration: Calibration = Calibration()
+    synthetic: Synthetic = Synthetic()
     g9_academic_share: float = Field(0.75, ge=0, le=1)
 
     @field_validator("scales")
@@ -246,6 +380,12 @@ class Config(_Frozen):
     @property
     def size(self) -> ScaleSpec:
         return self.scales[self.scale]
+
+    @property
+    def cw_share_of_province(self) -> float:
+        """This scale's child-welfare volumes as a share of the province's (the ``province``
+        scale is Ontario): provincial counts in ``calibration.targets`` are multiplied by it."""
+        return self.size.cw_children / self.scales["province"].cw_children
 
     def with_overrides(self, **changes: Any) -> Config:
         """A copy with top-level fields replaced (validated again)."""

@@ -99,8 +99,14 @@ def _stable(obj: Any) -> Any:
     return obj
 
 
-def write(cfg: Config, reports_root: Path, entries: list[dict[str, Any]]) -> Path:
-    """Write ``reports_root/manifest.json`` (hashes every file already under ``reports_root``)."""
+def write(
+    cfg: Config,
+    reports_root: Path,
+    entries: list[dict[str, Any]],
+    audit: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``reports_root/manifest.json`` (hashes every file already under ``reports_root``;
+    ``audit``: the summary of the release's audit, :mod:`analysis.reports.audit`)."""
     stages = stage_records(cfg)
     val = stages.get("validate", {}).get("metrics", {})
     deid = stages.get("deidentify", {}).get("metrics", {})
@@ -119,6 +125,7 @@ def write(cfg: Config, reports_root: Path, entries: list[dict[str, Any]]) -> Pat
         "thresholds": {
             "min_cell": cfg.privacy.min_cell,
             "protection_width": cfg.privacy.protection_width,
+            "magnitude_share": cfg.privacy.magnitude_share,
             "k_anonymity": cfg.privacy.k_anonymity,
             "l_diversity": cfg.privacy.l_diversity,
             "round_base": cfg.privacy.round_base,
@@ -132,6 +139,10 @@ def write(cfg: Config, reports_root: Path, entries: list[dict[str, Any]]) -> Pat
             "reading": val.get("reading", cfg.validation.reading),
             "normalisations": val.get("normalisations", []),
         },
+        # its timings stay in the audit's own record: the manifest is the same bytes on a re-run
+        "disclosure_audit": (
+            {k: v for k, v in audit.items() if not k.startswith("seconds")} if audit else audit
+        ),
         "rows_per_stage": {k: v["rows"] for k, v in stages.items()},
         "stage_metrics": {
             k: v["metrics"] for k, v in stages.items() if k in ("link", "deidentify", "analyse")

@@ -22,7 +22,8 @@ from analysis.analyse import indicators as ind
 from analysis.analyse import methodology, models, outcomes
 from analysis.analyse.outcomes import Spec
 from analysis.config import Config
-from analysis.disclosure import SYMBOL_NOT_AVAILABLE, Protected
+from analysis.disclosure import PROVENANCE, SYMBOL_NOT_AVAILABLE, Protected, Structure
+from analysis.disclosure.attack import RELEASE_DIR, write_release
 from analysis.io import atomic_dir, write_json, write_parquet
 from analysis.stages import StageResult
 
@@ -193,6 +194,7 @@ def build_tables(
             no_eqao_years=cfg.no_eqao_years,
             baseline_break=cfg.eqao_baseline_break,
             frames=(sy, eq),
+            literacy_waived=cfg.literacy_waived_years,
         )
     )
     clock.lap("descriptive tables")
@@ -247,16 +249,40 @@ def build_tables(
             recurrence_window_days=i.recurrence_window_days,
             onlac_ages=i.onlac_ages,
             onlac_min_days_in_care=i.onlac_min_days_in_care,
+            fiscal_years=cfg.school_years,
         )
     )
     clock.lap("indicators")
     return specs
 
 
+# What the dims of the release mean, for the suppression and the audit that see every table at
+# once (analysis.disclosure.ledger): which dims split people into groups that add up, which
+# populations nest, which columns repeat one value across rows, which stats are amounts.
+IND3 = "indicator3_days_by_placement"
+STRUCTURE = Structure(
+    partitions=("board_id", "society_id", "care_status", "ever_in_care", "grade"),
+    pairs={"equity_rates": ("dimension", "level"), "cw_records_linkage": ("dimension", "group")},
+    nested={"links": ("all", "high_confidence"), "months": (36, 24, 12)},
+    constant={
+        IND3: {"n": "placement_group", "total_days": "placement_group"},
+        "indicator4_exits": {"n": "months"},
+    },
+    covers={IND3: "placement_group"},
+    magnitudes={IND3: ("days", "total_days")},
+    sums={IND3: {"total_days": "days"}},
+    ratios={IND3: {"pct_days": ("days", "total_days")}},
+)
+# models fitted on the same students: a term's count is the same cell in both tables
+MODEL_TERMS = ("adjusted_gaps", "linkage_sensitivity")
+
+
 def _universe(name: str) -> str:
     """Population counted in a table: cells of the same universe are the same people."""
     if name in methodology.UNIVERSES:
         return methodology.UNIVERSES[name]
+    if name in MODEL_TERMS:
+        return "model_terms"
     if name.startswith("eqao_"):
         return "eqao_students"
     if name.startswith(("outcomes_", "means_")):
@@ -306,7 +332,7 @@ def protect_all(specs: dict[str, Spec], cfg: Config) -> tuple[dict[str, Protecte
     """Pass every table through one :class:`analysis.disclosure.Release`, consistently."""
     from analysis.disclosure import Release
 
-    release = Release(cfg.privacy)
+    release = Release(cfg.privacy, STRUCTURE)
     fillers: dict[str, pl.DataFrame | None] = {}
     for name, (table, dims, numerator, stats) in specs.items():
         published, filler = _split_no_assessment(table)
@@ -326,9 +352,11 @@ def protect_all(specs: dict[str, Spec], cfg: Config) -> tuple[dict[str, Protecte
         notes: Sequence[str] = NOTES["eqao"] if name.startswith("eqao_") else ()
         if name in {"adjusted_gaps", "dose_response", "equity_adjusted", "linkage_sensitivity"}:
             notes = NOTES["models"]
+        # each row says which row of the release it is (never printed; see PROVENANCE)
+        rows = pl.format("{}:{}", pl.lit(name), pl.int_range(pl.len())).alias(PROVENANCE)
         p = Protected(
             name=p.name,
-            df=p.df,
+            df=p.df.with_columns(rows),
             dims=p.dims,
             count=p.count,
             numerator=p.numerator,
@@ -424,10 +452,13 @@ def run(cfg: Config) -> StageResult:
     specs.update(methodology.methodology_tables(cfg))
     t_build = time.perf_counter() - t0
     tables, release = protect_all(specs, cfg)
+    # the release-wide checks gate publication: nothing is written when one fails
+    release.check()
     result = StageResult(stage="analyse")
     with atomic_dir(cfg.paths.results) as tmp:
         write_results(tables, tmp)
         release.write_audit(tmp / "disclosure_audit.json")
+        write_release(release.true_tables(), tmp / RELEASE_DIR)
         write_json(json.loads(cfg.to_json()), tmp / "config.json")
     result.outputs = sorted(cfg.paths.results.glob("*"))
     result.rows = {
@@ -438,6 +469,10 @@ def run(cfg: Config) -> StageResult:
     result.rows.update({f"{k} out": p.df.height for k, p in tables.items()})
     result.metrics = {
         "tables": len(tables),
+        "suppressed_counts": sum(
+            int(p.df[f"{p.count}__symbol"].eq("c").sum()) for p in tables.values()
+        ),
+        "release_wide": release.release_wide,
         "seconds_models_and_tables": round(t_build, 2),
         "seconds_total": round(time.perf_counter() - t0, 2),
     }

@@ -24,7 +24,10 @@ UNIVERSES = {
     "linkage_match_weights": "scored_pairs",
     "methodology_row_accounting": "rows",
     "methodology_normalisations": "values_normalised",
+    "methodology_calibration": "calibration",
 }
+
+CALIBRATION_FILE = "calibration.json"
 
 
 def linkage_quality(cfg: Config) -> dict:
@@ -100,6 +103,53 @@ def normalisations(cfg: Config) -> pl.DataFrame:
     )
 
 
+def calibration(cfg: Config) -> dict | None:
+    """The generator's calibration check as de-identification copied it (aggregates only; none
+    for a real extract)."""
+    path = cfg.paths.analytic / CALIBRATION_FILE
+    if not path.is_file():
+        return None
+    data: dict = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def calibration_table(data: dict) -> pl.DataFrame:
+    """One row per target: the target at this scale, the synthetic value, the largest deviation
+    that holds, whether it holds and whether the target is published or assumed; ``n`` = the
+    people, cases or societies behind the synthetic value. The unit, whether it holds and the
+    basis are codes (``unit_*``, ``yes``/``no``, ``published``/``assumed``) each page translates."""
+    rows = []
+    for c in data["checks"]:
+        eqao_cell = c["name"].startswith("eqao_") and not c["name"].endswith("_ratio")
+        rows.append(
+            {
+                "target": c["name"][len("eqao_") :] if eqao_cell else c["name"],
+                "year": c["year"],
+                "unit": f"unit_{c['unit']}",
+                "holds": "yes" if c["holds"] else "no",
+                "basis": "assumed" if c["source"].lower().startswith("assumed") else "published",
+                "n": int(c["n"]),
+                "target_value": float(c["scaled_target"]),
+                "synthetic": c["synthetic"],
+                "allowed": c["allowed"],
+            }
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "target": pl.Utf8,
+            "year": pl.Utf8,
+            "unit": pl.Utf8,
+            "holds": pl.Utf8,
+            "basis": pl.Utf8,
+            "n": pl.Int64,
+            "target_value": pl.Float64,
+            "synthetic": pl.Float64,
+            "allowed": pl.Float64,
+        },
+    )
+
+
 def methodology_tables(cfg: Config) -> dict[str, Spec]:
     """``name -> (table, dims, numerator, stats)``, counts in ``n``, like ``build_tables``."""
     q = linkage_quality(cfg)
@@ -135,4 +185,12 @@ def methodology_tables(cfg: Config) -> dict[str, Spec]:
     norm = normalisations(cfg)
     if not norm.is_empty():  # an extract written differently from the documented form
         specs["methodology_normalisations"] = (norm, ["file", "column", "normalisation"], None, ())
+    cal = calibration(cfg)
+    if cal is not None:  # a synthetic province: its targets against the published figures
+        specs["methodology_calibration"] = (
+            calibration_table(cal),
+            ["target", "year", "unit", "holds", "basis"],
+            None,
+            ("target_value", "synthetic", "allowed"),
+        )
     return specs

@@ -9,8 +9,12 @@ frailty, repeated EQAO assessments).
 Models (covariates documented in the codebook):
 
 - EQAO at standard: binomial GLM (logit) with ``assessment x year`` (Grade 9 stream before the
-  2021-22 break) + board + gender + care status + ``years_in_care x in_care`` + group care +
-  ``indigenous x child-welfare involved``: the generator's model, so correctly specified.
+  2021-22 break; a later OSSLT sitting its own) + board + gender + care status +
+  ``years_in_care x in_care`` + group care + ``indigenous x child-welfare service that year`` +
+  child-welfare involvement (``cw_involved``: every year of a student known to child welfare):
+  the generator's model, so correctly specified. A care status's term is then the difference
+  from students known to child welfare with no service that year; with ``cw_involved`` added,
+  from students never known to child welfare.
 - chronic absence, on track: binomial GLM (logit), ``grade x year`` + board + gender + care terms.
 - attendance: quasi-binomial GLM, identity link, on grouped days attended out of days enrolled
   (the gap is in attendance-rate points, the scale of the generator's additive model).
@@ -44,11 +48,13 @@ CARE_TERMS: tuple[str, ...] = tuple(f"care_status[{c}]" for c in CARE_LEVELS)
 DOSE_TERM = "years_in_care:in_care"
 GROUP_TERM = "placement_group[group]"
 INDIGENOUS_TERM = "indigenous:cw_active"
-KEY_TERMS: tuple[str, ...] = (*CARE_TERMS, DOSE_TERM, GROUP_TERM, INDIGENOUS_TERM)
+CW_TERM = "cw_involved"
+KEY_TERMS: tuple[str, ...] = (*CARE_TERMS, DOSE_TERM, GROUP_TERM, INDIGENOUS_TERM, CW_TERM)
 # the single-dummy care terms of every outcome model: term -> (column, level)
 CARE_INDICATORS: Mapping[str, tuple[str, str]] = {
     GROUP_TERM: ("placement_group", "group"),
     INDIGENOUS_TERM: ("_ind_cw", "true"),
+    CW_TERM: ("cw_involved", "true"),
 }
 # the average adjusted differences of the logit outcome models: term -> the rows it is among
 AME_GROUPS: Mapping[str, tuple[str, str]] = {
@@ -161,6 +167,7 @@ MODEL_COLUMNS: tuple[str, ...] = (
     "placement_group",
     "race",
     "indigenous",
+    "cw_involved",
     "link_probability",
 )
 
@@ -191,6 +198,7 @@ EQ_COLUMNS: tuple[str, ...] = (
     "society_id",
     "placement_group",
     "indigenous",
+    "cw_involved",
     "link_probability",
     DOSE_TERM,
     "_ind_cw",
@@ -323,6 +331,8 @@ def _people(sy: pl.DataFrame | pl.LazyFrame) -> dict[str, int]:
     schema = sy.lazy().collect_schema()
     ind = pl.col("_ind_cw")
     conds[INDIGENOUS_TERM] = ind if schema["_ind_cw"] == pl.Boolean else ind == "true"
+    cw = pl.col("cw_involved")
+    conds[CW_TERM] = cw.fill_null(False) if schema["cw_involved"] == pl.Boolean else cw == "true"
     sid = pl.col("study_id")
     counts = (
         sy.lazy()

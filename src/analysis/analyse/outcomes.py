@@ -6,16 +6,9 @@ with the outcome) and ``rate``/``ci_low``/``ci_high`` (Wilson 95% interval), rea
 :meth:`analysis.disclosure.Release.protect`. Means (attendance rate, credits) carry ``mean`` and a
 t-based interval instead, with no numerator.
 
-Definitions (documented in the codebook):
-
-- attendance rate: ``1 - days_absent / days_enrolled`` (null when no days enrolled);
-- chronic absence: missed 10% or more of the days enrolled;
-- on track: 16 or more credits earned in grades 9 and 10, evaluated on the Grade 10 row of a
-  student whose Grade 9 year is in the panel (null otherwise);
-- OSSLT first-time pass: among first-time eligible students who participated;
-- graduation within 4 (5) years: of the students who started Grade 9 in a panel year, those who
-  had 30 credits and an OSSLT pass by the end of their 4th (5th) year; only cohorts whose 4th
-  (5th) year is in the panel. The extract has no diploma flag, so this is a proxy.
+The measures themselves (attendance rate, chronic absence, on track, OSSLT first-time pass,
+graduation within 4 and 5 years) are defined once in :mod:`analysis.domain.measures`, which the
+generator's calibration check uses too; they are re-exported here.
 
 EQAO trends: the years without testing (``cfg.no_eqao_years``) are rows with
 ``assessment_status = "no_assessment"`` and null statistics, never zeros; ``series`` is
@@ -32,45 +25,41 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from analysis.domain.vocab import CARE_PRIORITY, GRADES
+from analysis.domain.measures import (
+    CHRONIC_ABSENCE_SHARE,
+    GRADUATION_CREDITS,
+    HIGH_SCHOOL_GRADES,
+    ON_TRACK_CREDITS,
+    Z95,
+    graduation_cohorts,
+    student_year_outcomes,
+    wilson_ci,
+)
+from analysis.domain.vocab import CARE_PRIORITY
 
-Z95 = 1.959963984540054
-CHRONIC_ABSENCE_SHARE = 0.10
-ON_TRACK_CREDITS = 16.0
-GRADUATION_CREDITS = 30.0
+__all__ = [
+    "BINARY_OUTCOMES",
+    "CARE_STATUSES",
+    "CHRONIC_ABSENCE_SHARE",
+    "GRADUATION_CREDITS",
+    "HIGH_SCHOOL_GRADES",
+    "MEAN_OUTCOMES",
+    "ON_TRACK_CREDITS",
+    "Z95",
+    "descriptive_tables",
+    "eqao_trend",
+    "eqao_with_care",
+    "graduation_cohorts",
+    "label_per_row",
+    "mean_table",
+    "rate_table",
+    "student_year_outcomes",
+    "wilson_ci",
+]
+
 CARE_STATUSES: tuple[str, ...] = tuple(CARE_PRIORITY)  # highest priority first
 BINARY_OUTCOMES: tuple[str, ...] = ("chronic_absent", "on_track", "osslt_first_time_pass")
 MEAN_OUTCOMES: tuple[str, ...] = ("attendance_rate", "credits_earned")
-HIGH_SCHOOL_GRADES: tuple[str, ...] = GRADES[GRADES.index("9") :]
-
-
-def wilson_ci(
-    events: np.ndarray | Sequence[float], n: np.ndarray | Sequence[float], z: float = Z95
-) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for ``events / n``; NaN where ``n == 0``.
-
-    Parameters
-    ----------
-    events, n
-        Counts of people with the outcome and people in the cell.
-    z
-        Normal quantile (1.96 for 95%).
-
-    Returns
-    -------
-    (low, high)
-        Arrays of interval bounds on the proportion scale.
-    """
-    x = np.asarray(events, dtype=float)
-    m = np.asarray(n, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = x / m
-        denom = 1 + z**2 / m
-        centre = (p + z**2 / (2 * m)) / denom
-        half = z * np.sqrt(p * (1 - p) / m + z**2 / (4 * m**2)) / denom
-        low = np.where(m > 0, np.clip(centre - half, 0, 1), np.nan)
-        high = np.where(m > 0, np.clip(centre + half, 0, 1), np.nan)
-    return low, high
 
 
 def _is_categorical(dtype: pl.DataType) -> bool:
@@ -95,64 +84,11 @@ def label_per_row(frame: pl.DataFrame, cols: Sequence[str], label: pl.Expr, name
     )
 
 
-def student_year_outcomes(
-    student_years: pl.DataFrame, eqao: pl.DataFrame | None = None
-) -> pl.DataFrame:
-    """Add the per student-year outcomes to ``student_years``.
-
-    Adds ``attendance_rate`` (f64), ``chronic_absent`` (bool), ``on_track`` (bool, Grade 10 rows
-    only), ``osslt_first_time_pass`` (bool, when ``eqao`` is given; null unless the student wrote
-    the OSSLT for the first time that year) and ``in_care`` (bool).
-    """
-    # the student's Grade 9 credits and first Grade 9 year, as windows over the student's rows
-    g9 = pl.col("grade") == "9"
-    c9 = pl.col("credits_earned").filter(g9).sum().over("study_id")
-    has9 = g9.any().over("study_id")
-    y9 = pl.col("school_year").filter(g9).min().over("study_id")
-    sy = student_years.with_columns(
-        pl.when(pl.col("days_enrolled") > 0)
-        .then(1.0 - pl.col("days_absent").cast(pl.Float64) / pl.col("days_enrolled"))
-        .otherwise(None)
-        .alias("attendance_rate"),
-        pl.when(pl.col("days_enrolled") > 0)
-        .then(pl.col("days_absent") >= CHRONIC_ABSENCE_SHARE * pl.col("days_enrolled"))
-        .otherwise(None)
-        .alias("chronic_absent"),
-        (pl.col("care_status") == "in_care").alias("in_care"),
-        pl.when(
-            (pl.col("grade") == "10")
-            & has9
-            & pl.col("credits_earned").is_not_null()
-            & (y9 < pl.col("school_year"))
-        )
-        .then(c9 + pl.col("credits_earned") >= ON_TRACK_CREDITS)
-        .otherwise(None)
-        .alias("on_track"),
-    )
-    if eqao is not None:
-        osslt = (
-            eqao.filter(
-                (pl.col("assessment") == "osslt")
-                & pl.col("first_time").fill_null(False)
-                & (pl.col("participation") == "participated")
-            )
-            .group_by("study_id", "school_year")
-            .agg(pl.col("at_standard").any().alias("osslt_first_time_pass"))
-        )
-        passed = (
-            sy.select("study_id", "school_year")
-            .join(osslt, on=["study_id", "school_year"], how="left", maintain_order="left")
-            .get_column("osslt_first_time_pass")
-        )
-        sy = sy.with_columns(passed)
-    return sy
-
-
 def eqao_with_care(eqao: pl.DataFrame, student_years: pl.DataFrame) -> pl.DataFrame:
     """EQAO results of participating students, with the student-year's care and equity columns.
 
-    Adds ``assessment_key`` (assessment, plus the Grade 9 stream before the baseline break) used as
-    the assessment-by-year stratum in models.
+    Adds ``assessment_key`` (assessment, plus the Grade 9 stream before the baseline break;
+    ``osslt_retake`` for a later OSSLT sitting) used as the assessment-by-year stratum in models.
     """
     keep = [
         c
@@ -169,81 +105,13 @@ def eqao_with_care(eqao: pl.DataFrame, student_years: pl.DataFrame) -> pl.DataFr
             (pl.col("assessment") == "g9_math") & pl.col("g9_stream").is_in(["academic", "applied"])
         )
         .then(pl.col("assessment") + "_" + pl.col("g9_stream"))
+        .when((pl.col("assessment") == "osslt") & ~pl.col("first_time").fill_null(True))
+        .then(pl.lit("osslt_retake"))
         .otherwise(pl.col("assessment").cast(pl.Utf8))
     )
-    return out.with_columns(label_per_row(out, ["assessment", "g9_stream"], key, "assessment_key"))
-
-
-def graduation_cohorts(
-    student_years: pl.DataFrame, eqao: pl.DataFrame, school_years: Sequence[str]
-) -> pl.DataFrame:
-    """One row per student who started Grade 9 in the panel, with graduation proxies.
-
-    Columns: ``study_id``, ``cohort`` (school year of Grade 9), ``ever_in_care`` (at any point in
-    the panel up to the cohort's last observed year), ``care_status_g9``, ``graduated_4y``,
-    ``graduated_5y`` (null when the panel ends before that year).
-    """
-    order = {y: i for i, y in enumerate(school_years)}
-    sy = student_years.with_columns(
-        pl.col("school_year").replace_strict(order, return_dtype=pl.Int32).alias("_t")
-    )
-    start = (
-        sy.filter(pl.col("grade") == "9")
-        .sort("_t")
-        .group_by("study_id")
-        .agg(
-            pl.col("_t").first().alias("_t0"),
-            pl.col("school_year").first().alias("cohort"),
-            pl.col("care_status").first().alias("care_status_g9"),
-        )
-    )
-    # only students whose first high-school year in the panel is Grade 9 (not left-censored)
-    first_hs = (
-        sy.filter(pl.col("grade").is_in(HIGH_SCHOOL_GRADES))
-        .group_by("study_id")
-        .agg(pl.col("_t").min().alias("_tf"))
-    )
-    start = start.join(first_hs, on="study_id").filter(pl.col("_t0") == pl.col("_tf")).drop("_tf")
-    passes = (
-        eqao.filter((pl.col("assessment") == "osslt") & pl.col("at_standard").fill_null(False))
-        .with_columns(
-            pl.col("school_year")
-            .replace_strict(order, default=None, return_dtype=pl.Int32)
-            .alias("_t")
-        )
-        .group_by("study_id")
-        .agg(pl.col("_t").min().alias("_t_pass"))
-    )
-    last_t = len(school_years) - 1
-    rows = sy.join(start.select("study_id", "_t0"), on="study_id").filter(
-        pl.col("_t") >= pl.col("_t0")
-    )
-    out = start
-    for k in (4, 5):
-        agg = (
-            rows.filter(pl.col("_t") <= pl.col("_t0") + k - 1)
-            .group_by("study_id")
-            .agg(
-                pl.col("credits_earned").fill_null(0).sum().alias(f"_cred{k}"),
-                pl.col("ever_in_care").any().alias(f"_eic{k}"),
-            )
-        )
-        out = out.join(agg, on="study_id", how="left")
-    out = out.join(passes, on="study_id", how="left")
-    exprs = []
-    for k in (4, 5):
-        ok = (pl.col(f"_cred{k}") >= GRADUATION_CREDITS) & (
-            pl.col("_t_pass").is_not_null() & (pl.col("_t_pass") <= pl.col("_t0") + k - 1)
-        )
-        exprs.append(
-            pl.when(pl.col("_t0") + k - 1 <= last_t)
-            .then(ok.fill_null(False))
-            .otherwise(None)
-            .alias(f"graduated_{k}y")
-        )
     return out.with_columns(
-        *exprs, pl.coalesce(pl.col("_eic5"), pl.col("_eic4")).fill_null(False).alias("ever_in_care")
-    ).select("study_id", "cohort", "care_status_g9", "ever_in_care", "graduated_4y", "graduated_5y")
+        label_per_row(out, ["assessment", "g9_stream", "first_time"], key, "assessment_key")
+    )
 
 
 def _as_text(frame: pl.LazyFrame, cols: Sequence[str]) -> pl.LazyFrame:
@@ -425,10 +293,14 @@ def eqao_tables(
 
 
 def graduation_table(
-    student_years: pl.DataFrame, eqao: pl.DataFrame, school_years: Sequence[str]
+    student_years: pl.DataFrame,
+    eqao: pl.DataFrame,
+    school_years: Sequence[str],
+    literacy_waived: Sequence[str] = (),
 ) -> Spec:
-    """Graduation within 4 and 5 years (``years``) by cohort and ever in care."""
-    grad = graduation_cohorts(student_years, eqao, school_years)
+    """Graduation within 4 and 5 years (``years``) by cohort and ever in care; graduates of the
+    ``literacy_waived`` school years did not need the literacy requirement."""
+    grad = graduation_cohorts(student_years, eqao, school_years, literacy_waived)
     g = (
         pl.concat(
             [
@@ -452,11 +324,13 @@ def descriptive_tables(
     no_eqao_years: Sequence[str],
     baseline_break: str,
     frames: tuple[pl.DataFrame, pl.DataFrame] | None = None,
+    literacy_waived: Sequence[str] = (),
 ) -> dict[str, Spec]:
     """All descriptive outcome tables, each with the arguments ``Release.protect`` needs.
 
     ``frames``: ``student_year_outcomes(student_years, eqao)`` and
     ``eqao_with_care(eqao, student_years)`` (or wider rows), when already built.
+    ``literacy_waived``: the school years whose graduates did not need the literacy requirement.
 
     Returns
     -------
@@ -476,5 +350,7 @@ def descriptive_tables(
             no_eqao_years=no_eqao_years,
             baseline_break=baseline_break,
         ),
-        "graduation_by_ever_in_care": graduation_table(student_years, eqao, school_years),
+        "graduation_by_ever_in_care": graduation_table(
+            student_years, eqao, school_years, literacy_waived
+        ),
     }

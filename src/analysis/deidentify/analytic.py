@@ -19,7 +19,14 @@ from analysis.deidentify.child_welfare import (
 from analysis.deidentify.keys import StudyKey, student_ids
 from analysis.deidentify.persons import resolve_people
 from analysis.deidentify.policy import RISK_METHOD
-from analysis.deidentify.school import eqao_table, student_years_table
+from analysis.deidentify.school import (
+    board_generalised,
+    eqao_table,
+    published_student_years,
+    student_years_table,
+)
+from analysis.deidentify.threat import risk_summary, threat_model
+from analysis.deidentify.verify import verify_published
 
 
 def build_analytic(
@@ -43,15 +50,32 @@ def build_analytic(
         ],
     )
     k, l_div = cfg.privacy.k_anonymity, cfg.privacy.l_diversity
-    risk: dict[str, Any] = {"k_threshold": k, "l_threshold": l_div, "method": RISK_METHOD}
-    student_years, student_year_risk, student_year_rows = student_years_table(
-        big, ids, people.of_oen, care, key, k, l_div
+    risk: dict[str, Any] = {
+        "k_threshold": k,
+        "l_threshold": l_div,
+        "threat_model": threat_model(),
+        "method": RISK_METHOD,
+    }
+    boards, societies = f["boards"], f["societies"]
+    student_years, student_year_risk, sy = student_years_table(
+        big, ids, people.of_oen, care, k, l_div, boards, societies
     )
     risk.update(student_year_risk)
-    eqao, eqao_rows = eqao_table(big["eqao_results"], ids)
+    eqao, eqao_rows, eqao_risk = eqao_table(
+        big["eqao_results"], ids, board_generalised(sy, boards), k
+    )
+    risk.update(eqao_risk)
     cw_map = cw_person_map(key, people.persons)
-    cw_persons, cw_person_risk = cw_persons_table(people.persons, cw_map, f["societies"], key, k)
+    cw_persons, cw_person_risk = cw_persons_table(
+        people.persons, cw_map, societies, key, k, sy, ids
+    )
     risk.update(cw_person_risk)
+    risk["summary"] = risk_summary(risk)
+    # every set again on the tables as written (the published columns, before the categorical
+    # encoding is undone: the same values), as an auditor would measure them
+    risk["published_check"] = verify_published(
+        published_student_years(sy, boards, societies), cw_persons, eqao, k, l_div
+    )
     tables: dict[str, pl.DataFrame | pl.LazyFrame] = {
         "student_years": student_years,
         "eqao": eqao,
@@ -61,7 +85,7 @@ def build_analytic(
         "cases": cases_table(f["cpin_cases"], key),
         "onlac": onlac_table(f, people, cw_map),
     }
-    heights = {"student_years": student_year_rows, "eqao": eqao_rows}
+    heights = {"student_years": sy.height, "eqao": eqao_rows}
     for name, df in tables.items():
         if isinstance(df, pl.DataFrame):
             heights[name] = df.height

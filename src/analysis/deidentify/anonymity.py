@@ -24,6 +24,7 @@ def measure_risk(
     by: tuple[str, ...] = (),
     sensitive: str | None = None,
     involved: str | None = None,
+    k: int | None = None,
 ) -> dict[str, Any]:
     """k-anonymity and distinct l-diversity of ``df`` on the quasi-identifiers ``qis``.
 
@@ -34,10 +35,12 @@ def measure_risk(
     Returns
     -------
     dict
-        ``k`` (smallest class), ``classes``, ``classes_below`` per threshold is left to the caller;
-        ``l`` (fewest distinct ``sensitive`` values in a class holding any ``involved`` row).
+        ``k`` (smallest class), ``classes``, ``rows``, ``unique_share`` (share of rows alone in
+        their class), ``mean_class_size``; with the threshold ``k``: ``below_k_share`` and
+        ``rows_below_k``; ``l`` (fewest distinct ``sensitive`` values in a class holding any
+        ``involved`` row).
     """
-    return _measure(df, qis, by, sensitive, involved)
+    return _measure(df, qis, by, sensitive, involved, k=k)
 
 
 def measure_risk_pycanon(df: pl.DataFrame, qis: tuple[str, ...], sensitive: str) -> dict[str, int]:
@@ -64,13 +67,17 @@ def _measure(
     sensitive: str | None,
     involved: str | None,
     weight: pl.Series | np.ndarray | None = None,
+    k: int | None = None,
 ) -> dict[str, Any]:
     """:func:`measure_risk` of ``df``, each row standing for ``weight`` rows (default 1)."""
     keys = [*by, *qis]
     w = pl.lit(1, dtype=pl.Int64) if weight is None else pl.Series("_w", weight, dtype=pl.Int64)
     rows = df.height if weight is None else int(np.sum(weight))
     if rows == 0:
-        return {"k": None, "l": None, "classes": 0, "rows": 0}
+        empty: dict[str, Any] = {"k": None, "l": None, "classes": 0, "rows": 0}
+        if k is not None:
+            empty.update(rows_below_k=0, below_k_share=0.0, unique_share=0.0)
+        return empty
     g = (
         df.with_columns(w.alias("_w"))
         .group_by(keys)
@@ -80,13 +87,20 @@ def _measure(
             *([pl.col(involved).any().alias("inv")] if involved else []),
         )
     )
+    n = g["n"]
     out: dict[str, Any] = {
         "rows": rows,
         "classes": g.height,
-        "k": int(g["n"].min()),  # type: ignore[arg-type]
+        "k": int(n.min()),  # type: ignore[arg-type]
         "quasi_identifiers": list(qis),
         "per": list(by),
+        "unique_share": round(int((n == 1).sum()) / rows, 4),
+        "mean_class_size": round(rows / g.height, 1),
     }
+    if k is not None:
+        below = int(n.filter(n < k).sum())
+        out["rows_below_k"] = below
+        out["below_k_share"] = round(below / rows, 4)
     if sensitive:
         gl = g.filter(pl.col("inv")) if involved else g
         out["l"] = int(gl["l"].min()) if gl.height else None  # type: ignore[arg-type]
@@ -100,10 +114,24 @@ def measure_coded(
     by: tuple[str, ...] = (),
     sensitive: str | None = None,
     involved: str | None = None,
+    k: int | None = None,
 ) -> dict[str, Any]:
     """:func:`measure_risk` of a coded frame (its live states, weighted by their rows)."""
     states, cnt = c.alive()
-    return _measure(states, qis, by, sensitive, involved, cnt)
+    return _measure(states, qis, by, sensitive, involved, cnt, k=k)
+
+
+def step_values(c: CodedFrame, st: Step) -> tuple[pl.Series, np.ndarray]:
+    """The value of ``st.column`` per state after step ``st``, and whether it changes that state
+    (a suppression step, ``value=None``, changes every non-null value to null; a generalisation
+    never touches a null)."""
+    dtype = c.states.schema[st.column]
+    old = c.states[st.column]
+    if st.value is None:
+        return pl.Series(st.column, [None] * c.states.height, dtype), old.is_not_null().to_numpy()
+    new = c.states.with_columns(st.value.cast(dtype).alias("_new"))["_new"]  # broadcast
+    changes = (old.is_not_null() & new.is_not_null() & (new != old).fill_null(True)).to_numpy()
+    return new, changes
 
 
 def _merge_into_blank(
@@ -266,10 +294,7 @@ def generalise_coded(
     keys = [*by, *qis]
     done: list[dict[str, Any]] = []
     for st in steps:
-        dtype = c.states.schema[st.column]
-        new = c.states.with_columns(st.value.cast(dtype).alias("_new"))["_new"]  # broadcast
-        old = c.states[st.column]
-        changes = (old.is_not_null() & new.is_not_null() & (new != old).fill_null(True)).to_numpy()
+        new, changes = step_values(c, st)
         if st.scope == "global":
             rows = c.rows_in(changes)
         else:
@@ -368,7 +393,7 @@ def code_frame(
         *by,
         *qis,
         *(st.column for st in steps),
-        *(c for st in steps for c in st.value.meta.root_names()),
+        *(c for st in steps if st.value is not None for c in st.value.meta.root_names()),
         *keep,
         *(c for c in (sensitive, involved) if c),
     ]

@@ -13,7 +13,8 @@ import datetime as dt
 
 import polars as pl
 
-from analysis.domain.dates import school_year_dates, year_label
+from analysis.domain.dates import school_year_dates
+from analysis.domain.indicators import days_by_fiscal_year
 from analysis.domain.vocab import CARE_PRIORITY, PLACEMENT_GROUP, SERVICE_IN_CARE
 
 
@@ -108,19 +109,7 @@ def _placement_group_in_year(
 
 
 def placement_days(placements: pl.DataFrame) -> pl.DataFrame:
-    """Placement days split by fiscal year (1 April - 31 March)."""
-    p = placements.with_columns(
-        pl.int_ranges(pl.col("start_date").dt.year() - 1, pl.col("end_x").dt.year() + 1).alias("fy")
-    ).explode("fy")
-    fy_lo = pl.date(pl.col("fy"), 4, 1)
-    fy_hi_x = pl.date(pl.col("fy") + 1, 4, 1)
-    p = p.with_columns(
-        (pl.min_horizontal("end_x", fy_hi_x) - pl.max_horizontal("start_date", fy_lo))
-        .dt.total_days()
-        .alias("days")
-    ).filter(pl.col("days") > 0)
-    return (
-        p.with_columns(year_label(pl.col("fy")).alias("fiscal_year"))
-        .group_by("cw_person_id", "society_id", "fiscal_year", "placement_type")
-        .agg(pl.col("days").sum().cast(pl.Int32))
-    )
+    """Placement days split by fiscal year (1 April - 31 March), per resolved person
+    (:func:`analysis.domain.indicators.days_by_fiscal_year`, which the generator's calibration
+    check uses too)."""
+    return days_by_fiscal_year(placements, person="cw_person_id")

@@ -23,6 +23,7 @@ from analysis.deidentify.contract import (
 from analysis.deidentify.geography import society_regions
 from analysis.deidentify.hierarchy import birth_year_band, cw_person_steps
 from analysis.deidentify.keys import StudyKey, pseudonym
+from analysis.deidentify.linked import protect_join
 from analysis.deidentify.persons import People
 from analysis.deidentify.policy import QI_CW, SUPPRESSION_ORDER_CW
 from analysis.deidentify.utility import cw_person_utility
@@ -42,16 +43,23 @@ def cw_persons_table(
     societies: pl.DataFrame,
     key: StudyKey,
     k: int,
+    student_years: pl.DataFrame,
+    ids: pl.DataFrame,
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """``cw_persons`` generalised along :func:`cw_person_steps` to ``k``, and its
-    ``cw_persons_*`` entries of ``risk.json``."""
+    """``cw_persons`` generalised along :func:`cw_person_steps` to ``k``, with ``study_id``
+    suppressed where the join with ``student_years`` (the protected rows, internal columns)
+    would fall below ``k`` (:func:`analysis.deidentify.linked.protect_join`); and its
+    ``cw_persons_*`` and ``join_*`` entries of ``risk.json``."""
     cw = _cw_person_records(persons, cw_map, key)
-    risk: dict[str, Any] = {"cw_persons_before": measure_risk(cw, QI_CW)}
+    util_before = cw_person_utility(_published_cw_persons(cw, societies))
+    risk: dict[str, Any] = {"cw_persons_before": measure_risk(cw, QI_CW, k=k)}
     cw, rep = generalise(cw, QI_CW, cw_person_steps(societies), k, order=SUPPRESSION_ORDER_CW)
     risk["cw_persons_generalisation"] = rep
-    risk["cw_persons_after"] = measure_risk(cw, QI_CW)
+    risk["cw_persons_after"] = measure_risk(cw, QI_CW, k=k)
+    cw, join_risk = protect_join(cw, student_years, ids, k)
+    risk.update(join_risk)
     cw = _published_cw_persons(cw, societies)
-    risk["cw_persons_utility"] = cw_person_utility(cw)
+    risk["cw_persons_utility"] = {"before": util_before, "after": cw_person_utility(cw)}
     return cw, risk
 
 

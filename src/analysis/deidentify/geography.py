@@ -34,3 +34,20 @@ def postal_area(df: pl.DataFrame, min_children: int, col: str = "postal_code") -
 def society_regions(societies: pl.DataFrame) -> dict[str, str]:
     """``society_id -> region`` from the ``societies`` reference table."""
     return dict(zip(societies["society_id"], societies["region"], strict=True))
+
+
+def board_regions(boards: pl.DataFrame) -> dict[str, str]:
+    """``board_id -> region`` from the ``boards`` reference table."""
+    return dict(zip(boards["board_id"], boards["region"], strict=True))
+
+
+def area_region(col: str, regions: dict[str, str]) -> pl.Expr:
+    """The region of an area column (a board or society id, a region, ``Ontario`` or null): ids
+    map to their region, everything else stays as it is."""
+    return pl.col(col).cast(pl.String).replace(regions)
+
+
+def area_id(col: str, regions: dict[str, str]) -> pl.Expr:
+    """The id of an area column where it still is one (null where generalised or suppressed)."""
+    c = pl.col(col).cast(pl.String)
+    return pl.when(c.is_in(list(regions))).then(c)

@@ -1,8 +1,8 @@
 """The study key and the pseudonyms made with it.
 
 ``study_id`` = HMAC-SHA256(key, "oen:" + OEN), ``cw_study_id`` = HMAC(key, "cw_person:" + id),
-``case_study_id`` = HMAC(key, "case:" + id), hashed ``school_id`` = HMAC(key, "school:" + id);
-hex, first 32 characters. Only the functions here read the secret: other modules pass the
+``case_study_id`` = HMAC(key, "case:" + id); hex, first 32 characters (schools are not
+published, so no school pseudonym is made). Only the functions here read the secret: other modules pass the
 :class:`StudyKey` along and get pseudonyms back; only its fingerprint is ever written.
 """
 

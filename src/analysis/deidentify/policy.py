@@ -1,7 +1,8 @@
 """What is protected: quasi-identifiers, suppression orders, and the method in ``risk.json``.
 
-The threat model (who the attacker is and what they know) is in the package docstring; this
-module writes it down as the columns every measure and step reads.
+The threat model (who sees the file, what they know, which sets are linked) is data in
+:mod:`analysis.deidentify.threat`; this module keeps the column lists the single-set functions
+and ``cw_persons`` read, and the method ``risk.json`` records.
 """
 
 from __future__ import annotations
@@ -26,38 +27,62 @@ QI_STUDENT_EXTRA = ("born_outside_canada", "first_language")
 QI_CW_PUBLISHED = ("society_id", "society_region", "birth_year_band", "gender_identity", "race")
 
 
-RISK_METHOD: dict[str, Any] = {
-    "threat": (
-        "an attacker who knows a child's birth year, gender, region and race (and, for child-"
-        "welfare persons, the society serving them and their gender identity) looks for the "
-        "child's record; a class is the set of records sharing those published values"
-    ),
-    "student_years": {
-        "per": list(STUDENT_YEAR_PER),
-        "quasi_identifiers": list(QI_STUDENT),
-        "sensitive": "care_status (l-diversity in classes holding any child-welfare service)",
-        "hierarchy": [
-            "global: race -> race_group (indigenous, black, white, other_racialized, not_stated)",
-            "global: gender_identity -> girl_woman, boy_man, gender_diverse, not_stated",
-            "local: region -> Ontario",
-            "local: birth year -> 3-year band -> 6-year band",
-            "then local suppression in order: " + ", ".join(SUPPRESSION_ORDER),
-        ],
-        "not_enforced": (
-            "born_outside_canada, first_language (measured as student_years_supplementary); "
-            "board_id, hashed school_id and grade (grade follows birth year for most students)"
+def risk_method() -> dict[str, Any]:
+    """The method as ``risk.json`` records it: per table, the sets enforced together, the
+    hierarchy (in order, with the sets each step serves) and what is measured but not
+    enforced. The threat model itself is ``risk.json``'s ``threat_model``
+    (:mod:`analysis.deidentify.threat`)."""
+    from analysis.deidentify.threat import (
+        CW_PERSONS,
+        JOIN_CW_STUDENT,
+        STUDENT_YEAR_SETS,
+        SY_BOTH,
+        SY_SUPPLEMENTARY,
+    )
+
+    return {
+        "threat": (
+            "approved analysts in the secure environment who may know a child as a school "
+            "acquaintance, a neighbour or relative, or a child-welfare worker look for the "
+            "child's records; a class is the set of records sharing the published values that "
+            "adversary can know (risk.json threat_model), and every enforced set holds k"
         ),
-    },
-    "cw_persons": {
-        "quasi_identifiers": list(QI_CW_PUBLISHED),
-        "hierarchy": [
-            "global: gender_identity -> 4 groups",
-            "local: society -> its region",
-            "local: race -> race_group",
-            "local: birth year -> 3-year band",
-            "local: region -> Ontario",
-            "local: birth year -> 6-year band",
-            "then local suppression in order: " + ", ".join(SUPPRESSION_ORDER_CW),
-        ],
-    },
-}
+        "student_years": {
+            "per": list(STUDENT_YEAR_PER),
+            "enforced_together": [s.name for s in STUDENT_YEAR_SETS],
+            "sensitive": "care_status (l-diversity in classes holding any child-welfare service)",
+            "entity": "study_id: a value generalised in one row of a student is generalised in all",
+            "hierarchy": [
+                "global: race -> race_group (indigenous, black, white, other_racialized, "
+                "not_stated)",
+                "global: gender_identity -> girl_woman, boy_man, gender_diverse, not_stated",
+                "local: region -> Ontario",
+                "local: birth year -> 3-year band -> 6-year band -> suppressed",
+                "local: region suppressed",
+                "local: gender_identity suppressed, then gender, then race_group (each "
+                "completed within its cell until the suppressed class holds k)",
+                "local: society -> its region",
+                "local: board -> its region (in eqao too)",
+                "local: society region -> Ontario",
+                "then, set by set, failing classes merged into the set's blank class",
+            ],
+            "not_enforced": {s.name: s.note for s in (SY_SUPPLEMENTARY, SY_BOTH)},
+        },
+        "cw_persons": {
+            "quasi_identifiers": list(QI_CW_PUBLISHED),
+            "hierarchy": [
+                "global: gender_identity -> 4 groups",
+                "local: society -> its region",
+                "local: race -> race_group",
+                "local: birth year -> 3-year band",
+                "local: region -> Ontario",
+                "local: birth year -> 6-year band",
+                "then local suppression in order: " + ", ".join(SUPPRESSION_ORDER_CW),
+            ],
+            "set": CW_PERSONS.name,
+        },
+        "join": {"set": JOIN_CW_STUDENT.name, "method": JOIN_CW_STUDENT.note},
+    }
+
+
+RISK_METHOD: dict[str, Any] = risk_method()

@@ -13,17 +13,19 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from analysis.deidentify.anonymity import code_frame, generalise_coded, measure_coded
+from analysis.deidentify.anonymity import code_frame, measure_risk
 from analysis.deidentify.contract import EQAO_COLUMNS, STUDENT_YEAR_COLUMNS
-from analysis.deidentify.geography import region_of_postal
-from analysis.deidentify.hierarchy import student_year_steps
-from analysis.deidentify.keys import StudyKey, hmac_hex
-from analysis.deidentify.policy import (
-    QI_STUDENT,
-    QI_STUDENT_EXTRA,
-    STUDENT_YEAR_PER,
-    SUPPRESSION_ORDER,
+from analysis.deidentify.enforce import Constraint, measure_sets, protect_coded, refresh_derived
+from analysis.deidentify.geography import (
+    area_id,
+    area_region,
+    board_regions,
+    region_of_postal,
+    society_regions,
 )
+from analysis.deidentify.hierarchy import student_year_steps
+from analysis.deidentify.policy import STUDENT_YEAR_PER
+from analysis.deidentify.threat import EQAO_SCHOOL, STUDENT_YEAR_MEASURED, STUDENT_YEAR_SETS
 from analysis.deidentify.utility import student_year_utility
 
 CAT = pl.Categorical
@@ -53,11 +55,10 @@ def derive_student_years(
     ids: pl.DataFrame,
     person_of_oen: pl.DataFrame,
     care: pl.DataFrame,
-    key: StudyKey,
 ) -> pl.DataFrame:
     """One row per enrolment, compact: low-cardinality strings categorical, ``_eid`` for the
     student; sorted like the published table (``study_id``, ``school_year``)."""
-    base = _enrolments(big["onsis_enrolment"], ids, key)
+    base = _enrolments(big["onsis_enrolment"], ids)
     pcw = _cw_attributes(person_of_oen, ids)
     cyear = care.join(pcw.select("cw_person_id", "_eid"), on="cw_person_id", how="inner").select(
         "_eid",
@@ -88,11 +89,10 @@ def derive_student_years(
     )
 
 
-def _enrolments(on: pl.LazyFrame, ids: pl.DataFrame, key: StudyKey) -> pl.DataFrame:
-    """The enrolment rows, coarsened (birth year, age on 1 September, region, hashed school) and
-    keyed by ``_eid``, sorted by (``_eid``, school year)."""
-    schools = on.select(pl.col("school_id").unique()).collect()["school_id"].drop_nulls()
-    school_hash = hmac_hex(key, "school", schools.cast(pl.String).to_list())
+def _enrolments(on: pl.LazyFrame, ids: pl.DataFrame) -> pl.DataFrame:
+    """The enrolment rows, coarsened (birth year, age on 1 September, region; the school is not
+    read: finer than any class can hold) and keyed by ``_eid``, sorted by (``_eid``, school
+    year)."""
     sy_start = pl.col("school_year").str.slice(0, 4).cast(pl.Int32)
     bd = pl.col("birth_date")
     base = (
@@ -101,9 +101,6 @@ def _enrolments(on: pl.LazyFrame, ids: pl.DataFrame, key: StudyKey) -> pl.DataFr
             pl.col("school_year").cast(CAT),
             sy_start.cast(pl.Int16).alias("_sy"),
             *_cat("board_id", "grade", "gender"),
-            pl.col("school_id")
-            .replace_strict(schools, school_hash, default=None, return_dtype=pl.String)
-            .cast(CAT),
             bd.dt.year().cast(pl.Int16).alias("birth_year"),
             (
                 sy_start
@@ -186,47 +183,76 @@ def _ever(sy: pl.DataFrame, cond: pl.Expr) -> pl.Series:
 
 
 def protect_student_years(
-    sy: pl.DataFrame, ids: pl.DataFrame, k: int, l_div: int
+    sy: pl.DataFrame,
+    ids: pl.DataFrame,
+    k: int,
+    l_div: int,
+    boards: pl.DataFrame,
+    societies: pl.DataFrame,
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """``sy`` generalised along :func:`student_year_steps` (then suppressed) to ``k`` and
-    ``l_div``, with ``study_id``; and its ``student_years_*`` entries of ``risk.json``.
+    """``sy`` generalised along :func:`student_year_steps` (then suppressed) until ``k`` and
+    ``l_div`` hold on every set of :data:`STUDENT_YEAR_SETS` together, with ``study_id``; and
+    its ``student_years_*`` entries of ``risk.json``.
 
     Classes are measured on a narrow coded frame (the entity is ``_eid``, one-to-one with
-    ``study_id``).
+    ``study_id``); ``board_area`` and ``society_area`` hold the board and society (or their
+    region, or Ontario) while they are generalised.
     """
-    steps = student_year_steps()
+    steps = student_year_steps(boards, societies)
+    regions = board_regions(boards)
+    sy = sy.with_columns(
+        pl.col("board_id").alias("board_area"), pl.col("society_id").alias("society_area")
+    )
+    qis = tuple(dict.fromkeys(q for s in STUDENT_YEAR_MEASURED for q in s.qis))
     coded = code_frame(
         sy,
-        QI_STUDENT,
+        qis,
         STUDENT_YEAR_PER,
         SENSITIVE,
         INVOLVED,
         steps=steps,
         entity="_eid",
-        keep=("birth_year", *QI_STUDENT_EXTRA),
+        keep=("birth_year", "cw_involved"),
     )
-
-    def measure(qis: tuple[str, ...]) -> dict[str, Any]:
-        return measure_coded(coded, qis, STUDENT_YEAR_PER, SENSITIVE, INVOLVED)
-
-    risk: dict[str, Any] = {"student_years_before": measure(QI_STUDENT)}
-    risk["student_years_generalisation"] = generalise_coded(
-        coded, QI_STUDENT, steps, k, STUDENT_YEAR_PER, SENSITIVE, INVOLVED, l_div, SUPPRESSION_ORDER
+    derived = {"board_region": area_region("board_area", regions).cast(pl.Categorical)}
+    refresh_derived(coded, derived)
+    before_utility = student_year_utility(*coded.alive())
+    risk: dict[str, Any] = {
+        "student_years_before": measure_sets(coded, STUDENT_YEAR_MEASURED, k, INVOLVED)
+    }
+    risk["student_years_generalisation"] = protect_coded(
+        coded,
+        [Constraint.of(s, INVOLVED) for s in STUDENT_YEAR_SETS],
+        steps,
+        k,
+        l_div,
+        derived,
     )
-    risk["student_years_after"] = measure(QI_STUDENT)
-    risk["student_years_supplementary"] = {
-        "enforced": False,
-        "note": "also keyed on born_outside_canada and first_language (not enforced)",
-        **measure((*QI_STUDENT, *QI_STUDENT_EXTRA)),
+    risk["student_years_after"] = measure_sets(coded, STUDENT_YEAR_MEASURED, k, INVOLVED)
+    risk["student_years_utility"] = {
+        "before": before_utility,
+        "after": student_year_utility(*coded.alive()),
     }
     sy = sy.with_columns(
         ids["study_id"].gather(sy["_eid"]),
-        *(coded.column(c) for c in QI_STUDENT),
+        *(coded.column(c) for c in qis),
     )
     return sy, risk
 
 
-def published_student_years(sy: pl.DataFrame) -> pl.LazyFrame:
+def board_generalised(sy: pl.DataFrame, boards: pl.DataFrame) -> pl.Series:
+    """The ``_eid`` of the students whose board is generalised (or suppressed) in ``sy``."""
+    ids = list(board_regions(boards))
+    return (
+        sy.filter(~pl.col("board_area").cast(pl.String).is_in(ids).fill_null(False))
+        .get_column("_eid")
+        .unique()
+    )
+
+
+def published_student_years(
+    sy: pl.DataFrame, boards: pl.DataFrame, societies: pl.DataFrame
+) -> pl.LazyFrame:
     """The published ``student_years`` columns of the protected ``sy``, computed while they are
     written (never a second copy in memory)."""
     exact = (
@@ -235,6 +261,10 @@ def published_student_years(sy: pl.DataFrame) -> pl.LazyFrame:
     return (
         sy.lazy()
         .with_columns(
+            area_id("board_area", board_regions(boards)).alias("board_id"),
+            area_region("board_area", board_regions(boards)).alias("board_region"),
+            area_id("society_area", society_regions(societies)).alias("society_id"),
+            area_region("society_area", society_regions(societies)).alias("society_region"),
             # birth year and age on 1 September only where the band is a single year
             pl.when(exact).then(pl.col("birth_year")).alias("birth_year"),
             pl.when(exact).then(pl.col("age_sept1")).alias("age_sept1"),
@@ -252,25 +282,28 @@ def student_years_table(
     ids: pl.DataFrame,
     person_of_oen: pl.DataFrame,
     care: pl.DataFrame,
-    key: StudyKey,
     k: int,
     l_div: int,
-) -> tuple[pl.LazyFrame, dict[str, Any], int]:
-    """``student_years`` as written (lazy, strings), its ``risk.json`` entries and its rows."""
+    boards: pl.DataFrame,
+    societies: pl.DataFrame,
+) -> tuple[pl.LazyFrame, dict[str, Any], pl.DataFrame]:
+    """``student_years`` as written (lazy, strings), its ``risk.json`` entries, and the protected
+    rows (internal columns, ``_eid``: the joined views and ``eqao`` read them)."""
     sy, risk = protect_student_years(
-        derive_student_years(big, ids, person_of_oen, care, key), ids, k, l_div
+        derive_student_years(big, ids, person_of_oen, care), ids, k, l_div, boards, societies
     )
-    published = published_student_years(sy)
-    risk["student_years_utility"] = student_year_utility(
-        published.filter(pl.col("cw_involved")).collect()
-    )
-    return as_strings(published, STUDENT_YEAR_COLUMNS), risk, sy.height
+    published = published_student_years(sy, boards, societies)
+    return as_strings(published, STUDENT_YEAR_COLUMNS), risk, sy
 
 
-def eqao_table(eqao_results: pl.LazyFrame, ids: pl.DataFrame) -> tuple[pl.LazyFrame, int]:
-    """``eqao`` as written (lazy, strings) and its rows: results by ``study_id`` (``at_standard``:
-    level 3 or more, or an OSSLT pass, among participants), sorted by student, school year and
-    assessment."""
+def eqao_table(
+    eqao_results: pl.LazyFrame, ids: pl.DataFrame, board_hidden: pl.Series, k: int
+) -> tuple[pl.LazyFrame, int, dict[str, Any]]:
+    """``eqao`` as written (lazy, strings), its rows and its ``risk.json`` entry: results by
+    ``study_id`` (``at_standard``: level 3 or more, or an OSSLT pass, among participants), sorted
+    by student, school year and assessment. ``board_hidden``: the ``_eid`` of students whose
+    board ``student_years`` generalised; their ``board_id`` is null here too (the eqao rows
+    would otherwise give it back through ``study_id``)."""
     eqao = (
         eqao_results.select(
             "oen",
@@ -294,4 +327,10 @@ def eqao_table(eqao_results: pl.LazyFrame, ids: pl.DataFrame) -> tuple[pl.LazyFr
             pl.col("assessment").cast(pl.String),
         )
     )
-    return as_strings(eqao, EQAO_COLUMNS), eqao.height
+    s = EQAO_SCHOOL
+    risk: dict[str, Any] = {"eqao_before": {s.name: measure_risk(eqao, s.qis, s.per, k=k)}}
+    hidden = eqao["_eid"].is_in(board_hidden.implode()).fill_null(False)
+    eqao = eqao.with_columns(pl.when(~hidden).then(pl.col("board_id")).alias("board_id"))
+    risk["eqao_after"] = {s.name: measure_risk(eqao, s.qis, s.per, k=k)}
+    risk["eqao_board_generalised"] = int(hidden.sum())
+    return as_strings(eqao, EQAO_COLUMNS), eqao.height, risk

@@ -30,12 +30,19 @@ def run(cfg: Config) -> StageResult:
     f, big = read_inputs(cfg)
     tables, risk, heights = build_analytic(f, key, cfg, big)
     risk["key"] = {"fingerprint": key.fingerprint(), "source": key.source}
+    k, l_div = cfg.privacy.k_anonymity, cfg.privacy.l_diversity
+    check = risk["published_check"]
+    failing = sorted(n for n, m in check.items() if isinstance(m, dict) and not m["holds"])
     if not (
-        risk["student_years_generalisation"]["holds"] and risk["cw_persons_generalisation"]["holds"]
+        risk["student_years_generalisation"]["holds"]
+        and risk["cw_persons_generalisation"]["holds"]
+        and risk["join_suppression"]["holds"]
+        and check["holds"]
     ):
         raise DeidentifyError(
-            f"k-anonymity (k={cfg.privacy.k_anonymity}) or l-diversity "
-            f"(l={cfg.privacy.l_diversity}) does not hold after generalisation; nothing written"
+            f"k-anonymity (k={k}) or l-diversity (l={l_div}) does not hold after "
+            f"generalisation (failing on the tables as written: {', '.join(failing) or 'none'}); "
+            "nothing written"
         )
     outputs: list[Path] = []
     with atomic_dir(cfg.paths.analytic) as stage:
@@ -54,6 +61,13 @@ def run(cfg: Config) -> StageResult:
             write_json(
                 json.loads(quality.read_text(encoding="utf-8")), stage / "linkage_quality.json"
             )
+        # So is the generator's calibration check (targets against the synthetic province; none
+        # for a real extract): the methodology page shows it.
+        calibration = cfg.paths.sources / "calibration.json"
+        if calibration.exists():
+            write_json(
+                json.loads(calibration.read_text(encoding="utf-8")), stage / "calibration.json"
+            )
     for name in [*tables, *REFERENCE, "risk"]:
         outputs.append(cfg.paths.analytic / (f"{name}.parquet" if name != "risk" else "risk.json"))
     rows = {
@@ -69,11 +83,29 @@ def run(cfg: Config) -> StageResult:
             "key_fingerprint": key.fingerprint(),
             "key_source": key.source,
             "development_key": key.is_development,
-            "k": risk["student_years_after"]["k"],
+            "k": min_k(risk, "student_years"),
             "k_cw_persons": risk["cw_persons_after"]["k"],
-            "l": risk["student_years_after"].get("l"),
+            "l": min(
+                (
+                    m["l"]
+                    for name, m in risk["student_years_after"].items()
+                    if m.get("l") is not None and risk["summary"][name]["enforced"]
+                ),
+                default=None,
+            ),
+            "study_id_suppressed_in_cw_persons": risk["join_suppression"]["study_id_suppressed"],
         },
     )
+
+
+def min_k(risk: dict[str, Any], table: str) -> int | None:
+    """The smallest class over the enforced sets on ``table`` after protection."""
+    ks = [
+        rec["after"]["k"]
+        for rec in risk["summary"].values()
+        if rec["table"] == table and rec["enforced"] and rec.get("after", {}).get("k") is not None
+    ]
+    return min(ks) if ks else None
 
 
 def _sink_parquet(lf: pl.LazyFrame, path: Path) -> Path:

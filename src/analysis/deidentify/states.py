@@ -17,7 +17,8 @@ _DENSE_SCATTER_MAX = 1 << 26  # key spaces up to this size are made dense by a l
 
 def dense(key: np.ndarray, space: int) -> tuple[np.ndarray, int]:
     """``key`` (ints in ``[0, space)``) renumbered ``0..n-1`` (in increasing key order)."""
-    if space <= _DENSE_SCATTER_MAX:
+    # a lookup table when the key space is small next to the keys, else a sort (same result)
+    if space <= _DENSE_SCATTER_MAX and space <= max(8 * key.size, 1 << 16):
         present = np.zeros(space, dtype=bool)
         present[key] = True
         remap = np.cumsum(present, dtype=np.int64) - 1
@@ -56,10 +57,14 @@ def codes(s: pl.Series) -> tuple[np.ndarray, int]:
 
 def row_codes(df: pl.DataFrame, cols: list[str]) -> tuple[np.ndarray, int]:
     """One dense code per row of ``df`` for the combination of ``cols`` (nulls as values)."""
-    key = np.zeros(df.height, dtype=np.int64)
+    return combine(df.height, [codes(df[c]) for c in cols])
+
+
+def combine(height: int, parts: list[tuple[np.ndarray, int]]) -> tuple[np.ndarray, int]:
+    """Dense codes of the combination of several columns' dense codes (``(code, cardinality)``)."""
+    key = np.zeros(height, dtype=np.int64)
     n = 1
-    for c in cols:
-        code, card = codes(df[c])
+    for code, card in parts:
         if n * card > _DENSE_SCATTER_MAX:  # renumber only when the key space grows too large
             key, n = dense(key, n)
         key = key * card + code
@@ -74,6 +79,22 @@ class CodedFrame:
     date as they move. ``states`` may hold a state no row is in any more (count 0) and the same
     values twice: every measure groups the live states by value.
     """
+
+    @property
+    def states(self) -> pl.DataFrame:
+        return self._states
+
+    @states.setter
+    def states(self, value: pl.DataFrame) -> None:
+        self._states = value
+        self._codes: dict[str, tuple[np.ndarray, int]] = {}
+
+    def key_codes(self, cols: list[str]) -> tuple[np.ndarray, int]:
+        """:func:`row_codes` of the states (each column's codes kept until the states change)."""
+        for c in cols:
+            if c not in self._codes:
+                self._codes[c] = codes(self._states[c])
+        return combine(self._states.height, [self._codes[c] for c in cols])
 
     def __init__(self, df: pl.DataFrame, cols: list[str], entity: str | None) -> None:
         self.n_rows = df.height
@@ -114,7 +135,7 @@ class CodedFrame:
         cnt = self._counts
         alive = cnt > 0
         if keys:
-            cls, n_cls = row_codes(self.states, keys)
+            cls, n_cls = self.key_codes(keys)
         else:
             cls, n_cls = np.zeros(self.states.height, dtype=np.int64), 1
         n = np.bincount(cls, weights=cnt, minlength=n_cls)
@@ -122,7 +143,7 @@ class CodedFrame:
         if sensitive and involved:
             inv = self.states[involved].fill_null(False).to_numpy().astype(bool) & alive
             inv_c = np.bincount(cls, weights=inv, minlength=n_cls) > 0
-            sc, n_sc = codes(self.states[sensitive])
+            sc, n_sc = self.key_codes([sensitive])
             pair, _ = dense(cls[alive] * n_sc + sc[alive], n_cls * n_sc)
             first = np.zeros(int(pair.max()) + 1 if pair.size else 0, dtype=np.int64)
             first[pair] = cls[alive]
@@ -166,6 +187,25 @@ class CodedFrame:
         self._counts = np.concatenate([self._counts, np.zeros(moving.size, dtype=np.int64)])
         self._counts -= np.bincount(old, minlength=self._counts.size)
         self._counts += np.bincount(trans[old], minlength=self._counts.size)
+
+    def compact(self) -> None:
+        """Drop the states no row is in and merge states with equal values (the measures are
+        unchanged; the states stay few however often rows move)."""
+        keep = np.flatnonzero(self._counts)
+        if 2 * keep.size > self.states.height:  # worth a pass over the rows only when half are dead
+            return
+        alive = self.states[keep]
+        code, n = row_codes(alive, alive.columns)
+        first = np.full(n, keep.size, dtype=np.int64)
+        np.minimum.at(first, code, np.arange(keep.size))
+        order = np.argsort(first, kind="stable")  # new states in the order first seen
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n)
+        trans = np.full(self.states.height, -1, dtype=np.int64)
+        trans[keep] = rank[code]
+        self.states = alive[first[order]]
+        self.row_state = trans[self.row_state]
+        self._counts = np.bincount(self.row_state, minlength=n)
 
     def column(self, col: str) -> pl.Series:
         """``col`` per row."""

@@ -55,8 +55,10 @@ suppression), :mod:`~analysis.disclosure.publish` (the published frame),
 :mod:`~analysis.disclosure.release` (:class:`Release`) and :mod:`~analysis.disclosure.audit`.
 """
 
+from analysis.disclosure.ledger import Structure
 from analysis.disclosure.lp import Interval
 from analysis.disclosure.protected import (
+    PROVENANCE,
     SYMBOL_LOW_RELIABILITY,
     SYMBOL_NOT_APPLICABLE,
     SYMBOL_NOT_AVAILABLE,
@@ -67,6 +69,7 @@ from analysis.disclosure.protected import (
 from analysis.disclosure.release import Release, audit_json
 
 __all__ = [
+    "PROVENANCE",
     "SYMBOL_LOW_RELIABILITY",
     "SYMBOL_NOT_APPLICABLE",
     "SYMBOL_NOT_AVAILABLE",
@@ -75,5 +78,6 @@ __all__ = [
     "Interval",
     "Protected",
     "Release",
+    "Structure",
     "audit_json",
 ]

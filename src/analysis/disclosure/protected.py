@@ -14,6 +14,10 @@ SYMBOL_SUPPRESSED = "c"
 SYMBOL_NOT_APPLICABLE = "z"
 SYMBOL_NOT_AVAILABLE = "x"
 SYMBOL_LOW_RELIABILITY = "u"
+# Which row of the release a published row is (``"<table>:<row>"``): carried by every published
+# frame, never printed; the report writer records it for each CSV row so the audit can tell which
+# cell of the release each printed number is.
+PROVENANCE = "__row"
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ up) after suppression; stats are left as computed. Symbols: ``c`` suppressed, ``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 import polars as pl
 
@@ -32,8 +34,16 @@ def publish(
     count_supp: np.ndarray,
     num_supp: np.ndarray,
     round_base: int | None,
+    hide: Mapping[str, np.ndarray] | None = None,
+    count_level: tuple[str, ...] = (),
 ) -> pl.DataFrame:
-    """``table`` with its values as published and a ``<col>__symbol`` column for each."""
+    """``table`` with its values as published and a ``<col>__symbol`` column for each.
+
+    ``hide``: stat column -> rows where it is suppressed besides the suppressed cells (an amount
+    chosen as a complement by the release-wide suppression, or a ratio of a hidden amount).
+    ``count_level``: stats that describe what the count counts (hidden with the count, not
+    with the numerator).
+    """
     zero = counts == 0
     out = table
     shown = np.where(count_supp, np.nan, counts)
@@ -58,8 +68,11 @@ def publish(
         missing = col.is_null().to_numpy()
         if col.dtype.is_float():
             missing = missing | col.is_nan().fill_null(False).to_numpy()
+        extra = (hide or {}).get(s)
+        base = count_supp if s in count_level else hide_rest
+        rows_hidden = base if extra is None else (base | extra)
         sym = np.where(
-            hide_rest,
+            rows_hidden,
             SYMBOL_SUPPRESSED,
             np.where(zero, SYMBOL_NOT_APPLICABLE, np.where(missing, SYMBOL_NOT_AVAILABLE, "")),
         )

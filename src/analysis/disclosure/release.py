@@ -10,6 +10,7 @@ of the release where it appears (:meth:`Release.finalise` re-protects until noth
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,12 +20,20 @@ import polars as pl
 
 from analysis.config import Privacy
 from analysis.disclosure import audit as _audit
+from analysis.disclosure.attack import TrueTable
 from analysis.disclosure.audit import TableRecord, TableSpec
+from analysis.disclosure.ledger import Ledger, Rule, Structure, TableView, build
 from analysis.disclosure.lp import TableLP
 from analysis.disclosure.protected import DisclosureError, Protected
 from analysis.disclosure.publish import notes, publish
+from analysis.disclosure.secure import secure_round
 from analysis.disclosure.suppression import CellKey, explain, primary, secondary
 from analysis.disclosure.system import TOL, margin_groups
+
+log = logging.getLogger(__name__)
+
+RELEASE_WIDE = "secondary: protects a cell that other tables of the release relate to"
+PRINTED = ("", "z")  # symbols of a value a reader reads (z: no people, so 0)
 
 
 class Release:
@@ -33,7 +42,12 @@ class Release:
     Parameters
     ----------
     privacy
-        ``Config.privacy`` (``min_cell``, ``protection_width``, ``round_base``).
+        ``Config.privacy`` (``min_cell``, ``protection_width``, ``round_base``,
+        ``magnitude_share``).
+    structure
+        What the release's dims mean (:class:`~analysis.disclosure.ledger.Structure`): with it,
+        :meth:`finalise` also suppresses against the relations across tables, and the audit
+        attacks the whole release.
 
     Examples
     --------
@@ -43,8 +57,12 @@ class Release:
     >>> rel.write_audit(results / "disclosure_audit.json")           # doctest: +SKIP
     """
 
-    def __init__(self, privacy: Privacy) -> None:
+    def __init__(self, privacy: Privacy, structure: Structure | None = None) -> None:
         self.privacy = privacy
+        self.structure = structure
+        # rows each table hides because the release-wide suppression chose them: table -> column
+        self._forced: dict[str, dict[str, np.ndarray]] = {}
+        self.release_wide: dict[str, Any] = {}
         self._records: dict[str, TableRecord] = {}
         self._suppressed: set[tuple[str, CellKey]] = set()
         self._num_suppressed: set[tuple[str, str, CellKey]] = set()
@@ -133,6 +151,14 @@ class Release:
             num_suppressed=self._num_suppressed,
         )
         width = float(p.protection_width)
+        forced = self._forced.get(name, {})
+        for col, mask in ((count, pattern.count_supp), (numerator, pattern.num_supp)):
+            extra = forced.get(col or "") if col else None
+            if extra is not None:
+                for j in np.flatnonzero(extra & ~mask).tolist():
+                    pattern.reasons[j] = pattern.reasons[j] or RELEASE_WIDE
+                mask |= extra
+        pattern.num_supp |= pattern.count_supp
         secondary(lp, pattern, counts, nums is not None, width, dim_rows, spec.totals_label)
         count_supp, num_supp = pattern.count_supp, pattern.num_supp
         ivs = lp.intervals(count_supp, num_supp)
@@ -148,7 +174,17 @@ class Release:
         for j in np.flatnonzero(num_supp).tolist():
             self._num_suppressed.add((spec.universe, numerator or "", keys[j]))
         df = publish(
-            table, count, numerator, spec.stats, counts, nums, count_supp, num_supp, p.round_base
+            table,
+            count,
+            numerator,
+            spec.stats,
+            counts,
+            nums,
+            count_supp,
+            num_supp,
+            p.round_base,
+            hide=self._stat_hides(name, table, num_supp if numerator else count_supp),
+            count_level=self._count_level(spec),
         )
         prot = Protected(
             name=name,
@@ -171,6 +207,31 @@ class Release:
             passed=passed,
         )
 
+    def _count_level(self, spec: TableSpec) -> tuple[str, ...]:
+        """Stats that, like the count, describe the row without its varying dim (a society-year's
+        days beside its children on each placement-group row): hidden with the count only."""
+        if self.structure is None:
+            return ()
+        const = self.structure.constant.get(spec.name, {})
+        dim = const.get(spec.count)
+        return tuple(s for s in spec.stats if dim is not None and const.get(s) == dim)
+
+    def _stat_hides(
+        self, name: str, table: pl.DataFrame, hidden_rows: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        """Stat rows hidden besides the suppressed cells: amounts chosen release-wide, and any
+        ratio whose numerator or denominator is hidden in its row."""
+        out = {c: m.copy() for c, m in self._forced.get(name, {}).items() if c in table.columns}
+        if self.structure is None:
+            return out
+        for ratio, (top, bottom) in self.structure.ratios.get(name, {}).items():
+            mask = out.get(ratio, np.zeros(table.height, dtype=bool))
+            for c in (top, bottom):
+                if c in out:
+                    mask = mask | out[c]
+            out[ratio] = mask | hidden_rows
+        return out
+
     def _problem(self, spec: TableSpec, dim_rows: list[tuple[Any, ...]]) -> TableLP:
         """The table's linear system, reused (with its solved components) on re-protection."""
         table = spec.table
@@ -189,15 +250,118 @@ class Release:
         """Re-protect every table until suppressions agree across the release.
 
         A cell suppressed in a later table is suppressed in earlier ones too; repeats until no
-        table changes, then returns the final tables by name (use these, not earlier returns).
+        table changes. With a :class:`Structure`, then suppresses against the whole release
+        (:mod:`~analysis.disclosure.secure`) and settles again, until nothing fails. Returns the
+        final tables by name (use these, not earlier returns).
         """
+        self._settle()
+        if self.structure is not None:
+            self._secure()
+        return {k: r.protected for k, r in self._records.items()}
+
+    def _secure(self) -> None:
+        """Release-wide secondary suppression rounds until no quantity breaks the rule."""
+        rule = self.rule()
+        rounds, hidden, first_failing = 0, 0, None
+        cache: dict[Any, tuple[float, float]] = {}
+        for _ in range(500):
+            led = self.ledger()
+            res, hides = secure_round(led, rule, lambda bad: None, cache)
+            log.info(
+                "release-wide round %d: %d quantities, %d failing, %d complements",
+                rounds,
+                res.examined,
+                res.failing,
+                res.hidden,
+            )
+            if first_failing is None:
+                first_failing = res.failing
+            if not res.failing:
+                break
+            if res.unresolved and not res.hidden:
+                raise DisclosureError(
+                    f"release: {len(res.unresolved)} values cannot be protected against the "
+                    "other tables of the release (no printed value left to suppress beside them)"
+                )
+            rounds += 1
+            hidden += res.hidden
+            for (table, column), rows in hides.items():
+                rec = self._records[table]
+                mask = self._forced.setdefault(table, {}).setdefault(
+                    column, np.zeros(rec.spec.table.height, dtype=bool)
+                )
+                mask[sorted(rows)] = True
+            self._settle()
+        else:
+            raise DisclosureError("release: release-wide suppression did not settle in 500 rounds")
+        self.release_wide = {
+            "rounds": rounds,
+            "complements": hidden,
+            "failing_before": first_failing or 0,
+            "quantities": res.examined,
+            "relations": len(led.relations),
+            "variables": led.n,
+        }
+
+    def rule(self) -> Rule:
+        """The protection rule every hidden quantity must keep (``Config.privacy``)."""
+        p = self.privacy
+        return Rule(
+            min_cell=p.min_cell,
+            width=float(p.protection_width),
+            magnitude_share=float(getattr(p, "magnitude_share", 0.0)),
+        )
+
+    def views(self) -> list[TableView]:
+        """Every table as the ledger reads it (true values; printed where the symbol says)."""
+        st = self.structure or Structure()
+        out = []
+        for rec in self._records.values():
+            spec, df = rec.spec, rec.protected.df
+            cols = [spec.count, *([spec.numerator] if spec.numerator else [])]
+            cols += [c for c in st.magnitudes.get(spec.name, ()) if c in df.columns]
+            printed = {c: df[f"{c}__symbol"].is_in(PRINTED).to_numpy() for c in cols}
+            out.append(
+                TableView(
+                    name=spec.name,
+                    universe=spec.universe,
+                    dims=spec.dims,
+                    count=spec.count,
+                    numerator=spec.numerator,
+                    table=spec.table,
+                    totals_label=spec.totals_label,
+                    printed=printed,
+                )
+            )
+        return out
+
+    def true_tables(self) -> list[TrueTable]:
+        """Every table with its true values, for the audit (``results/disclosure``)."""
+        return [
+            TrueTable(
+                name=r.spec.name,
+                universe=r.spec.universe,
+                dims=r.spec.dims,
+                count=r.spec.count,
+                numerator=r.spec.numerator,
+                stats=r.spec.stats,
+                totals_label=r.spec.totals_label,
+                table=r.spec.table,
+            )
+            for r in self._records.values()
+        ]
+
+    def ledger(self) -> Ledger:
+        """The release as one linear system (:mod:`~analysis.disclosure.ledger`)."""
+        return build(self.views(), self.structure or Structure())
+
+    def _settle(self) -> None:
         for _ in range(50):
             before = (len(self._suppressed), len(self._num_suppressed))
             for name, rec in list(self._records.items()):
                 self._records[name] = self._protect(rec.spec)
             if (len(self._suppressed), len(self._num_suppressed)) == before:
                 break
-        return {k: r.protected for k, r in self._records.items()}
 
     def differencing(self) -> list[dict[str, Any]]:
         """Pairs of published counts (different tables) whose difference is 1..min_cell-1.
@@ -212,8 +376,12 @@ class Release:
         return _audit.inconsistencies(self._records.values(), self._suppressed)
 
     def audit(self) -> dict[str, Any]:
-        """Every table, its suppressed cells, why, the LP intervals, and the release checks."""
-        return _audit.audit(self._records.values(), self.privacy, self._suppressed)
+        """Every table, its suppressed cells, why, the LP intervals, and the release checks
+        (with a :class:`Structure`: the release-wide suppression's record too)."""
+        out = _audit.audit(self._records.values(), self.privacy, self._suppressed)
+        if self.structure is not None:
+            out["release_wide"] = self.release_wide
+        return out
 
     def check(self) -> None:
         """Raise :class:`DisclosureError` unless every release-wide check passes."""
@@ -222,7 +390,8 @@ class Release:
             raise DisclosureError(
                 f"release fails disclosure checks: {len(a['differencing'])} differencing pairs, "
                 f"{len(a['inconsistent'])} inconsistently suppressed cells, "
-                f"{sum(not t['lp_check_passed'] for t in a['tables'])} tables failing the LP check"
+                f"{sum(not t['lp_check_passed'] for t in a['tables'])} tables failing the LP check "
+                "(results/disclosure_audit.json lists them); nothing is published"
             )
 
     def write_audit(self, path: Path) -> Path:

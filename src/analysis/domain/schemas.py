@@ -156,7 +156,7 @@ SCHEMAS: dict[str, pa.DataFrameSchema] = {
             "oen": pa.Column(pl.Utf8, checks=[_oen_check()]),
             "school_year": pa.Column(pl.Utf8, checks=[_school_year()]),
             "board_id": pa.Column(pl.Utf8, checks=[pa.Check.str_matches(r"^B\d{2}$")]),
-            "grade": pa.Column(pl.Int8, checks=[pa.Check.isin([3, 6, 9, 10, 11])]),
+            "grade": pa.Column(pl.Int8, checks=[pa.Check.isin([3, 6, 9, 10, 11, 12])]),
             "assessment": pa.Column(
                 pl.Utf8,
                 checks=[

@@ -51,6 +51,8 @@ def link_metrics(links: pl.DataFrame, truth: pl.DataFrame) -> dict[str, Any]:
         pl.col("true_oen").is_not_null().sum().alias("with_student"),
         pl.len().alias("records"),
     ).row(0, named=True)
+    nm = j.filter(pl.col("true_oen").is_null())
+    nm_false = int(nm["oen"].is_not_null().sum())
     tp, fp, fn = c["tp"], c["fp"], c["fn"]
     p = tp / (tp + fp) if tp + fp else float("nan")
     r = tp / (tp + fn) if tp + fn else float("nan")
@@ -76,6 +78,12 @@ def link_metrics(links: pl.DataFrame, truth: pl.DataFrame) -> dict[str, Any]:
         "records": c["records"],
         "records_linked": c["linked"],
         "records_with_student": c["with_student"],
+        # the linkage that knows when there is no match: records whose child has no student
+        # record at all, and how many of them were linked to somebody (every such link is false)
+        "records_without_student": nm.height,
+        "false_links_no_match": nm_false,
+        "false_link_rate_no_match": nm_false / nm.height if nm.height else float("nan"),
+        "false_links_with_student": fp - nm_false,
         "duplicate_pairs_true": len(true),
         "duplicate_pairs_found": len(pred),
         "duplicate_precision": dp,
@@ -131,7 +139,7 @@ def link_rates(
     """Link rate (and recall, when the truth is given) by subgroup.
 
     Columns: ``dimension, group, records, linked, link_rate`` and with truth ``with_student,
-    linked_right, recall``.
+    linked_right, recall, without_student, false_links_no_match, false_link_rate_no_match``.
     """
     j = groups.join(links.select("cw_record_id", "oen"), on="cw_record_id", how="left")
     aggs = [
@@ -143,6 +151,10 @@ def link_rates(
         aggs += [
             pl.col("true_oen").is_not_null().sum().alias("with_student"),
             (pl.col("oen") == pl.col("true_oen")).fill_null(False).sum().alias("linked_right"),
+            pl.col("true_oen").is_null().sum().alias("without_student"),
+            (pl.col("true_oen").is_null() & pl.col("oen").is_not_null())
+            .sum()
+            .alias("false_links_no_match"),
         ]
     out = (
         j.group_by("dimension", "group")
@@ -153,7 +165,10 @@ def link_rates(
         out = out.with_columns(
             pl.when(pl.col("with_student") > 0)
             .then(pl.col("linked_right") / pl.col("with_student"))
-            .alias("recall")
+            .alias("recall"),
+            pl.when(pl.col("without_student") > 0)
+            .then(pl.col("false_links_no_match") / pl.col("without_student"))
+            .alias("false_link_rate_no_match"),
         )
     return out.sort("dimension", "group")
 
@@ -208,39 +223,245 @@ def recall_parity(
     }
 
 
+RELIABILITY_BINS = 10  # equal-width bins of probability
+CALIBRATION_MIN_PAIRS = 200  # a bin is judged when it holds at least this many pairs
+CALIBRATION_TOLERANCE = 0.02  # observed share of true matches within 2 points of the mean
+
+
+def reliability(
+    frame: pl.DataFrame,
+    prob: str,
+    right: str,
+    *,
+    bins: int = RELIABILITY_BINS,
+    min_pairs: int = CALIBRATION_MIN_PAIRS,
+    tolerance: float = CALIBRATION_TOLERANCE,
+) -> dict[str, Any]:
+    """Reliability table of probabilities ``prob`` against outcomes ``right`` (bool).
+
+    Equal-width bins ``[k/bins, (k+1)/bins)`` (the last closed at 1): per bin the number of pairs,
+    the mean probability, the observed share of true matches and their difference; a bin with at
+    least ``min_pairs`` is judged calibrated when the difference is within ``tolerance``.
+    """
+    f = frame.filter(pl.col(prob).is_not_null()).sort(prob)
+    p = f[prob].to_numpy().astype(float)
+    k_of = np.clip(np.floor(p * bins), 0, bins - 1).astype(np.int64)
+    # sequential sums (bincount) in a fixed order: the same data gives the same bytes
+    count = np.bincount(k_of, minlength=bins)
+    p_sum = np.bincount(k_of, weights=p, minlength=bins)
+    y_sum = np.bincount(k_of, weights=f[right].cast(pl.Float64).to_numpy(), minlength=bins)
+    rows: list[dict[str, Any]] = []
+    diffs: list[float] = []
+    for k in range(bins):
+        n = int(count[k])
+        if not n:
+            continue
+        mp, ob = float(p_sum[k] / n), float(y_sum[k] / n)
+        judged = n >= min_pairs
+        if judged:
+            diffs.append(abs(ob - mp))
+        rows.append(
+            {
+                "bin_lower": k / bins,
+                "bin_upper": (k + 1) / bins,
+                "pairs": int(n),
+                "mean_probability": float(mp),
+                "observed_share": float(ob),
+                "difference": float(ob - mp),
+                "judged": judged,
+                "within_tolerance": (abs(ob - mp) <= tolerance) if judged else None,
+            }
+        )
+    judged_rows = [r for r in rows if r["judged"]]
+    return {
+        "bins": bins,
+        "min_pairs": min_pairs,
+        "tolerance": tolerance,
+        "table": rows,
+        "bins_judged": len(judged_rows),
+        "bins_within_tolerance": sum(bool(r["within_tolerance"]) for r in judged_rows),
+        "max_abs_difference_judged": max(diffs, default=None),
+        "calibrated": all(r["within_tolerance"] for r in judged_rows) if judged_rows else None,
+    }
+
+
+def calibration(pairs: pl.DataFrame, links: pl.DataFrame, truth: pl.DataFrame) -> dict[str, Any]:
+    """Reliability (:func:`reliability`) of the published probabilities against the truth: of
+    every scored candidate pair (``pairs.parquet``'s record-level ``posterior``) and of every
+    link made (``links.parquet``'s ``match_probability``)."""
+    t = truth.select(pl.col("cw_record_id").alias("cw_id"), "true_oen")
+    col = "posterior" if "posterior" in pairs.columns else "match_probability"
+    pr = pairs.join(t, on="cw_id", how="left").with_columns(
+        (pl.col("oen") == pl.col("true_oen")).fill_null(False).alias("right")
+    )
+    lk = (
+        links.filter(pl.col("oen").is_not_null())
+        .join(t.rename({"cw_id": "cw_record_id"}), on="cw_record_id", how="left")
+        .with_columns((pl.col("oen") == pl.col("true_oen")).fill_null(False).alias("right"))
+    )
+    return {
+        "pairs": reliability(pr, col, "right"),
+        "links": reliability(lk, "match_probability", "right"),
+    }
+
+
+THRESHOLD_ALTERNATIVES = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+
+
+def _record_view(pairs: pl.DataFrame, records: pl.Series) -> pl.DataFrame:
+    """Per record: its best candidate, that candidate's posterior, whether it is a confirmed
+    OEN, and the record's posterior of having a student at all (the sum over its candidates)."""
+    col = "posterior" if "posterior" in pairs.columns else "match_probability"
+    det = pairs["deterministic"] if "deterministic" in pairs.columns else None
+    pr = pairs.with_columns(
+        (det if det is not None else pl.lit(False)).alias("_det"), pl.col(col).alias("_p")
+    )
+    best = (
+        pr.sort(["cw_id", "_det", "_p", "oen"], descending=[False, True, True, False])
+        .group_by("cw_id", maintain_order=True)
+        .agg(
+            pl.col("oen").first(),
+            pl.col("_p").first().alias("p_best"),
+            pl.col("_det").first().alias("deterministic"),
+            pl.col("_p").sort().sum().clip(0.0, 1.0).alias("p_student"),
+        )
+    )
+    # sorted by record: every float sum over this frame adds in the same order, run after run
+    return (
+        pl.DataFrame({"cw_id": records})
+        .join(best, on="cw_id", how="left")
+        .with_columns(
+            pl.col("p_best").fill_null(0.0),
+            pl.col("p_student").fill_null(0.0),
+            pl.col("deterministic").fill_null(False),
+        )
+        .sort("cw_id")
+    )
+
+
+def threshold_alternatives(
+    pairs: pl.DataFrame, records: pl.Series, truth: pl.DataFrame | None = None
+) -> list[dict[str, Any]]:
+    """What other thresholds would give, approximately (each record's best candidate, confirmed
+    OENs always linked, no one-to-one step): expected from the calibrated probabilities (no truth:
+    precision, recall, F1 and the false-link rate among records with no student), and measured
+    against the truth when given."""
+    v = _record_view(pairs, records)
+    if truth is not None:
+        v = v.join(
+            truth.select(pl.col("cw_record_id").alias("cw_id"), "true_oen"), on="cw_id", how="left"
+        )
+    exp_with = float(v["p_student"].sum())
+    exp_without = float((1.0 - v["p_student"]).sum())
+    out = []
+    for t in THRESHOLD_ALTERNATIVES:
+        lk = v.filter(pl.col("deterministic") | (pl.col("p_best") >= t))
+        e_tp = float(lk["p_best"].sum())
+        e_p = e_tp / lk.height if lk.height else float("nan")
+        e_r = e_tp / exp_with if exp_with else float("nan")
+        row: dict[str, Any] = {
+            "threshold": t,
+            "links": lk.height,
+            "expected_precision": e_p,
+            "expected_recall": e_r,
+            "expected_f1": 2 * e_p * e_r / (e_p + e_r) if e_p + e_r else float("nan"),
+            "expected_false_link_rate_no_match": (
+                float((1.0 - lk["p_student"]).sum()) / exp_without if exp_without else None
+            ),
+        }
+        if truth is not None:
+            right = lk.filter(pl.col("oen") == pl.col("true_oen")).height
+            with_student = int(v["true_oen"].is_not_null().sum())
+            nm = int(v["true_oen"].is_null().sum())
+            nm_false = lk.filter(pl.col("true_oen").is_null()).height
+            p_ = right / lk.height if lk.height else float("nan")
+            r_ = right / with_student if with_student else float("nan")
+            row.update(
+                {
+                    "measured_precision": p_,
+                    "measured_recall": r_,
+                    "measured_f1": 2 * p_ * r_ / (p_ + r_) if p_ + r_ else float("nan"),
+                    "measured_false_links_no_match": nm_false,
+                    "measured_false_link_rate_no_match": nm_false / nm if nm else None,
+                }
+            )
+        out.append(row)
+    return out
+
+
 def threshold_report(
     pairs: pl.DataFrame,
     links: pl.DataFrame,
     threshold: float,
     high_confidence: float,
     margin: float,
+    *,
+    no_student_share: float | None = None,
+    truth: pl.DataFrame | None = None,
 ) -> dict[str, Any]:
-    """The threshold, why, and what the model itself expects it to cost (no truth used)."""
-    col = "posterior" if "posterior" in pairs.columns else "match_probability"
-    best = (
-        pairs.sort(col, descending=True)
-        .group_by("cw_id", maintain_order=True)  # a fixed order: the float sum below is the same
-        .first()
-        .with_columns(pl.col(col).alias("match_probability"))
+    """The threshold, why, and what the calibrated probabilities expect it to cost (no truth
+    used for the expected numbers; ``truth`` only adds the measured column of the alternatives).
+
+    Every published probability is a record-level posterior (a record has one student at most,
+    and its prior of having one at all comes from its birth cohort and OEN status), checked for
+    calibration against the synthetic truth (``calibration`` in quality.json). A calibrated
+    probability makes the threshold a cost ratio: linking when P(right) >= t accepts a link only
+    where a false one is at most (1 - t) / t as likely as a right one, and F1 alone would put t
+    near 0.5 (both errors weighed alike). The analysis does not weigh them alike: a false link
+    puts a student with no care history into the small in-care group (about one student in
+    fifty), where one wrong outcome moves the group's mean ~50 times more than a missed link's
+    in-care student moves the large not-in-care group; missed links are measured instead
+    (recall parity by subgroup). t = 0.8 (4:1) is kept for that: on the synthetic province it
+    halves the false links among records with no student against t = 0.5 for a fraction of a
+    point of recall (``alternatives``: what each threshold is expected to cost from the
+    probabilities alone, and what it did cost against the truth). The expected false links,
+    overall and among records with no student (their share being ``Linkage.no_student_share``,
+    kept within its range), follow from the same probabilities.
+    """
+    made = links.filter(pl.col("oen").is_not_null()).sort("cw_record_id")
+    prob_made = made.filter(pl.col("link_pass") == "probabilistic")["match_probability"]
+    records = links["cw_record_id"]
+    v = _record_view(pairs, records)
+    linked_ids = made.select(pl.col("cw_record_id").alias("cw_id"))
+    lv = v.join(linked_ids, on="cw_id", how="semi").sort("cw_id")
+    exp_without = float((1.0 - v["p_student"]).sum())
+    exp_nm_false = float((1.0 - lv["p_student"]).sum())
+    below = (
+        v.join(linked_ids, on="cw_id", how="anti")
+        .filter(pl.col("p_best") < threshold)
+        .sort("cw_id")
     )
-    made = links.filter(pl.col("link_pass") == "probabilistic")["match_probability"]
-    below = best.filter(pl.col("match_probability") < threshold)["match_probability"]
     return {
         "match_threshold": threshold,
         "high_confidence": high_confidence,
         "ambiguity_margin_bits": margin,
         "why": (
-            "Linkage.match_threshold: a probabilistic link needs a record-level posterior "
-            "(splink's Bayes factor normalised over the record's candidates, one student at "
-            "most per record) >= "
-            f"{threshold} (odds {threshold / (1 - threshold):.0f}:1), i.e. at most one false link "
-            f"in {1 / (1 - threshold):.0f} at the margin; the one-to-one resolution and the "
-            f"{margin}-bit ambiguity margin then remove most of the residual risk (twins). Records "
-            f"are merged as duplicates at >= {high_confidence}."
+            "Linkage.match_threshold: a probabilistic link needs a calibrated record-level "
+            f"posterior >= {threshold} (odds {threshold / (1 - threshold):.0f}:1): a false link "
+            f"is weighed as {threshold / (1 - threshold):.0f} missed links (it puts a student "
+            "with no care history into the small in-care group, moving its outcomes far more "
+            "than a missed link moves the large not-in-care group; F1 alone would weigh them "
+            "alike and put the threshold near 0.5: see alternatives). "
+            "The posterior normalises splink's Bayes factors over the record's candidates (one "
+            "student at most per record) with a prior of having any student from the record's "
+            "birth cohort and OEN status, its overall share kept within "
+            "Linkage.no_student_share_range; one-to-one resolution and the "
+            f"{margin}-bit ambiguity margin leave twins unlinked. Records are merged as "
+            f"duplicates at >= {high_confidence}, never when each is a different student."
         ),
-        "model_expected_false_links": float((1 - made).sum()) if made.len() else 0.0,
-        "model_expected_missed_links_below_threshold": float(below.sum()) if below.len() else 0.0,
-        "probabilistic_links": int(made.len()),
+        "no_student_share": no_student_share,
+        "model_expected_false_links": float((1 - made["match_probability"]).sum()),
+        "model_expected_false_links_probabilistic": float((1 - prob_made).sum())
+        if prob_made.len()
+        else 0.0,
+        "model_expected_records_without_student": exp_without,
+        "model_expected_false_links_no_match": exp_nm_false,
+        "model_expected_false_link_rate_no_match": exp_nm_false / exp_without
+        if exp_without
+        else None,
+        "model_expected_missed_links_below_threshold": float(below["p_best"].sum()),
+        "probabilistic_links": int(prob_made.len()),
+        "alternatives": threshold_alternatives(pairs, records, truth),
     }
 
 
@@ -252,6 +473,27 @@ def match_weight_histogram(linkage_dir: Path) -> pl.DataFrame:
         q["match_weight_histogram"],
         schema={"bin_lower": pl.Int64, "bin_upper": pl.Int64, "pairs": pl.Int64},
     )
+
+
+RELIABILITY_SCHEMA = {
+    "bin_lower": pl.Float64,
+    "bin_upper": pl.Float64,
+    "pairs": pl.Int64,
+    "mean_probability": pl.Float64,
+    "observed_share": pl.Float64,
+    "difference": pl.Float64,
+    "judged": pl.Boolean,
+    "within_tolerance": pl.Boolean,
+}
+
+
+def reliability_table(linkage_dir: Path, of: str = "pairs") -> pl.DataFrame:
+    """The reliability table of ``quality.json`` (:func:`calibration`): published probabilities
+    in bins against the observed share of true matches, of every scored pair (``of="pairs"``) or
+    of the links made (``of="links"``). Empty without the truth (real data)."""
+    q = json.loads((Path(linkage_dir) / "quality.json").read_text(encoding="utf-8"))
+    rows = (q.get("calibration") or {}).get(of, {}).get("table", [])
+    return pl.DataFrame(rows, schema=RELIABILITY_SCHEMA)
 
 
 def m_u_parameters(linkage_dir: Path) -> pl.DataFrame:

@@ -60,6 +60,25 @@ def _db_api(cfg: Config) -> Iterator[Any]:
                 con.close()
 
 
+def record_covariates(cw: pl.DataFrame) -> pl.DataFrame:
+    """What a record says about whether its child has a school record at all (the record prior
+    of :func:`analysis.linkage.resolve.record_posterior`): the recorded birth year (``cohort``)
+    and the OEN status (``none``: no valid OEN; ``enrolled``: an enrolled student's;
+    ``unenrolled``: a valid OEN that is no student's)."""
+    status = (
+        pl.when(pl.col("oen").is_null())
+        .then(pl.lit("none"))
+        .when(pl.col("oen_enrolled"))
+        .then(pl.lit("enrolled"))
+        .otherwise(pl.lit("unenrolled"))
+    )
+    return cw.select(
+        pl.col("unique_id").alias("cw_id"),
+        pl.col("dob_year").cast(pl.String).alias("cohort"),
+        status.alias("oen_status"),
+    )
+
+
 def link(cfg: Config) -> dict[str, Any]:
     """Link in memory (no files written, no truth read).
 
@@ -67,28 +86,39 @@ def link(cfg: Config) -> dict[str, Any]:
     -------
     dict
         ``links``, ``unlinked``, ``scored`` (:class:`.model.Scored`), ``cw``/``students``
-        (standardised), ``timings`` (seconds per step).
+        (standardised), ``record_prior`` (the record prior's report), ``timings`` (seconds per
+        step).
     """
     t0 = time.perf_counter()
     cw, students = read_sources(cfg.paths.sources)
     t1 = time.perf_counter()
     with _db_api(cfg) as api:
         scored = model.score(
-            cw, students, api, seed=cfg.seed, max_pairs_em=cfg.linkage.max_pairs_em
+            cw,
+            students,
+            api,
+            seed=cfg.seed,
+            max_pairs_em=cfg.linkage.max_pairs_em,
+            no_student_share=cfg.linkage.no_student_share,
         )
-    scored.pairs = resolve.record_posterior(
+    scored.pairs, prior = resolve.record_posterior(
         scored.pairs,
         students.height,
         model.prior_weight(scored.model),
-        cohorts=cw.select(pl.col("unique_id").alias("cw_id"), pl.col("dob_year").alias("cohort")),
+        covariates=record_covariates(cw),
+        share_range=cfg.linkage.no_student_share_range,
+        share_start=cfg.linkage.no_student_share,
+        unblocked_mass=scored.recalibration["unblocked"]["share"],
     )
     t2 = time.perf_counter()
+    resolution: dict[str, Any] = {}
     links, unlinked = resolve.resolve(
         cw["unique_id"],
         scored.pairs,
         scored.cw_pairs,
         threshold=cfg.linkage.match_threshold,
         high_confidence=cfg.linkage.high_confidence,
+        stats=resolution,
     )
     t3 = time.perf_counter()
     return {
@@ -97,6 +127,8 @@ def link(cfg: Config) -> dict[str, Any]:
         "scored": scored,
         "cw": cw,
         "students": students,
+        "record_prior": prior,
+        "resolution": resolution,
         "timings": {"standardise_s": t1 - t0, "splink_s": t2 - t1, "resolve_s": t3 - t2},
     }
 
@@ -113,6 +145,7 @@ def _quality(cfg: Config, out: dict[str, Any]) -> dict[str, Any]:
     services = pl.read_parquet(svc_path) if svc_path.is_file() else None
     truth_path = cfg.paths.truth / "person_truth.parquet"
     truth = pl.read_parquet(truth_path) if truth_path.is_file() else None
+    pairs = scored.pairs.with_columns(resolve.deterministic_mask().alias("deterministic"))
     groups = quality.subgroups(persons, services)
     rates = quality.link_rates(links, groups, truth)
     q: dict[str, Any] = {
@@ -134,12 +167,16 @@ def _quality(cfg: Config, out: dict[str, Any]) -> dict[str, Any]:
         "em_sessions": scored.em_sessions,
         "m_recalibration": scored.recalibration,
         "prior_weight": model.prior_weight(scored.model),
+        "record_prior": out["record_prior"],
+        "resolution": out["resolution"],
         "threshold": quality.threshold_report(
-            scored.pairs,
+            pairs,
             links,
             cfg.linkage.match_threshold,
             cfg.linkage.high_confidence,
             resolve.AMBIGUITY_MARGIN,
+            no_student_share=cfg.linkage.no_student_share,
+            truth=truth,
         ),
         "match_weight_histogram": scored.weight_histogram.to_dicts(),
         "by_subgroup": rates.to_dicts(),
@@ -152,8 +189,17 @@ def _quality(cfg: Config, out: dict[str, Any]) -> dict[str, Any]:
     }
     if truth is not None:
         q.update(quality.link_metrics(links, truth))
+        q["calibration"] = quality.calibration(scored.pairs, links, truth)
     else:
-        q.update({"precision": None, "recall": None, "f1": None})
+        q.update(
+            {
+                "precision": None,
+                "recall": None,
+                "f1": None,
+                "false_links_no_match": None,
+                "false_link_rate_no_match": None,
+            }
+        )
     return q
 
 
@@ -188,7 +234,15 @@ def run(cfg: Config) -> StageResult:
     )
     metrics = {
         k: q.get(k)
-        for k in ("precision", "recall", "f1", "link_rate", "comparisons_scored", "peak_rss_mib")
+        for k in (
+            "precision",
+            "recall",
+            "f1",
+            "false_link_rate_no_match",
+            "link_rate",
+            "comparisons_scored",
+            "peak_rss_mib",
+        )
     }
     metrics["seconds"] = q["timings"]["total_s"]
     metrics["recall_gap"] = q["recall_parity"].get("max_gap_within_dimension")

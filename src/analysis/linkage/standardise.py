@@ -364,8 +364,29 @@ def _with_society_district(df: pl.DataFrame) -> pl.DataFrame:
     return df.join(soc, on="society_id", how="left", maintain_order="left")
 
 
+def flag_enrolled_oens(
+    cw: pl.DataFrame, students: pl.DataFrame
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Add ``oen_enrolled``: whether the record's (Luhn-valid) OEN is any enrolled student's.
+
+    A child-welfare OEN that belongs to no student is evidence that the child has no school record
+    (or that the OEN is wrong); the OEN comparison uses it (:mod:`analysis.linkage.model`). Null
+    where the record has no valid OEN; always true for students.
+    """
+    known = students.select(pl.col("oen").drop_nulls().unique())
+    cw = cw.with_columns(
+        pl.when(pl.col("oen").is_null())
+        .then(None)
+        .otherwise(pl.col("oen").is_in(known["oen"].implode()))
+        .alias("oen_enrolled")
+    )
+    students = students.with_columns(pl.lit(True).alias("oen_enrolled"))
+    return cw, students
+
+
 def read_sources(sources_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Read and standardise ``cpin_persons.parquet`` and ``onsis_enrolment.parquet``.
+    """Read and standardise ``cpin_persons.parquet`` and ``onsis_enrolment.parquet``
+    (:data:`LINK_COLUMNS`, plus ``oen_enrolled`` from :func:`flag_enrolled_oens`).
 
     Returns
     -------
@@ -378,4 +399,4 @@ def read_sources(sources_dir: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
             raise ValueError(f"{p}: source file not found (rule: linkage needs both sources)")
     cw = standardise_cw(pl.scan_parquet(cw_path), source=str(cw_path))
     students = standardise_students(pl.scan_parquet(st_path), source=str(st_path))
-    return cw, students
+    return flag_enrolled_oens(cw, students)

@@ -379,8 +379,9 @@ def run(
 ) -> StageResult:
     """Render every report, the methodology page, the site index and the manifest."""
     from analysis import manifest
-    from analysis.reports import site
+    from analysis.reports import audit, opendata, site
     from analysis.reports.render import RenderedReport, render_site
+    from analysis.reports.report import PROVENANCE_DIR
 
     jobs = report_jobs(cfg, kinds=kinds)
     if cfg.reports.only:
@@ -416,14 +417,36 @@ def run(
                     csvs=[tmp / c for c in entry["csvs"]],
                 )
             )
-        for lang in cfg.reports.languages:
-            meth = site.methodology(cfg, lang)
-            render_site(tmp, rendered, meth, lang=lang)
+        meths = {lang: site.methodology(cfg, lang) for lang in cfg.reports.languages}
+        # the open data from the same protected tables, screened (a failure keeps the old
+        # reports), then its catalogue and table tool
+        published = opendata.publish(cfg, tmp)
+        screening = published.screening
+        # The audit of everything a reader will hold (every CSV, the methodology page's and the
+        # open data too), before anything is published: an exposed value fails the build and
+        # the staging folder is discarded, so the previous reports stay.
+        files = audit.printed_files(tmp)
+        prov_files = [
+            cache / k / "_docs" / PROVENANCE_DIR / f"{e['slug']}.json"
+            for k, e in zip(keys, entries, strict=True)
+        ]
+        provenance = audit.read_provenance(p for p in prov_files if p.exists())
+        for m in meths.values():
+            files.update(m.csv_files())
+            provenance.update(m.provenance)
+        files.update(published.files)
+        provenance.update(published.provenance)
+        report = audit.run(cfg, files, provenance)
+        audit.save(cfg, report, provenance)
+        audit.gate(report)
+        for lang, meth in meths.items():
+            site.audit_section(meth, report["summary"], cfg)
+            render_site(tmp, rendered, meth, lang=lang, data_links=opendata.site_links(lang))
         shutil.rmtree(tmp / "_docs", ignore_errors=True)  # intermediate documents, not published
         bench = cfg.paths.reports_dir / "bench"
         if bench.is_dir():  # benchmark records outlive a rebuild of the reports
             shutil.copytree(bench, tmp / "bench")
-        manifest.write(cfg, tmp, entries)
+        manifest.write(cfg, tmp, entries, audit=report["summary"])
     # Keep the cache small: only what this build used.
     for d in cache.iterdir():
         if d.is_dir() and d.name not in set(keys):
@@ -432,10 +455,13 @@ def run(
     result.rows["reports"] = len(jobs)
     result.metrics.update(
         {
+            "audit": report["summary"],
             "reports": len(jobs),
             "rendered_now": len(jobs) - cached,
             "from_cache": cached,
             "workers": n_workers,
+            "open_data_files": len(screening.files()),
+            "open_data_warnings": len(screening.warnings),
         }
     )
     return result

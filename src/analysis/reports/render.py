@@ -127,6 +127,7 @@ def _page(
     alternate: str | None = None,
     home_href: str | None = None,
     audience_label: str | None = None,
+    extra_css: str = "",
 ) -> str:
     tr = Translator(lang)
     page = (
@@ -136,7 +137,7 @@ def _page(
             _=tr,
             lang=lang,
             title=title,
-            css=jinja2.utils.markupsafe.Markup(_css()),
+            css=jinja2.utils.markupsafe.Markup(_css() + extra_css),
             body=jinja2.utils.markupsafe.Markup(body),
             toc=list(toc),
             downloads=list(downloads),
@@ -312,10 +313,12 @@ def render_site(
     methodology: Report | Path | str | None = None,
     *,
     lang: str = "en",
+    data_links: Sequence[tuple[str, str]] = (),
 ) -> Path:
     """Write ``reports_dir/index.html``: every report grouped by audience, with HTML, PDF and CSV
     links, and a link to the methodology page (rendered here from ``methodology``: a
     :class:`Report`, a saved document, or ``None`` for :func:`default_methodology`).
+    ``data_links`` (``(href, text)``): the open data pages, listed under their own heading.
     """
     root = Path(reports_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -368,6 +371,12 @@ def render_site(
                 f"<td>{esc(tr(f'ui.language_{e.lang}'))}</td><td>{' · '.join(links)}</td></tr>"
             )
         parts.append("</tbody></table></div>")
+    if data_links:
+        toc.append(("open-data", tr("open.site.heading")))
+        parts.append(f'<h2 id="open-data">{esc(tr("open.site.heading"))}</h2>')
+        parts.append(f"<p>{esc(tr('open.site.intro'))}</p><ul>")
+        parts += [f'<li><a href="{esc(href)}">{esc(text)}</a></li>' for href, text in data_links]
+        parts.append("</ul>")
     parts.append(f'<h2 id="methodology">{esc(tr("ui.methodology"))}</h2>')
     parts.append(
         f'<p><a href="{esc(rel(mrendered.html))}">{esc(tr("ui.methodology_link"))}</a></p>'

@@ -25,12 +25,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from analysis.disclosure import Protected
+from analysis.disclosure import PROVENANCE, Protected
 from analysis.reports.charts import ChartModel, build_chart
 from analysis.reports.i18n import Translator, check_lang, fmt_in_ten, fmt_number, fmt_percent
 from analysis.reports.tables import csv_text, notes_text, require_protected, slugify, table_model
 
 DOC_FORMAT = "analysis-report/1"
+PROVENANCE_DIR = "provenance"
 KINDS: tuple[str, ...] = ("ministry", "board", "society", "youth", "methodology")
 AUDIENCES: tuple[str, ...] = ("ministry", "board", "society", "youth", "public")
 
@@ -86,6 +87,8 @@ class Report:
         self.meta: dict[str, Any] = dict(meta or {})
         self.blocks: list[dict[str, Any]] = []
         self._csvs: dict[str, tuple[str, str]] = {}
+        # CSV name -> the release row of each of its rows (for the audit; never published)
+        self.provenance: dict[str, list[str | None]] = {}
         self._ids: set[str] = set()
 
     def __repr__(self) -> str:
@@ -243,6 +246,8 @@ class Report:
         if name in self._csvs and self._csvs[name][0] != text:
             name = f"{self.slug}-{slugify(p.name)}-{len(self._csvs) + 1}.csv"
         self._csvs[name] = (text, notes_text(self.lang, name, p.notes))
+        rows = p.df[PROVENANCE].to_list() if PROVENANCE in p.df.columns else [None] * p.df.height
+        self.provenance[name] = rows
         return name
 
     # ------------------------------------------------------------ output
@@ -273,14 +278,24 @@ class Report:
             "csvs": sorted(self._csvs),
         }
 
+    def csv_files(self) -> dict[str, str]:
+        """The report's CSV downloads: file name -> text."""
+        return {name: text for name, (text, _) in self._csvs.items()}
+
     def save(self, out_dir: Path | str) -> Path:
-        """Write ``<out_dir>/<slug>.json`` and ``<out_dir>/data/<csv>`` (+ ``.notes.csv``).
+        """Write ``<out_dir>/<slug>.json`` and ``<out_dir>/data/<csv>`` (+ ``.notes.csv``), and
+        ``<out_dir>/provenance/<slug>.json`` (the release row of each CSV row, for the audit).
 
         Returns the path of the JSON document. Same content, same bytes.
         """
         out = Path(out_dir)
         data = out / "data"
         data.mkdir(parents=True, exist_ok=True)
+        prov = out / PROVENANCE_DIR
+        prov.mkdir(parents=True, exist_ok=True)
+        (prov / f"{self.slug}.json").write_text(
+            json.dumps(self.provenance, sort_keys=True) + "\n", encoding="utf-8"
+        )
         for name, (text, notes) in sorted(self._csvs.items()):
             (data / name).write_text(text, encoding="utf-8", newline="")
             (data / name.replace(".csv", ".notes.csv")).write_text(

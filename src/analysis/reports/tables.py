@@ -53,8 +53,13 @@ def require_protected(obj: object, what: str = "this renderer") -> Protected:
 
 
 def value_columns(p: Protected) -> list[str]:
-    """Published value columns of ``p``: every non-dimension column that is not a symbol column."""
-    return [c for c in p.df.columns if c not in p.dims and not c.endswith(SYMBOL_SUFFIX)]
+    """Published value columns of ``p``: every non-dimension column that is not a symbol column
+    (nor a ``__`` column such as the release row a published row came from)."""
+    return [
+        c
+        for c in p.df.columns
+        if c not in p.dims and not c.endswith(SYMBOL_SUFFIX) and not c.startswith("__")
+    ]
 
 
 def default_format(p: Protected, col: str) -> str:

@@ -32,7 +32,10 @@ def student_year_truth(
     """Latent care status, cumulative days in care and placement group per student-year.
 
     Arrays over the panel rows: ``care`` (code into :data:`CARE_STATUSES`), ``cum`` (days in
-    care), ``group`` (code into :data:`GROUPS`), ``indigenous`` and ``child_id`` (-1 = none).
+    care), ``group`` (code into :data:`GROUPS`), ``indigenous``, ``child_id`` (-1 = none),
+    ``cw`` (the student has child-welfare involvement: every year of a child of the extract) and
+    ``ever`` (in care in a panel year up to and including this one, as the analytic dataset's
+    ``ever_in_care``).
     """
     e = episodes.with_columns(pl.col("end").fill_null(_OPEN_END))
     p = placements.with_columns(pl.col("end").fill_null(_OPEN_END))
@@ -135,7 +138,22 @@ def _over_panel(panel: dict, t: pl.DataFrame) -> dict[str, np.ndarray]:
     indigenous[rows_] = (at["race"] == "indigenous").fill_null(False).to_numpy()
     child_id = np.full(n, -1, dtype=np.int64)
     child_id[rows_] = at["child_id"].to_numpy()
-    return {"care": cs, "cum": cum, "group": group, "indigenous": indigenous, "child_id": child_id}
+    return {
+        "care": cs,
+        "cum": cum,
+        "group": group,
+        "indigenous": indigenous,
+        "child_id": child_id,
+        "cw": child_id >= 0,
+        "ever": ever_in_care(panel["sid"], panel["yi"], cs == CARE_CODE["in_care"]),
+    }
+
+
+def ever_in_care(sid: np.ndarray, yi: np.ndarray, in_care: np.ndarray) -> np.ndarray:
+    """Per panel row: the student was in care in this school year or an earlier one."""
+    first = np.full(int(sid.max()) + 1 if len(sid) else 0, np.iinfo(np.int16).max, dtype=np.int16)
+    np.minimum.at(first, sid[in_care], yi[in_care].astype(np.int16))
+    return yi >= first[sid]
 
 
 def years_in_care(truth: dict, sel: np.ndarray | None = None) -> np.ndarray:
@@ -168,5 +186,6 @@ def student_year_truth_frame(
                 pl.when(grp > 0).then(pl.Series(["", *GROUPS[1:]]).gather(grp))
             ).to_series(),
             "indigenous": pick(truth["indigenous"]),
+            "ever_in_care": pick(truth["ever"]),
         }
     )

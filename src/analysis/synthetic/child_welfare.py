@@ -18,7 +18,16 @@ import polars as pl
 from analysis.config import Config
 from analysis.domain import names
 from analysis.domain.dates import EXTRACT_END, days_since_epoch, school_year_bounds
-from analysis.domain.vocab import FIRST_LANGUAGES, PLACEMENT_TYPES, RACES, REGIONS, SERVICE_IN_CARE
+from analysis.domain.vocab import (
+    FIRST_LANGUAGES,
+    PLACEMENT_GROUP,
+    PLACEMENT_TYPES,
+    RACES,
+    REGIONS,
+    SERVICE_IN_CARE,
+)
+from analysis.synthetic.care_episodes import TooFewCandidates, care_episodes, fiscal_year_start
+from analysis.synthetic.care_episodes import draw as draw_care
 from analysis.synthetic.codes import unique_sorted
 from analysis.synthetic.population import (
     GENDER_OF_CODE,
@@ -41,10 +50,8 @@ NORTH_INDIGENOUS_P = 0.6  # RACE_P of "indigenous" in the North (before renormal
 FIRST_LANGUAGE_OR_MISSING = [*FIRST_LANGUAGES, None]
 FIRST_LANGUAGE_P = [0.82, 0.04, 0.12, 0.02]
 INDIGENOUS_AGENCY_SHARE = 0.7  # of Indigenous children, served by an Indigenous agency
-# Services start between the first day of 2013-14 and the last day of 2022-23.
-SERVICE_WINDOW = (school_year_bounds("2013-14")[0], school_year_bounds("2022-23")[1])
-SERVICE_KINDS = ["care", "kinship_service", "vysa", "ccsyp"]
-SERVICE_KIND_P = [0.52, 0.30, 0.09, 0.09]
+# Services of the children never in care (drawn with synthetic.other_service_shares)
+OTHER_SERVICES = ["kinship_service", "vysa", "ccsyp"]
 IN_CARE_P = [0.48, 0.44, 0.08]  # of SERVICE_IN_CARE
 # Placement types drawn by age (customary care homes are the placements of customary care).
 DRAWN_PLACEMENT_TYPES = np.array([t for t in PLACEMENT_TYPES if t != "customary_care_home"])
@@ -69,15 +76,57 @@ def child_welfare(
     n_cw = cfg.size.cw_children
     n_nostudent = int(round(cfg.noise.no_student_record * n_cw))
     n_student = n_cw - n_nostudent
-    child_sid = np.sort(rng.choice(unique_sorted(panel["sid"]), size=n_student, replace=False))
-    non_students = _without_student_record(rng, n_nostudent, fsas)
+    # candidates: students in a random order, then new identities of children with no student
+    # record; the children in care are chosen among them first (care_episodes), the rest of the
+    # children with a service are the next candidates
+    students = unique_sorted(panel["sid"])
+    for factor in CANDIDATES:  # more candidates only when too few were admitted (small scales)
+        cand_sid = rng.permutation(students)[: min(len(students), factor * max(n_student, 1))]
+        cand_ns = _without_student_record(rng, factor * max(n_nostudent, 1), fsas)
+        if cfg.noise.no_student_enrolled_sibling > 0 and n_nostudent:
+            # a stream of its own (spawning does not advance ``rng``): every other draw is as
+            # before; before the care draw, so each child's care fits their birth date
+            _as_enrolled_siblings(rng.spawn(1)[0], cfg, cand_ns, people, panel, students, fsas)
+        n_cs = len(cand_sid)
+        birth = np.concatenate([people["birth_days"][cand_sid], cand_ns["birth_days"]])
+        try:
+            care = care_episodes(cfg, draw_care(cfg, rng, len(birth)), birth)
+            break
+        except TooFewCandidates:
+            if factor == CANDIDATES[-1]:
+                raise
+    in_care_st = np.zeros(n_cs, dtype=bool)
+    in_care_st[care.chosen[care.chosen < n_cs]] = True
+    in_care_ns = np.zeros(len(cand_ns["birth_days"]), dtype=bool)
+    in_care_ns[care.chosen[care.chosen >= n_cs] - n_cs] = True
+    # the other children with a service: as many without a student record as keeps their share
+    n_other_ns = max(0, n_nostudent - int(in_care_ns.sum()))
+    n_other_st = n_cw - len(care.chosen) - n_other_ns
+    if n_other_st < 0:
+        raise ValueError(
+            f"scales.{cfg.scale}.cw_children: {n_cw} children cannot hold the {len(care.chosen)} "
+            "children in care the calibration targets need; raise cw_children"
+        )
+    pick_st = in_care_st | _first_n(~in_care_st, n_other_st)
+    pick_ns = in_care_ns | _first_n(~in_care_ns, n_other_ns)
+    order = np.argsort(cand_sid[pick_st], kind="stable")
+    child_sid = cand_sid[pick_st][order]
+    care_of_child = np.concatenate([in_care_st[pick_st][order], in_care_ns[pick_ns]])
+    # each child's care episode, by candidate index: students (sorted by sid), then the others
+    cand_idx = np.concatenate([np.flatnonzero(pick_st)[order], n_cs + np.flatnonzero(pick_ns)])
+    pos = np.full(len(birth), -1)
+    pos[care.chosen] = np.arange(len(care.chosen))
+    care_pos = pos[cand_idx]
+    non_students = {k: v[pick_ns] for k, v in cand_ns.items()}
     child = _identities(people, panel, child_sid, non_students, fsas)
     region = child["region"].to_numpy()
     birth_days = child["birth_days"].to_numpy()
     demo = _demographics(rng, region, child["gender"].to_numpy())
     society = _societies_of(rng, region, demo["race"], societies)
-    episodes = _service_episodes(rng, birth_days, demo["race"]).with_row_index("ep")
-    placements = _placements(rng, episodes, birth_days)
+    episodes = _service_episodes(
+        cfg, rng, birth_days, demo["race"], care_of_child, care.start[care_pos], care.end[care_pos]
+    ).with_row_index("ep")
+    placements = _placements(cfg, rng, episodes, birth_days)
     demographics = pl.DataFrame(
         {
             "child_id": np.arange(n_cw),
@@ -95,6 +144,18 @@ def child_welfare(
         },
     )
     return child.join(demographics, on="child_id"), episodes, placements
+
+
+# candidates drawn per child: enough for the children in care to be chosen; more, in turn, when a
+# small scale happens to admit too few of them
+CANDIDATES = (4, 8, 16)
+
+
+def _first_n(mask: np.ndarray, n: int) -> np.ndarray:
+    """The first ``n`` true entries of ``mask`` (as a mask)."""
+    out = np.zeros(len(mask), dtype=bool)
+    out[np.flatnonzero(mask)[:n]] = True
+    return out
 
 
 def _without_student_record(rng: np.random.Generator, n: int, fsas: dict) -> dict:
@@ -128,25 +189,80 @@ def _without_student_record(rng: np.random.Generator, n: int, fsas: dict) -> dic
     }
 
 
-def _identities(
-    people: dict, panel: dict, child_sid: np.ndarray, non_students: dict, fsas: dict
-) -> pl.DataFrame:
-    """Identity of every child, students first: a student's is the school's, with the latest
-    postal code and region of the student in the panel (the "current" address)."""
+def _current_addresses(
+    people: dict, panel: dict, sids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The latest postal code (integer) and region of students ``sids`` in the panel (the
+    "current" address)."""
     order = np.lexsort((panel["yi"], panel["sid"]))
     sid_sorted = panel["sid"][order]
     last_idx = np.r_[np.flatnonzero(np.diff(sid_sorted)), len(sid_sorted) - 1]
     last_sid = sid_sorted[last_idx]
     last_row = order[last_idx]
     del order, sid_sorted
-    pos = np.searchsorted(last_sid, child_sid)
-    c_row = last_row[pos]
-    c_pc = panel["pc"][c_row]
-    c_region = np.where(
-        panel["yi"][c_row] >= people["move_y"][child_sid],
-        people["region2"][child_sid],
-        people["region1"][child_sid],
+    c_row = last_row[np.searchsorted(last_sid, sids)]
+    region = np.where(
+        panel["yi"][c_row] >= people["move_y"][sids],
+        people["region2"][sids],
+        people["region1"][sids],
     )
+    return panel["pc"][c_row], region
+
+
+def _as_enrolled_siblings(
+    rng: np.random.Generator,
+    cfg: Config,
+    non_students: dict,
+    people: dict,
+    panel: dict,
+    enrolled: np.ndarray,
+    fsas: dict,
+) -> None:
+    """Make ``Noise.no_student_enrolled_sibling`` of the children without a student record the
+    sibling of an enrolled student (in place): the student's surname and current address, a
+    first name of their own, and a birth date a sibling's (one to five years apart; the same
+    day for a twin, ``Noise.no_student_twin`` of those not too young for school). A child too
+    young for school stays born in 2019-2022. These are the hard cases: a candidate sharing
+    surname, address and (for a twin) birth date who is not the child."""
+    nz = cfg.noise
+    n = len(non_students["reasons"])
+    for key in ("first", "last", "pc"):  # object arrays: a longer name must not be cut short
+        non_students[key] = non_students[key].astype(object)
+    sib = rng.random(n) < nz.no_student_enrolled_sibling
+    k = int(sib.sum())
+    idx = np.flatnonzero(sib)
+    of = rng.choice(enrolled, size=k, replace=True)
+    young = non_students["reasons"][idx] == "too_young"
+    twin = (~young) & (rng.random(k) < nz.no_student_twin)
+    gap = rng.integers(365, 5 * 365, size=k) * rng.choice([-1, 1], size=k)
+    born = np.where(twin, people["birth_days"][of], people["birth_days"][of] + gap)
+    born = np.where(young, non_students["birth_days"][idx], np.minimum(born, EXTRACT_END_DAYS))
+    pc, region = _current_addresses(people, panel, of)
+    first = non_students["first"][idx].astype(object)
+    theirs = first_names(people, of)
+    g = non_students["g"][idx]
+    ff, _ = names.first_name_vocabulary("female")
+    fm, _ = names.first_name_vocabulary("male")
+    # a first name of their own (never the sibling's): the next name in the vocabulary
+    for j in np.flatnonzero(first == theirs):
+        vocab = ff if g[j] == 0 else fm
+        first[j] = vocab[(int(np.searchsorted(vocab, first[j])) + 1) % len(vocab)]
+    non_students["first"][idx] = first
+    non_students["last"][idx] = last_names(people, of)
+    non_students["birth_days"][idx] = born
+    non_students["region"][idx] = region
+    non_students["pc"][idx] = postal_strings(pc, fsas)
+    hard = np.full(n, "", dtype=object)
+    hard[idx] = np.where(twin, "enrolled_twin", "enrolled_sibling")
+    non_students["hard_case"] = hard
+
+
+def _identities(
+    people: dict, panel: dict, child_sid: np.ndarray, non_students: dict, fsas: dict
+) -> pl.DataFrame:
+    """Identity of every child, students first: a student's is the school's, with the latest
+    postal code and region of the student in the panel (the "current" address)."""
+    c_pc, c_region = _current_addresses(people, panel, child_sid)
     n_student, n_new = len(child_sid), len(non_students["reasons"])
     return pl.DataFrame(
         {
@@ -171,6 +287,13 @@ def _identities(
             "no_student_reason": np.concatenate(
                 [np.full(n_student, None), non_students["reasons"]]
             ).tolist(),
+            # "", or how a child with no student record resembles an enrolled one
+            "hard_case": np.concatenate(
+                [
+                    np.full(n_student, "", dtype=object),
+                    non_students.get("hard_case", np.full(n_new, "", dtype=object)),
+                ]
+            ).astype(str),
         },
         schema_overrides={"no_student_reason": pl.Utf8},
     )
@@ -235,19 +358,32 @@ def _societies_of(
 
 
 def _service_episodes(
-    rng: np.random.Generator, birth_days: np.ndarray, race: np.ndarray
+    cfg: Config,
+    rng: np.random.Generator,
+    birth_days: np.ndarray,
+    race: np.ndarray,
+    in_care: np.ndarray,
+    care_start: np.ndarray,
+    care_end: np.ndarray,
 ) -> pl.DataFrame:
-    """One service episode per child, plus CCSYP for youth who age out of extended society care
+    """One service episode per child: the care episodes chosen by
+    :func:`~analysis.synthetic.care_episodes.care_episodes` (extended, interim or customary care),
+    and for the other children kinship service, VYSA or CCSYP (``synthetic.other_service_shares``)
+    active in the extract's years; plus CCSYP for youth who age out of extended society care
     (sorted by child and start; ``end`` null = open at the extract end)."""
     n = len(birth_days)
-    start_lo, start_hi = SERVICE_WINDOW
-    kind = rng.choice(SERVICE_KINDS, size=n, p=SERVICE_KIND_P)
+    start_lo = fiscal_year_start(int(cfg.school_years[0][:4]))
+    start_hi = school_year_bounds(cfg.school_years[-1])[1]
+    shares = np.array(cfg.synthetic.other_service_shares, dtype=float)
+    kind = rng.choice(OTHER_SERVICES, size=n, p=shares / shares.sum())
     age_at_hi = (start_hi - birth_days) / 365.25
-    # VYSA needs a 16-17 year old and CCSYP an 18-20 year old in the window; otherwise care.
-    kind = np.where((kind == "vysa") & (age_at_hi < 16.2), "care", kind)
-    kind = np.where((kind == "ccsyp") & (age_at_hi < 18.2), "care", kind)
-    start = rng.integers(start_lo, start_hi, size=n)
-    start = np.maximum(start, birth_days)
+    age_at_lo = (start_lo - birth_days) / 365.25
+    # VYSA needs a 16-17 year old and CCSYP an 18-20 year old in the window; otherwise kinship
+    no_vysa = (age_at_hi < 16.2) | (age_at_lo > 17.8)
+    no_ccsyp = (age_at_hi < 18.2) | (age_at_lo > 20.8)
+    kind = np.where((kind == "vysa") & no_vysa, "kinship_service", kind)
+    kind = np.where((kind == "ccsyp") & no_ccsyp, "kinship_service", kind)
+    start = np.maximum(rng.integers(start_lo, start_hi, size=n), birth_days)
     age16 = birth_days + int(16 * 365.25)
     age18 = birth_days + int(18 * 365.25)
     age21 = birth_days + int(21 * 365.25)
@@ -257,23 +393,20 @@ def _service_episodes(
     start = np.where(
         kind == "ccsyp", np.clip(age18 + rng.integers(0, 300, size=n), start_lo, start_hi), start
     )
-    dur = np.where(
-        kind == "care",
-        rng.lognormal(np.log(250), 1.4, size=n),
-        rng.lognormal(np.log(300), 0.9, size=n),
-    )
-    end = start + np.maximum(1, dur.astype(np.int64))
+    end = start + np.maximum(1, rng.lognormal(np.log(300), 0.9, size=n).astype(np.int64))
     end = np.where(kind == "vysa", np.minimum(end, age18), end)
     end = np.where(kind == "ccsyp", np.minimum(end, age21), end)
     care_type = rng.choice(list(SERVICE_IN_CARE), size=n, p=IN_CARE_P)
     care_type = np.where(
         (care_type == "customary_care") & (race != "indigenous"), "extended_society_care", care_type
     )
-    stype = np.where(kind == "care", care_type, kind)
+    stype = np.where(in_care, care_type, kind)
+    start = np.where(in_care, care_start, start)
+    end = np.where(in_care, care_end, end)
     # Extended society care ends at 18; youth who age out get CCSYP.
     aged_out = (
         (stype == "extended_society_care")
-        & (end > age18)
+        & (end >= age18)
         & (start < age18)
         & (age18 < EXTRACT_END_DAYS)
     )
@@ -302,10 +435,12 @@ def _service_episodes(
 
 
 def _placements(
-    rng: np.random.Generator, episodes: pl.DataFrame, birth_days: np.ndarray
+    cfg: Config, rng: np.random.Generator, episodes: pl.DataFrame, birth_days: np.ndarray
 ) -> pl.DataFrame:
     """One to four consecutive placements in each episode in care; the type by age (teenagers
-    more often in group homes), customary care always in a customary care home."""
+    more often in group homes), customary care always in a customary care home. The shares of
+    the placement groups are scaled so that the days of care of the panel's fiscal years split as
+    ``calibration.targets.indicator3_*`` (family, group, other)."""
     care_eps = episodes.filter(pl.col("service_type").is_in(list(SERVICE_IN_CARE)))
     ce_start = care_eps["start"].to_numpy()
     ce_end = care_eps["end"].fill_null(EXTRACT_END_DAYS).to_numpy()
@@ -329,13 +464,10 @@ def _placements(
     p_end = np.where(next_same, np.r_[p_start[1:], 0], ce_end[ep_i])
     age_at = (p_start - birth_days[ce_child[ep_i]]) / 365.25
     teen = age_at >= 12
-    pt = np.where(
-        teen,
-        rng.choice(len(DRAWN_PLACEMENT_TYPES), size=len(ep_i), p=PLACEMENT_P_TEEN),
-        rng.choice(len(DRAWN_PLACEMENT_TYPES), size=len(ep_i), p=PLACEMENT_P_YOUNG),
-    )
+    customary = ce_type[ep_i] == "customary_care"
+    pt = _placement_types(cfg, rng.random(len(ep_i)), teen, customary, p_start, p_end)
     ptype = DRAWN_PLACEMENT_TYPES[pt].astype(object)
-    ptype[ce_type[ep_i] == "customary_care"] = "customary_care_home"
+    ptype[customary] = "customary_care_home"
     return (
         pl.DataFrame(
             {
@@ -354,6 +486,41 @@ def _placements(
             .alias("end")
         )
     )
+
+
+def _placement_types(
+    cfg: Config,
+    u: np.ndarray,
+    teen: np.ndarray,
+    customary: np.ndarray,
+    start: np.ndarray,
+    end: np.ndarray,
+) -> np.ndarray:
+    """Placement type codes (into :data:`DRAWN_PLACEMENT_TYPES`) at uniforms ``u``: by age, each
+    group's types weighted so that the placements' days in the panel's fiscal years split between
+    the groups as the indicator-3 targets (a few rounds of rescaling; customary care left out)."""
+    groups = np.array([PLACEMENT_GROUP[t] for t in DRAWN_PLACEMENT_TYPES])
+    names = ("family", "group", "other")
+    t = cfg.calibration.targets
+    target = np.array([t[f"indicator3_{g}"].value for g in names], dtype=float)
+    target = target / target.sum()
+    lo = fiscal_year_start(int(cfg.school_years[0][:4]))
+    hi = fiscal_year_start(int(cfg.school_years[-1][:4]) + 1)
+    days = np.clip(np.minimum(end, hi) - np.maximum(start, lo), 0, None).astype(float)
+    days[customary] = 0.0
+    weight = np.ones(len(names))
+    code = np.zeros(len(u), dtype=np.int64)
+    for _ in range(6):
+        w = weight[[names.index(g) for g in groups]]
+        for mask, p in ((teen, PLACEMENT_P_TEEN), (~teen, PLACEMENT_P_YOUNG)):
+            cdf = np.cumsum(p * w) / np.sum(p * w)
+            code[mask] = np.minimum(np.searchsorted(cdf, u[mask], side="right"), len(p) - 1)
+        got = np.array([days[groups[code] == g].sum() for g in names])
+        if got.sum() == 0:
+            break
+        got = got / got.sum()
+        weight *= np.where(got > 0, target / np.maximum(got, 1e-12), 1.0)
+    return code
 
 
 def onlac_assessments(
@@ -394,7 +561,33 @@ def onlac_assessments(
             schema={"child_id": pl.Int64, "ep": pl.UInt32, "at": pl.Int32, "jitter": pl.Int64}
         )
     )
-    items = rng.choice(3, size=(df.height, 4), p=[0.05, 0.25, 0.70])
+    items = _onlac_items(
+        cfg,
+        rng,
+        df.join(
+            child.select("child_id", "society_id"), on="child_id", how="left", maintain_order="left"
+        ),
+    )
     return df.with_columns(
         [pl.Series(f"item_{j + 1}", items[:, j].astype(np.int8)) for j in range(4)]
     ).with_columns((pl.col("at") + pl.col("jitter")).alias("assessment_days"))
+
+
+ITEM_ZERO_P = 0.05  # share of items scored 0 (the scores' spread; the mean is the target's)
+
+
+def _onlac_items(cfg: Config, rng: np.random.Generator, rows: pl.DataFrame) -> np.ndarray:
+    """Four caregiver-relationship items (0-2) per row: their mean is the target score
+    (``calibration.targets.indicator5_caregiver``) plus the society's own shift
+    (``synthetic.society_onlac_sd``, in score points), with ``ITEM_ZERO_P`` of items 0."""
+    target = cfg.calibration.targets["indicator5_caregiver"].value
+    assert not isinstance(target, dict)
+    soc = rows["society_id"].fill_null("").to_numpy()
+    socs, soc_idx = np.unique(soc, return_inverse=True)
+    shift = rng.normal(0, cfg.synthetic.society_onlac_sd, size=len(socs))
+    mean_item = np.clip(
+        (target + shift[soc_idx]) / 4, 1 - ITEM_ZERO_P + 0.01, 2 - 2 * ITEM_ZERO_P - 0.01
+    )
+    p2 = mean_item - 1 + ITEM_ZERO_P
+    u = rng.random((rows.height, 4))
+    return np.where(u < ITEM_ZERO_P, 0, np.where(u < 1 - p2[:, None], 1, 2)).astype(np.int8)

@@ -56,7 +56,7 @@ def cw_records(
     society[move_soc] = rng.choice(socs, size=int(move_soc.sum()))
     has_student = sid >= 0
     true_oen = np.where(has_student, oen_of_sid[np.maximum(sid, 0)], -1)
-    oen, missing, wrong = _noisy_oens(rng, nz, sid, true_oen, oen_of_sid, enrolled)
+    oen, missing, wrong, unenrolled = _noisy_oens(rng, nz, sid, true_oen, oen_of_sid, enrolled)
     typo, nick = _noisy_first_names(rng, nz, first)
     sch = _changed_surnames(rng, nz, last)
     new_bd, swap, off = _noisy_birth_dates(rng, nz, bd)
@@ -70,6 +70,7 @@ def cw_records(
         [
             (missing, "oen_missing"),
             (wrong, "oen_wrong"),
+            (unenrolled, "oen_unenrolled"),
             (typo, "first_name_typo"),
             (nick, "first_name_nickname"),
             (sch, "surname_changed"),
@@ -79,6 +80,13 @@ def cw_records(
             (is_dup, "duplicate_record"),
         ],
     )
+    # a child with no student record: how its record resembles an enrolled child's
+    hard = np.array(c["hard_case"], dtype=object)[rec_child] if "hard_case" in c else None
+    for i in np.flatnonzero(~has_student):
+        labels = [str(hard[i])] if hard is not None and hard[i] else []
+        if oen[i] >= 0:
+            labels.append("valid_oen_of_no_student")
+        noise[i] = ",".join(labels)
     return pl.DataFrame(
         {
             "cw_record_id": _record_ids(rng, m).astype(str),
@@ -103,10 +111,11 @@ def _noisy_oens(
     true_oen: np.ndarray,
     oen_of_sid: np.ndarray,
     enrolled: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(oen, missing, wrong)``: each record's OEN (-1 = none): missing, wrong (another
-    student's), or present and right; a child with no student record mostly has none, and
-    sometimes a valid OEN unknown to OnSIS."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(oen, missing, wrong, unenrolled)``: each record's OEN (-1 = none): missing, wrong
+    (another student's), valid but no student's (``Noise.oen_unenrolled``), or present and
+    right; a child with no student record mostly has none, and sometimes
+    (``Noise.no_student_valid_oen``) a valid OEN unknown to OnSIS."""
     m = len(sid)
     has_student = sid >= 0
     oen = true_oen.copy()
@@ -121,11 +130,18 @@ def _noisy_oens(
     )
     oen[wrong] = oen_of_sid[other[wrong]]
     ns = ~has_student
-    ns_oen = rng.random(m) < 0.15
+    ns_oen = rng.random(m) < nz.no_student_valid_oen
     fake = issue_oens(rng, int(ns.sum()), exclude=oen_of_sid)
     oen[ns] = np.where(ns_oen[ns], fake, -1)
+    unenrolled = np.zeros(m, bool)
+    if nz.oen_unenrolled > 0:  # drawn last: at a rate of 0 every other draw is as before
+        rate = nz.oen_unenrolled / max(1e-9, 1 - nz.oen_missing - nz.oen_wrong)
+        unenrolled = (~missing) & (~wrong) & has_student & (rng.random(m) < rate)
+        oen[unenrolled] = issue_oens(
+            rng, int(unenrolled.sum()), exclude=np.concatenate([oen_of_sid, fake])
+        )
     oen[missing] = -1
-    return oen, missing, wrong
+    return oen, missing, wrong, unenrolled
 
 
 def _typo(rng: np.random.Generator, name: str) -> str:

@@ -78,6 +78,7 @@ class Simulation:
     board_ids: np.ndarray
     fsas: dict
     school_years: tuple[str, ...]
+    eqao_row: np.ndarray  # the panel row of each row of sources/eqao_results
 
     def n_rows(self) -> int:
         return len(self.panel["sid"])
@@ -180,12 +181,14 @@ def simulate(cfg: Config) -> Simulation:
     records = cw_records(cfg, s.noise, child, oen_of_sid, fsas, unique_sorted(panel["sid"]))
     # What the big tables still need of the people; the rest is freed.
     people = {k: people[k] for k in _PEOPLE_KEPT}
+    del panel["fail_rate"]
     for k, t in _PANEL_TYPES:
         panel[k] = panel[k].astype(t)
     days_absent = days_absent.astype(np.int16)
     credits = credits.astype(np.float32)  # whole numbers 0-9 or NaN: exact in float32
     board_ids = boards["board_id"].to_numpy()
     eqao_frame = eqao_results(eq, panel, oen_of_sid, cfg.school_years, board_ids)
+    eqao_row = eq["row"].to_numpy().astype(np.int32)
     del eq
     services = episode_records(records, episodes)
     # The cases stream draws the OnLAC items first, then the cases.
@@ -213,4 +216,5 @@ def simulate(cfg: Config) -> Simulation:
         board_ids=board_ids,
         fsas=fsas,
         school_years=tuple(cfg.school_years),
+        eqao_row=eqao_row,
     )

@@ -1,6 +1,7 @@
 """The ``generate`` stage: the simulated province written under ``cfg.paths.data_dir``.
 
-``reference``, ``sources`` (with the codebook) and ``truth`` (with the planted effects) are each
+``reference``, ``sources`` (with the codebook and ``calibration.json``: every calibration target
+against the generated data, :mod:`~analysis.synthetic.calibration`) and ``truth`` (with the planted effects) are each
 written to a staging folder and swapped in whole. The sources are checked against their schemas
 as they are written; the two tables of one row per student-year are built, checked and written
 one school year at a time.
@@ -18,9 +19,12 @@ import polars as pl
 from analysis.config import Config
 from analysis.io import atomic_dir, write_json, write_parquet
 from analysis.stages import StageResult
+from analysis.synthetic.calibration import calibration_checks, calibration_report
 from analysis.synthetic.codes import unique_sorted
 from analysis.synthetic.effects import planted_effects
 from analysis.synthetic.simulation import simulate
+
+CALIBRATION_FILE = "calibration.json"
 
 
 def _checked(schemas: Any, name: str, df: pl.DataFrame) -> pl.DataFrame:
@@ -115,6 +119,11 @@ def generate(cfg: Config) -> StageResult:
                 put(key, df)
                 sources[key] = df
         codebook.write_codebook(tmp["sources"], sources, cfg)
+        # every calibration target against this province, beside the codebook
+        checks = calibration_checks(cfg, sim)
+        write_json(calibration_report(cfg, checks), tmp["sources"] / CALIBRATION_FILE)
+        result.metrics["calibration_targets"] = len(checks)
+        result.metrics["calibration_holding"] = sum(c.holds for c in checks)
         result.metrics["students"] = len(unique_sorted(sim.panel["sid"]))
         put("truth/person_truth", sim.frames["truth/person_truth"])
         result.rows["student_year_truth out"] = _write_parquet_chunks(

@@ -38,7 +38,7 @@ IDENTIFIABLE = {"synthetic", "validate", "linkage"}
 AFTER_DEIDENTIFY = {"disclosure", "analyse", "reports"}
 IDENTIFIABLE_FOLDERS = {"sources", "truth", "reference", "quarantine", "linkage", "incoming"}
 # Report notebooks run after de-identification too (the analyst's linkage notebook does not).
-REPORT_NOTEBOOKS = ("ministry", "board", "society", "youth", "outcome_explorer")
+REPORT_NOTEBOOKS = ("ministry", "board", "society", "sector", "youth", "outcome_explorer")
 
 LAYER_OF = {part: i for i, (_, parts) in enumerate(LAYERS) for part in parts}
 NAME_OF = {i: name for i, (name, _) in enumerate(LAYERS)}

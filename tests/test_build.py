@@ -23,7 +23,7 @@ def test_every_expected_report_exists_and_is_linked(tiny_build):
     cfg = tiny_build
     root = cfg.paths.reports_dir
     jobs = report_jobs(cfg)
-    assert len(jobs) == 2 + 2 + 72 + 50
+    assert len(jobs) == 2 + 2 + 4 + 72 + 50  # ministry, youth, sector (2 x 2), boards, societies
     index = (root / "index.html").read_text(encoding="utf-8")
     index_fr = (root / "index-fr.html").read_text(encoding="utf-8")
     for job in jobs:

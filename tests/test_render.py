@@ -87,7 +87,41 @@ def build_sample(lang: str, out: Path, *, youth: bool = False) -> Path:
         slug=f"board-58-{lang}",
         alternate=f"board-58-{other}",
     )
+    r.facts([(r.t("fact.published"), "2024-03-28"), (r.t("fact.contact"), "unit@example")])
+    r.heading("heading.key_facts")
+    r.tiles(
+        [
+            {
+                "figure": r.pct(54.2),
+                "measure": r.t(
+                    "tile.share",
+                    group=r.t("group.in_care"),
+                    measure=r.t("phrase.graduated"),
+                    year="2022-23",
+                ),
+                "comparison": r.t("tile.compare", value=r.pct(86.1), group=r.t("group.none")),
+                "sources": ["graduation"],
+            },
+            {
+                "figure": r.t("tile.suppressed_figure"),
+                "measure": r.t("measure.osslt"),
+                "comparison": r.t("tile.suppressed_why"),
+                "suppressed": True,
+            },
+        ]
+    )
     r.heading("heading.summary").text("text.about_subject", subject=r.subject)
+    r.finding(
+        "narr.rate",
+        sources=["graduation"],
+        year="2022-23",
+        a_value=r.pct(54.2),
+        a_group=r.t("group.in_care"),
+        measure=r.t("phrase.graduated"),
+        b_value=r.pct(86.1),
+        b_group=r.t("group.none"),
+        relation=r.t("rel.share_lower"),
+    )
     r.note("text.small_subject", subject=r.subject)
     r.text("text.privacy", threshold=10).text("text.secondary_suppression")
     r.heading("heading.credits")
@@ -103,6 +137,7 @@ def build_sample(lang: str, out: Path, *, youth: bool = False) -> Path:
         value="pct",
         caption="caption.by_care",
         alt="alt.compare_two",
+        heading="chart.by_care",
         values={
             "measure": r.t("measure.graduation"),
             "year": "2022-23",
@@ -258,6 +293,25 @@ def test_html_is_self_contained_and_structured(site: dict) -> None:
     page = board.html.read_text(encoding="utf-8")
     assert page.count('role="img"') == 2 and "<desc id=" in page
     assert 'href="board-58-fr.html"' in page and 'hreflang="fr-CA"' in page
+
+
+def test_each_chart_is_one_block_in_reading_order(site: dict) -> None:
+    """Heading, caption, chart, then its data table, inside one block: no chart sits under the
+    next chart's heading; headline tiles and the generated findings come before any table."""
+    board = next(r for r in site["rendered"] if r.kind == "board" and r.lang == "en")
+    page = board.html.read_text(encoding="utf-8")
+    blocks = re.findall(r'<div class="chart-block">(.*?)</div></div>\n', page, re.S)
+    assert len(blocks) == 2
+    first = blocks[0]
+    order = [first.index(t) for t in ("<h3", "<figcaption", "<svg", "<table")]
+    assert order == sorted(order), order
+    assert "By care status, 2022-23" in first  # the chart's own heading
+    # its caption and its data table's caption name the same chart
+    cap = re.search(r"<figcaption[^>]*>(.*?)</figcaption>", first).group(1)  # type: ignore[union-attr]
+    assert f"Data for the chart: {cap}" in first
+    assert page.index('<ul class="tiles">') < page.index("<table")
+    assert page.index('<p class="finding">') < page.index("<table")
+    assert page.index('<dl class="facts">') < page.index('<ul class="tiles">')
 
 
 def test_pdf_is_tagged_with_title_and_language(site: dict) -> None:

@@ -9,6 +9,7 @@ frozen, serialisable, and written beside every output (see ``manifest``).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -330,6 +331,23 @@ class Validation(_Frozen):
     missing_values: tuple[str, ...] = ("", "NULL")
 
 
+class Revision(_Frozen):
+    """One correction or change after first release, in both languages."""
+
+    date: dt.date
+    en: str
+    fr: str
+
+
+class Publication(_Frozen):
+    """What every report states about its release (the GSS/DfE release facts)."""
+
+    published: dt.date = dt.date(2024, 3, 28)
+    next_release: dt.date = dt.date(2025, 3, 27)
+    contact_email: str = "child.welfare.data@ontario.example"
+    revisions: tuple[Revision, ...] = ()  # empty on first release
+
+
 class Reports(_Frozen):
     languages: tuple[Literal["en", "fr"], ...] = ("en", "fr")
     formats: tuple[Literal["html", "pdf"], ...] = ("html", "pdf")
@@ -337,6 +355,7 @@ class Reports(_Frozen):
     # For quick looks and tests; the annual build renders all of them.
     only: tuple[str, ...] = ()
     workers: int | None = None  # report worker processes (default: number of cores, at most 2)
+    publication: Publication = Publication()
 
 
 class Config(_Frozen):

@@ -198,7 +198,7 @@ def build_tables(
         )
     )
     clock.lap("descriptive tables")
-    coef_stats = ("estimate", "ci_low", "ci_high", "odds_ratio")
+    coef_stats = ("estimate", "ci_low", "ci_high", "odds_ratio", "or_low", "or_high")
     fits = models.fit_outcome_models(None, None, frames=frames)
     gaps = models.coefficient_table(fits, None, frame=sy).drop("se")
     specs["adjusted_gaps"] = (gaps, ["outcome", "term"], None, coef_stats)

@@ -60,6 +60,13 @@ CARE_INDICATORS: Mapping[str, tuple[str, str]] = {
 AME_GROUPS: Mapping[str, tuple[str, str]] = {
     t: ("care_status", c) for t, c in zip(CARE_TERMS, CARE_LEVELS, strict=True)
 }
+# log-odds columns -> the odds-ratio columns published beside them (an odds ratio and its 95%
+# interval are what a policy reader can use; the log-odds stay for analysts)
+ODDS_RATIO_COLUMNS: Mapping[str, str] = {
+    "estimate": "odds_ratio",
+    "ci_low": "or_low",
+    "ci_high": "or_high",
+}
 EQUITY_DIMENSIONS: tuple[str, ...] = (
     "race",
     "indigenous",
@@ -356,7 +363,8 @@ def coefficient_table(
     """Long table of the key terms (and average adjusted differences) of ``fits``.
 
     Columns: ``outcome``, ``term``, ``scale``, ``estimate``, ``se``, ``ci_low``, ``ci_high``,
-    ``n`` (distinct people the term describes), and ``odds_ratio`` for log-odds rows. ``frame``:
+    ``n`` (distinct people the term describes), and for log-odds rows ``odds_ratio`` with its
+    95% interval ``or_low``, ``or_high``. ``frame``:
     the :func:`model_frame` rows of ``student_years``, when already built.
     """
     if frame is None:
@@ -389,10 +397,10 @@ def coefficient_table(
         (pl.col("estimate") + Z95 * pl.col("se")).alias("ci_high"),
     )
     df = df.with_columns(
-        pl.when(pl.col("scale") == "log_odds")
-        .then(pl.col("estimate").exp())
-        .otherwise(None)
-        .alias("odds_ratio")
+        [
+            pl.when(pl.col("scale") == "log_odds").then(pl.col(c).exp()).otherwise(None).alias(name)
+            for c, name in ODDS_RATIO_COLUMNS.items()
+        ]
     )
     if label is not None:
         df = df.with_columns(pl.lit(label).alias("links"))
@@ -406,7 +414,7 @@ def coefficient_table(
         "se",
         "ci_low",
         "ci_high",
-        "odds_ratio",
+        *ODDS_RATIO_COLUMNS.values(),
     )
 
 
@@ -515,10 +523,12 @@ def dose_response(
         },
         orient="row",
     )
-    return df.with_columns(
+    df = df.with_columns(
         (pl.col("estimate") - Z95 * pl.col("se")).alias("ci_low"),
         (pl.col("estimate") + Z95 * pl.col("se")).alias("ci_high"),
-        pl.col("estimate").exp().alias("odds_ratio"),
+    )
+    return df.with_columns(
+        [pl.col(c).exp().alias(name) for c, name in ODDS_RATIO_COLUMNS.items()]
     ).sort("outcome", "dimension", "level")
 
 
@@ -586,10 +596,12 @@ def equity_views(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFram
         },
         orient="row",
     )
-    return df.with_columns(
+    df = df.with_columns(
         (pl.col("estimate") - Z95 * pl.col("se")).alias("ci_low"),
         (pl.col("estimate") + Z95 * pl.col("se")).alias("ci_high"),
-        pl.col("estimate").exp().alias("odds_ratio"),
+    )
+    return df.with_columns(
+        *[pl.col(c).exp().alias(name) for c, name in ODDS_RATIO_COLUMNS.items()],
         pl.lit("log_odds").alias("scale"),
     ).sort("dimension", "level")
 

@@ -38,7 +38,8 @@ from analysis.stages import StageResult
 log = logging.getLogger(__name__)
 
 NOTEBOOKS = NOTEBOOKS_DIR
-REPORT_NOTEBOOKS = ("ministry", "board", "society", "youth")
+SECTORS = ("oacas", "ancfsao")  # the associations of societies that get a sector report
+REPORT_NOTEBOOKS = ("ministry", "board", "society", "sector", "youth")
 KERNEL = "python3"
 
 
@@ -64,8 +65,9 @@ def _reference(cfg: Config, name: str) -> pl.DataFrame:
 
 
 def report_jobs(cfg: Config, *, kinds: Sequence[str] = REPORT_NOTEBOOKS) -> list[Job]:
-    """Every report of a build: ministry and youth in each language, one per board (in the
-    board's language) and one per society (in the society's language)."""
+    """Every report of a build: ministry, youth and the two sector reports (OACAS, ANCFSAO) in each
+    language, one per board (in the board's language) and one per society (in the society's
+    language)."""
     common = {
         "scale": cfg.scale,
         "seed": cfg.seed,
@@ -78,6 +80,12 @@ def report_jobs(cfg: Config, *, kinds: Sequence[str] = REPORT_NOTEBOOKS) -> list
         jobs += [Job("ministry", f"ministry-{lang}", {**common, "lang": lang}) for lang in langs]
     if "youth" in kinds:
         jobs += [Job("youth", f"youth-{lang}", {**common, "lang": lang}) for lang in langs]
+    if "sector" in kinds:
+        jobs += [
+            Job("sector", f"sector-{a}-{lang}", {**common, "lang": lang, "association": a})
+            for a in SECTORS
+            for lang in langs
+        ]
     if "board" in kinds:
         boards = _reference(cfg, "boards").sort("board_id")
         for bid, lang in zip(boards["board_id"], boards["language"], strict=True):

@@ -220,6 +220,7 @@ def build_chart(
     labels: Mapping[str, str] | None = None,
     formats: Mapping[str, str] | None = None,
     name: str | None = None,
+    compact: bool = False,
 ) -> ChartModel:
     """Build an accessible chart from a ``Protected`` table.
 
@@ -243,6 +244,8 @@ def build_chart(
         Optional interval columns, drawn as error bars (bar charts).
     labels, formats
         As for :func:`analysis.reports.tables.table_model`.
+    compact
+        A narrower plot (bar charts), for a page read on a phone (the youth summary).
     """
     p = require_protected(protected, "build_chart")
     if kind not in KINDS:
@@ -286,10 +289,13 @@ def build_chart(
         )
     axis = _value_axis(vfmt, lang)
     if kind == "bar":
-        chart = _bar(rows, cat_title, val_title, series_names, lower is not None, axis)
+        chart = _bar(
+            rows, cat_title, val_title, series_names, lower is not None, axis, compact=compact
+        )
     else:
         chart = _line(rows, cat_title, val_title, series_names, axis)
-    spec = chart.to_dict()
+    # the spec is built from a fixed template here (tests render every kind): no schema validation
+    spec = chart.to_dict(validate=False)
     spec.pop("$schema", None)
     spec["config"] = _config()
     return ChartModel(
@@ -355,6 +361,26 @@ def _value_axis(vfmt: str, lang: str) -> alt.Axis:
     return alt.Axis(labelExpr=expr)
 
 
+LINE_BREAK = "|"
+WRAP_AT = 28
+
+
+def wrap_label(text: str, width: int = WRAP_AT) -> str:
+    """``text`` with :data:`LINE_BREAK` between words so no line is much over ``width``."""
+    if len(text) <= width or LINE_BREAK in text:
+        return text
+    lines: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    lines.append(line)
+    return LINE_BREAK.join(lines)
+
+
 def _bar(
     rows: list[dict[str, Any]],
     cat_title: str,
@@ -362,12 +388,29 @@ def _bar(
     series_names: list[str],
     interval: bool,
     axis: alt.Axis,
+    *,
+    compact: bool = False,
 ) -> Any:
+    # Long category labels (a society's name, an outcome) wrap onto lines of about 28 characters
+    # instead of being cut: a truncated name cannot be told from its neighbours, and a label on
+    # one long line makes the chart too wide to read on a phone.
+    for r in rows:
+        r["cat"] = wrap_label(r["cat"])
     data = alt.Data(values=rows)
     order = list(dict.fromkeys(r["cat"] for r in rows))
     n_bars = len(rows)
-    height = max(60, 26 * n_bars)
-    y = alt.Y("cat:N", title=cat_title, sort=order, axis=alt.Axis(labelLimit=200))
+    lines = max((c.count(LINE_BREAK) + 1 for c in order), default=1)
+    height = max(60, 26 * n_bars, (14 * lines + 8) * len(order))
+    # no axis title: the category labels say what they are, and the caption names the chart
+    # (a rotated title beside long labels overlapped them)
+    y = alt.Y(
+        "cat:N",
+        title=None,
+        sort=order,
+        axis=alt.Axis(
+            labelLimit=210, labelExpr=f"split(datum.label, '{LINE_BREAK}')", labelLineHeight=13
+        ),
+    )
     x = alt.X("value:Q", title=val_title, scale=alt.Scale(zero=True, nice=True), axis=axis)
     enc: dict[str, Any] = {"y": y, "x": x}
     if series_names:
@@ -393,7 +436,7 @@ def _bar(
     layers.append(
         alt.Chart(data).mark_text(align="left", baseline="middle", dx=4).encode(**text_enc)
     )
-    return alt.layer(*layers).properties(width=WIDTH - 240, height=height)
+    return alt.layer(*layers).properties(width=WIDTH - (360 if compact else 240), height=height)
 
 
 def _line(

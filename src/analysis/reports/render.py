@@ -35,8 +35,14 @@ from analysis.reports.tables import SYMBOLS, TableModel, model_html, model_typst
 
 TEMPLATES = Path(__file__).parent / "templates"
 PDF_TIMESTAMP = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-AUDIENCE_ORDER: tuple[str, ...] = ("ministry", "board", "society", "youth", "public")
+AUDIENCE_ORDER: tuple[str, ...] = ("ministry", "board", "society", "sector", "youth", "public")
 _URL = re.compile(r"https?://", re.IGNORECASE)
+_SVG_WIDTH = re.compile(r'<svg[^>]*?\swidth="([\d.]+)"')
+WIDE_CHART_PX = 560  # wider than this, a chart scrolls on a phone rather than shrinking
+
+
+def tr_lang(lang: str) -> Translator:
+    return Translator(lang)
 
 
 class RenderError(RuntimeError):
@@ -97,6 +103,8 @@ def _block_html(b: Mapping[str, Any], lang: str) -> str:
         lvl = int(b["level"])
         return f'<h{lvl} id="{esc(b["id"])}">{esc(b["text"])}</h{lvl}>\n'
     if t == "text":
+        if b.get("generated"):  # a sentence written from the published numbers
+            return f'<p class="finding">{esc(b["text"])}</p>\n'
         return f"<p>{esc(b['text'])}</p>\n"
     if t == "list":
         return "<ul>" + "".join(f"<li>{esc(i)}</li>" for i in b["items"]) + "</ul>\n"
@@ -105,15 +113,49 @@ def _block_html(b: Mapping[str, Any], lang: str) -> str:
     if t == "table":
         return model_html(TableModel.from_dict(b["model"]), table_id=b["id"]) + "\n"
     if t == "chart":
+        # One block per chart, in reading order: its heading, its caption, the chart, then its
+        # data table, inside one bordered section, so no chart sits under another's heading.
         model = ChartModel.from_dict(b["model"])
+        cid = esc(b["id"])
         svg = svg_html(model, b["id"])
         table = model_html(TableModel.from_dict(model.table), table_id=b["id"] + "-data")
-        return (
-            f'<figure class="chart" aria-labelledby="{esc(b["id"])}-cap">'
-            f'<div class="chart-row"><div class="chart-svg">{svg}</div>'
-            f'<div class="chart-data">{table}</div></div>'
-            f'<figcaption id="{esc(b["id"])}-cap">{esc(model.caption)}</figcaption></figure>\n'
+        head = ""
+        if b.get("heading"):
+            lvl = int(b["heading"]["level"])
+            head = f'<h{lvl} id="{cid}-h">{esc(b["heading"]["text"])}</h{lvl}>'
+        for f in b.get("findings", ()):
+            head += f'<p class="finding">{esc(f["text"])}</p>'
+        # A wide chart (grouped bars, long labels) keeps a readable size on a phone and scrolls
+        # sideways inside its own keyboard-reachable region, like a wide table.
+        m = _SVG_WIDTH.search(svg)
+        wide = m is not None and float(m.group(1)) > WIDE_CHART_PX
+        scroll = (
+            f' class="chart-svg chart-wide" role="region" tabindex="0"'
+            f' aria-label="{esc(tr_lang(lang)("ui.chart_region", caption=model.caption))}"'
+            if wide
+            else ' class="chart-svg"'
         )
+        return (
+            f'<div class="chart-block">{head}'
+            f'<figure class="chart" aria-labelledby="{cid}-cap">'
+            f'<figcaption id="{cid}-cap">{esc(model.caption)}</figcaption>'
+            f"<div{scroll}>{svg}</div></figure>"
+            f'<div class="chart-data">{table}</div></div>\n'
+        )
+    if t == "tiles":
+        items = []
+        for tile in b["tiles"]:
+            cls = "tile tile-suppressed" if tile.get("suppressed") else "tile"
+            parts = [f'<p class="tile-figure">{esc(tile["figure"])}</p>']
+            parts.append(f'<p class="tile-measure">{esc(tile["measure"])}</p>')
+            for k in ("comparison", "trend"):
+                if tile.get(k):
+                    parts.append(f'<p class="tile-{k}">{esc(tile[k])}</p>')
+            items.append(f'<li class="{cls}">{"".join(parts)}</li>')
+        return f'<ul class="tiles">{"".join(items)}</ul>\n'
+    if t == "facts":
+        rows = "".join(f"<div><dt>{esc(k)}</dt><dd>{esc(v)}</dd></div>" for k, v in b["items"])
+        return f'<dl class="facts">{rows}</dl>\n'
     raise RenderError(f"unknown block type {t!r}")
 
 
@@ -196,7 +238,7 @@ def _typst_doc(doc: Mapping[str, Any]) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = []
     for b in doc["blocks"]:
         t = b["type"]
-        if t in ("heading", "text", "note", "list"):
+        if t in ("heading", "text", "note", "list", "tiles", "facts"):
             blocks.append(dict(b))
         elif t == "table":
             blocks.append({"type": "table", "table": model_typst(TableModel.from_dict(b["model"]))})
@@ -212,6 +254,8 @@ def _typst_doc(doc: Mapping[str, Any]) -> dict[str, Any]:
                     "svg": svg_pdf(model),
                     "alt": alt,
                     "caption": model.caption,
+                    "heading": b.get("heading"),
+                    "findings": [f["text"] for f in b.get("findings", ())],
                     "width": 100 if model.kind == "line" else 90,
                     "table": model_typst(TableModel.from_dict(model.table)),
                 }

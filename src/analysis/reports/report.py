@@ -32,8 +32,8 @@ from analysis.reports.tables import csv_text, notes_text, require_protected, slu
 
 DOC_FORMAT = "analysis-report/1"
 PROVENANCE_DIR = "provenance"
-KINDS: tuple[str, ...] = ("ministry", "board", "society", "youth", "methodology")
-AUDIENCES: tuple[str, ...] = ("ministry", "board", "society", "youth", "public")
+KINDS: tuple[str, ...] = ("ministry", "board", "society", "sector", "youth", "methodology")
+AUDIENCES: tuple[str, ...] = ("ministry", "board", "society", "sector", "youth", "public")
 
 
 class Report:
@@ -42,9 +42,10 @@ class Report:
     Parameters
     ----------
     kind
-        ``"ministry"``, ``"board"``, ``"society"``, ``"youth"`` or ``"methodology"``.
+        ``"ministry"``, ``"board"``, ``"society"``, ``"sector"``, ``"youth"`` or ``"methodology"``.
     audience
-        Who it is for (``"ministry"``, ``"board"``, ``"society"``, ``"youth"``, ``"public"``).
+        Who it is for (``"ministry"``, ``"board"``, ``"society"``, ``"sector"`` (the associations
+        of societies), ``"youth"``, ``"public"``).
     lang
         ``"en"`` or ``"fr"``.
     title
@@ -155,6 +156,55 @@ class Report:
         )
         return self
 
+    def finding(self, msgid: str, *, sources: Sequence[str] = (), **values: Any) -> Report:
+        """A generated sentence: catalogue text filled with numbers read from published tables.
+
+        ``sources`` names the published tables the numbers come from; each must also be shown in
+        this report (as a table or chart), so every number in the prose is in its CSV downloads
+        (:meth:`save` checks it).
+        """
+        self.blocks.append(
+            {
+                "type": "text",
+                "msgid": msgid,
+                "text": self.t(msgid, **self._values(values)),
+                "generated": True,
+                "sources": sorted(set(sources)),
+            }
+        )
+        return self
+
+    def tiles(self, tiles: Sequence[Mapping[str, Any]]) -> Report:
+        """Headline facts: one tile per finding (figure, what it measures, comparison, trend).
+
+        Each tile is a mapping of already-translated strings (``figure``, ``measure``, and
+        optionally ``comparison``, ``trend``), ``suppressed`` (bool) and ``sources`` (the
+        published tables its numbers come from, as for :meth:`finding`).
+        """
+        keep = ("figure", "measure", "comparison", "trend")
+        out = []
+        sources: set[str] = set()
+        for t in tiles:
+            out.append(
+                {k: str(t[k]) for k in keep if t.get(k)} | {"suppressed": bool(t.get("suppressed"))}
+            )
+            sources.update(t.get("sources", ()))
+        if out:
+            self.blocks.append(
+                {
+                    "type": "tiles",
+                    "tiles": out,
+                    "generated": True,
+                    "sources": sorted(sources),
+                }
+            )
+        return self
+
+    def facts(self, pairs: Sequence[tuple[str, str]]) -> Report:
+        """A short list of labelled facts (release date, period, contact): ``(label, value)``."""
+        self.blocks.append({"type": "facts", "items": [[k, v] for k, v in pairs]})
+        return self
+
     def items(self, msgids: Sequence[str], **values: Any) -> Report:
         """A bulleted list, one catalogue message per item."""
         vals = self._values(values)
@@ -195,7 +245,15 @@ class Report:
         )
         tid = self._unique_id("table-" + p.name)
         csv_name = self._add_csv(p, columns)
-        self.blocks.append({"type": "table", "id": tid, "model": model.to_dict(), "csv": csv_name})
+        self.blocks.append(
+            {
+                "type": "table",
+                "id": tid,
+                "model": model.to_dict(),
+                "csv": csv_name,
+                "table_name": p.name,
+            }
+        )
         return self
 
     def chart(
@@ -213,12 +271,24 @@ class Report:
         upper: str | None = None,
         labels: Mapping[str, str] | None = None,
         formats: Mapping[str, str] | None = None,
+        heading: str | None = None,
+        heading_level: int = 3,
+        alt_text: str | None = None,
+        lead: int = 0,
+        compact: bool = False,
     ) -> Report:
         """A chart through :func:`analysis.reports.charts.build_chart`, with its data table and CSV.
 
         ``caption`` and ``alt`` are message ids filled from ``values`` (alt text must state the
-        finding, e.g. ``alt.compare_two``).
+        finding, e.g. ``alt.compare_two``). ``heading`` (a message id, filled from ``values``)
+        is the chart's own heading (level ``heading_level``, 3 or 4): the page keeps heading,
+        caption, chart and data table together as one block. ``alt_text`` (already written, e.g.
+        the generated sentence stating the chart's finding) replaces ``alt``. ``lead`` moves the
+        last ``lead`` findings (:meth:`finding`) into the chart's block, after its heading: the
+        block then reads heading, finding, caption, chart, data table.
         """
+        if heading_level not in (3, 4):
+            raise ValueError("a chart heading is level 3 or 4")
         p = require_protected(protected, "Report.chart")
         vals = self._values(values or {})
         model: ChartModel = build_chart(
@@ -229,15 +299,38 @@ class Report:
             series=series,
             lower=lower,
             upper=upper,
-            alt=self.t(alt, **vals),
+            alt=alt_text if alt_text else self.t(alt, **vals),
             caption=self.t(caption, **vals),
             lang=self.lang,
             labels=labels,
             formats=formats,
+            compact=compact,
         )
         cid = self._unique_id("chart-" + p.name)
         csv_name = self._add_csv(p, None)
-        self.blocks.append({"type": "chart", "id": cid, "model": model.to_dict(), "csv": csv_name})
+        block: dict[str, Any] = {
+            "type": "chart",
+            "id": cid,
+            "model": model.to_dict(),
+            "csv": csv_name,
+            "table_name": p.name,
+        }
+        if heading:
+            block["heading"] = {"text": self.t(heading, **vals), "level": heading_level}
+        if lead:
+            moved = self.blocks[-lead:]
+            if len(moved) != lead or not all(
+                b["type"] == "text" and b.get("generated") for b in moved
+            ):
+                raise ValueError(
+                    f"chart {p.name!r}: lead={lead} but the last blocks are not findings"
+                )
+            del self.blocks[-lead:]
+            block["findings"] = [
+                {"msgid": b["msgid"], "text": b["text"], "sources": b["sources"]} for b in moved
+            ]
+            block["sources"] = sorted({s for b in moved for s in b["sources"]})
+        self.blocks.append(block)
         return self
 
     def _add_csv(self, p: Protected, columns: Sequence[str] | None) -> str:
@@ -260,7 +353,24 @@ class Report:
                 out.append(b["text"])
             elif b["type"] == "list":
                 out.extend(b["items"])
+            elif b["type"] == "chart":
+                out.extend(f["text"] for f in b.get("findings", ()))
         return out
+
+    def generated(self) -> list[str]:
+        """The sentences written from numbers (findings and headline tiles), in page order."""
+        return generated_text(self.to_dict())
+
+    def check_sources(self) -> None:
+        """Every table a finding or tile cites is shown in this report (so in its CSVs)."""
+        shown = {b.get("table_name") for b in self.blocks if b["type"] in ("table", "chart")}
+        for b in self.blocks:
+            missing = [s for s in b.get("sources", ()) if s not in shown]
+            if missing:
+                raise ValueError(
+                    f"{self.slug}: a {b['type']} block cites {missing}, which the report does not "
+                    "show as a table or chart (its numbers would not be in the CSV downloads)"
+                )
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document."""
@@ -288,6 +398,7 @@ class Report:
 
         Returns the path of the JSON document. Same content, same bytes.
         """
+        self.check_sources()
         out = Path(out_dir)
         data = out / "data"
         data.mkdir(parents=True, exist_ok=True)
@@ -307,6 +418,25 @@ class Report:
             encoding="utf-8",
         )
         return path
+
+
+def generated_text(doc: Mapping[str, Any]) -> list[str]:
+    """The generated sentences of a report document: findings and tile texts."""
+    out: list[str] = []
+    for b in doc["blocks"]:
+        if b["type"] == "chart":
+            out.extend(f["text"] for f in b.get("findings", ()))
+            continue
+        if not b.get("generated"):
+            continue
+        if b["type"] == "tiles":
+            for t in b["tiles"]:
+                out.append(
+                    " ".join(t[k] for k in ("figure", "measure", "comparison", "trend") if k in t)
+                )
+        else:
+            out.append(b["text"])
+    return out
 
 
 def load(path: Path | str) -> dict[str, Any]:

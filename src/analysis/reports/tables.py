@@ -39,7 +39,15 @@ SYMBOLS: tuple[str, ...] = (
     SYMBOL_LOW_RELIABILITY,
 )
 SYMBOL_SUFFIX = "__symbol"
-FORMATS: tuple[str, ...] = ("count", "percent", "proportion", "decimal1", "decimal2", "text")
+FORMATS: tuple[str, ...] = (
+    "count",
+    "percent",
+    "proportion",
+    "points",
+    "decimal1",
+    "decimal2",
+    "text",
+)
 
 
 def require_protected(obj: object, what: str = "this renderer") -> Protected:
@@ -87,6 +95,8 @@ def format_value(value: Any, kind: str, lang: str) -> str:
         return fmt_percent(value, lang, 1)
     if kind == "proportion":
         return fmt_percent(value, lang, 1, proportion=True)
+    if kind == "points":  # a difference of proportions, in percentage points
+        return fmt_number(value * 100, lang, 1)
     if kind == "decimal1":
         return fmt_number(value, lang, 1)
     if kind == "decimal2":

@@ -26,6 +26,7 @@ EXPECTED = {
     "cases.parquet",
     "onlac.parquet",
     "risk.json",
+    "calibration.json",  # the generator's calibration check (aggregates), for the methodology page
     "boards.parquet",
     "societies.parquet",
 }
@@ -183,7 +184,7 @@ def test_every_table_has_the_contract_columns(built):
         df = pl.read_parquet(cfg.paths.analytic / f"{name}.parquet")
         assert df.columns == list(columns), name
         assert result.rows[f"{name} out"] == df.height
-    assert {f"{n}.parquet" for n in TABLE_COLUMNS} | {"risk.json"} | {
+    assert {f"{n}.parquet" for n in TABLE_COLUMNS} | {"risk.json", "calibration.json"} | {
         f"{n}.parquet" for n in d.REFERENCE
     } == EXPECTED
 

@@ -97,6 +97,8 @@ def _block_html(b: Mapping[str, Any], lang: str) -> str:
         lvl = int(b["level"])
         return f'<h{lvl} id="{esc(b["id"])}">{esc(b["text"])}</h{lvl}>\n'
     if t == "text":
+        if b.get("quote"):  # English quoted on a page in another language, marked as English
+            return f'<p>{esc(b["text"])} <span lang="en-CA">{esc(b["quote"])}</span></p>\n'
         return f"<p>{esc(b['text'])}</p>\n"
     if t == "list":
         return "<ul>" + "".join(f"<li>{esc(i)}</li>" for i in b["items"]) + "</ul>\n"

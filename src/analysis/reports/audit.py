@@ -76,7 +76,7 @@ def run(
     from analysis.disclosure import gconfid
 
     if engines is None:
-        if gconfid.python() is not None and gconfid.tool_dir() is not None:
+        if gconfid.available():
             engines = ENGINES
         else:
             log.warning(

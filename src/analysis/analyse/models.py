@@ -76,6 +76,18 @@ EQUITY_DIMENSIONS: tuple[str, ...] = (
     "gender",
 )
 
+#: The reference level of each equity comparison: the group the published labels compare with
+#: ("Black, compared with White"). Fixed, so a label means the same thing on every seed; the most
+#: frequent level stands in only when the named one is absent from the data.
+EQUITY_REFERENCE: dict[str, str] = {
+    "race": "white",
+    "indigenous": "false",
+    "gender_identity": "boy_man",
+    "born_outside_canada": "false",
+    "first_language": "english",
+    "gender": "male",
+}
+
 
 def fit_model(
     rows: pl.DataFrame | pl.LazyFrame,
@@ -557,7 +569,9 @@ def equity_views(student_years: pl.DataFrame, eqao: pl.DataFrame) -> pl.DataFram
         levels = frame[dim].unique().to_list()
         if len(levels) < 2:
             continue
-        ref = str(frame.group_by(dim).len().sort("len", descending=True)[dim][0])
+        ref = EQUITY_REFERENCE.get(dim, "")
+        if ref not in levels:
+            ref = str(frame.group_by(dim).len().sort("len", descending=True)[dim][0])
         var = f"eq_{dim}"
         frame = frame.with_columns(pl.col(dim).alias(var))
         cat: dict[str, str | None] = {

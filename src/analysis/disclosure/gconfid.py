@@ -173,6 +173,11 @@ def export(
     }
 
 
+def available() -> bool:
+    """Whether G-Confid's environment and ``tools/gconfid`` are here (a checkout after setup)."""
+    return python() is not None and tool_dir() is not None
+
+
 def run(mode: str, folder: Path, out: Path, timeout: int = 7200) -> dict[str, Any]:
     """Run ``tools/gconfid/run.py`` in G-Confid's environment on ``folder``; its run record."""
     py, d = python(), tool_dir()

@@ -105,6 +105,8 @@ def _block_html(b: Mapping[str, Any], lang: str) -> str:
     if t == "text":
         if b.get("generated"):  # a sentence written from the published numbers
             return f'<p class="finding">{esc(b["text"])}</p>\n'
+        if b.get("quote"):  # English quoted on a page in another language, marked as English
+            return f'<p>{esc(b["text"])} <span lang="en-CA">{esc(b["quote"])}</span></p>\n'
         return f"<p>{esc(b['text'])}</p>\n"
     if t == "list":
         return "<ul>" + "".join(f"<li>{esc(i)}</li>" for i in b["items"]) + "</ul>\n"

@@ -149,11 +149,13 @@ class Report:
         )
         return self
 
-    def text(self, msgid: str, **values: Any) -> Report:
-        """A paragraph of catalogue text with its placeholders filled."""
-        self.blocks.append(
-            {"type": "text", "msgid": msgid, "text": self.t(msgid, **self._values(values))}
-        )
+    def text(self, msgid: str, *, quote: str | None = None, **values: Any) -> Report:
+        """A paragraph of catalogue text with its placeholders filled; ``quote``: text in English
+        that follows it, marked as English (a cited source on a French page)."""
+        block = {"type": "text", "msgid": msgid, "text": self.t(msgid, **self._values(values))}
+        if quote:
+            block["quote"] = quote
+        self.blocks.append(block)
         return self
 
     def finding(self, msgid: str, *, sources: Sequence[str] = (), **values: Any) -> Report:

@@ -62,7 +62,12 @@ def methodology(cfg: Config, lang: str) -> Report:
             )
             sources.setdefault(key, c["source"])
         for key, source in sources.items():
-            r.text("method.calibration_source", target=r.t(f"value.{key}"), source=source)
+            if lang == "en":
+                r.text("method.calibration_source", target=r.t(f"value.{key}"), source=source)
+            else:  # the sources are cited as published, in English, and marked so
+                r.text(
+                    "method.calibration_source", target=r.t(f"value.{key}"), source="", quote=source
+                )
     acc = results.get("methodology_row_accounting")
     if acc is not None and acc.df.height:
         r.heading("heading.row_accounting").text("method.row_accounting")

@@ -11,6 +11,7 @@ import csv
 import html
 import re
 import string
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
 
@@ -49,7 +50,9 @@ def fixed_texts(lang: str) -> tuple[str, ...]:
         for literal, *_ in string.Formatter().parse(text):
             for piece in re.split(r"[.;:]\s", literal):
                 piece = " ".join(piece.split()).strip(" ,()")
-                if re.search(r"\d", piece):
+                # a piece with words and a digit ("95% interval"); a bare number such as "1" in
+                # "{n} in 1" is not a word, and stripping it would cut published numbers apart
+                if re.search(r"\d", piece) and re.search(r"[^\W\d_]", piece):
                     out.add(piece)
     return tuple(sorted(out, key=len, reverse=True))
 
@@ -101,6 +104,11 @@ def found(value: float, dec: int, vals: list[float]) -> bool:
     for v in vals:
         for shown in (v, v * 100, abs(v), abs(v) * 100):
             if round(shown, dec) == value or abs(round(shown, dec) - value) < 10 ** -(dec + 3):
+                return True
+            # the CSV's decimal text rounded half up, as the page formats it (6.55 shows as 6.6,
+            # where binary round() gives 6.5)
+            q = Decimal(repr(shown)).quantize(Decimal(1).scaleb(-dec), rounding=ROUND_HALF_UP)
+            if float(q) == value:
                 return True
         if dec == 0 and value <= 10 and round(v * 10) == value and 0 <= v <= 1:
             return True

@@ -234,6 +234,17 @@ def test_fake_recovery_all_effects() -> None:
     # the average adjusted difference of in-care students is negative and on the probability scale
     b, s = e.ame["care_status[in_care]"]
     assert -0.5 < b < 0 and 0 < s < 0.1
+    # its odds ratio makes the same comparison (the years in care included): the same direction,
+    # and a multiple of the odds that the model's main term alone does not give
+    log_or, s_or = e.average_log_or["care_status[in_care]"]
+    assert np.sign(log_or) == np.sign(b) and 0 < s_or < 1
+    assert abs(log_or - e.coef("care_status[in_care]")) > 1e-3
+    # a linear model's average difference compares in-care students with the same students
+    # without any child welfare term: the fake data's in-care effect plus their child-welfare one
+    for name in ("attendance", "credits"):
+        d, sd = fits[name].ame["care_status[in_care]"]
+        truth = EFFECTS[name]["in_care"] + EFFECTS["cw"][name]
+        assert sd > 0 and abs(d - truth) < 4 * sd, (name, d, sd, truth)
 
 
 def test_clustered_se_exceeds_naive_for_attendance() -> None:

@@ -72,6 +72,8 @@ class GroupedFit:
     n_clusters: int
     scale: float = 1.0
     ame: dict[str, tuple[float, float]] = field(default_factory=dict)  # term -> (estimate, se)
+    # term -> (log of the average odds ratio, se): logit fits, the comparison of ``ame``
+    average_log_or: dict[str, tuple[float, float]] = field(default_factory=dict)
     model_se: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -449,14 +451,23 @@ def _average_differences(
     names: list[str],
     ame_groups: Mapping[str, tuple[str, str]],
     ame_zero: Sequence[str],
-) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    """Average adjusted differences (probability scale) of a logit fit, and their gradients.
+    family: str = "logit",
+) -> tuple[dict[str, float], dict[str, np.ndarray], dict[str, float], dict[str, np.ndarray]]:
+    """Average adjusted differences of a fit, their gradients, and (logit) the average odds
+    ratios that go with them, on the log scale, with their gradients.
 
     For each ``term -> (column, level)``: among the cells with that level, the row-weighted mean
-    of the fitted probability minus the probability with every term of ``ame_zero`` set to zero.
+    of the fitted value minus the fitted value with every term of ``ame_zero`` set to zero. A logit
+    fit's values are probabilities, and its average odds ratio is the odds of the mean fitted
+    probability over the odds of the mean counterfactual one: the same comparison as the
+    difference (every care-related term, the years in care included), so an odds ratio printed
+    beside a difference never contradicts it. Linear fits (attendance rate, credits) have no odds
+    ratio; their average difference adds the years-in-care term to the care status's own.
     """
     ame: dict[str, float] = {}
     grads: dict[str, np.ndarray] = {}
+    log_or: dict[str, float] = {}
+    or_grads: dict[str, np.ndarray] = {}
     zero_idx = [i for i, n in enumerate(names) if n in ame_zero]
     for term, (gvar, level) in ame_groups.items():
         sel = table[gvar].to_numpy() == level
@@ -465,14 +476,21 @@ def _average_differences(
         X1 = X[sel]
         X0 = X1.copy()
         X0[:, zero_idx] = 0.0
+        wt = wsum[sel] / wsum[sel].sum()
+        if family != "logit":
+            ame[term] = float(np.sum(wt * ((X1 - X0) @ params)))
+            grads[term] = (wt[:, None] * (X1 - X0)).sum(0)
+            continue
         p1 = 1 / (1 + np.exp(-X1 @ params))
         p0 = 1 / (1 + np.exp(-X0 @ params))
-        wt = wsum[sel] / wsum[sel].sum()
-        ame[term] = float(np.sum(wt * (p1 - p0)))
-        grads[term] = (
-            wt[:, None] * ((p1 * (1 - p1))[:, None] * X1 - (p0 * (1 - p0))[:, None] * X0)
-        ).sum(0)
-    return ame, grads
+        d1 = (wt[:, None] * (p1 * (1 - p1))[:, None] * X1).sum(0)
+        d0 = (wt[:, None] * (p0 * (1 - p0))[:, None] * X0).sum(0)
+        m1, m0 = float(np.sum(wt * p1)), float(np.sum(wt * p0))
+        ame[term] = m1 - m0
+        grads[term] = d1 - d0
+        log_or[term] = float(np.log(m1 / (1 - m1)) - np.log(m0 / (1 - m0)))
+        or_grads[term] = d1 / (m1 * (1 - m1)) - d0 / (m0 * (1 - m0))
+    return ame, grads, log_or, or_grads
 
 
 def _row_cells(cells: _Cells, cluster: str) -> pl.DataFrame:
@@ -578,7 +596,8 @@ def fit_grouped(
     ame_groups
         Term name -> (column, level): an average adjusted difference (response scale) among the
         rows with that level, comparing their fitted values with the same rows with every term of
-        ``ame_zero`` set to zero (logit models only; others are already on that scale).
+        ``ame_zero`` set to zero; for a logit model also the average odds ratio of the same
+        comparison (:func:`_average_differences`).
     sparse_levels
         Logit models: a column whose levels with fewer than ``min_events`` successes or failures
         are left out of the model (their rows too) rather than given an infinite estimate.
@@ -610,9 +629,13 @@ def fit_grouped(
         a[names.index(t)] = 1.0
         contrasts[t] = a
     ame: dict[str, float] = {}
-    if family == "logit" and ame_groups:
-        ame, grads = _average_differences(table, X, cf.params, wsum, names, ame_groups, ame_zero)
+    log_or: dict[str, float] = {}
+    if ame_groups:
+        ame, grads, log_or, or_grads = _average_differences(
+            table, X, cf.params, wsum, names, ame_groups, ame_zero, family
+        )
         contrasts.update({f"ame:{t}": g for t, g in grads.items()})
+        contrasts.update({f"aor:{t}": g for t, g in or_grads.items()})
     var, n_rows, n_clusters = _clustered_variances(
         _row_cells(cells, cluster), cluster, X, cf, _score_scale(family, cf.mu), contrasts
     )
@@ -632,5 +655,8 @@ def fit_grouped(
         n_clusters=n_clusters,
         scale=cf.scale,
         ame={t: (ame[t], float(np.sqrt(max(var[f"ame:{t}"], mvar[f"ame:{t}"])))) for t in ame},
+        average_log_or={
+            t: (log_or[t], float(np.sqrt(max(var[f"aor:{t}"], mvar[f"aor:{t}"])))) for t in log_or
+        },
         model_se={t: float(np.sqrt(mvar[t])) for t in present},
     )

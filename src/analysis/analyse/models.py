@@ -307,6 +307,7 @@ def fit_outcome_models(
             categorical={**base_cat, "grade_year": None},
             numeric=[DOSE_TERM],
             indicators=CARE_INDICATORS,
+            ame_groups=AME_GROUPS,
         )
     if "credits" in wanted:
         cr = sy.filter(pl.col("grade").is_in(HIGH_SCHOOL_GRADES))
@@ -317,6 +318,7 @@ def fit_outcome_models(
             categorical={**base_cat, "grade_year": None},
             numeric=[DOSE_TERM],
             indicators=CARE_INDICATORS,
+            ame_groups=AME_GROUPS,
         )
     for name, col in (("chronic_absence", "chronic_absent"), ("on_track", "on_track")):
         if name in wanted and sy.select(pl.col(col).is_not_null().any()).collect().item():
@@ -390,9 +392,10 @@ def coefficient_table(
             b, s = fit.coef(t), fit.se[t]
             recs.append((outcome, t, _SCALES[fit.family], b, s, people[t]))
         for t, (b, s) in fit.ame.items():
-            recs.append(
-                (outcome, f"average_difference:{t}", "probability_difference", b, s, people[t])
-            )
+            scale = "probability_difference" if fit.family == "logit" else _SCALES[fit.family]
+            recs.append((outcome, f"average_difference:{t}", scale, b, s, people[t]))
+        for t, (b, s) in fit.average_log_or.items():
+            recs.append((outcome, f"average_odds_ratio:{t}", "log_odds", b, s, people[t]))
     df = pl.DataFrame(
         recs,
         schema={

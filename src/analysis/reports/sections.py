@@ -527,22 +527,24 @@ def _care_term_rows(g: Protected, name: str, keep: pl.Expr) -> Protected:
 def adjusted_points(results: Mapping[str, Protected]) -> Protected:
     """Adjusted differences in percentage points by care status: average marginal effects of the
     yes/no outcome models and the attendance-rate differences."""
-    term = pl.col("term")
-    keep = term.str.starts_with("average_difference:care_status[") | (
-        (pl.col("outcome") == "attendance") & term.str.starts_with("care_status[")
+    keep = pl.col("term").str.starts_with("average_difference:care_status[") & (
+        pl.col("outcome") != "credits"
     )
     return _care_term_rows(results["adjusted_gaps"], "points", keep)
 
 
 def adjusted_credits(results: Mapping[str, Protected]) -> Protected:
     """Adjusted differences in credits a year (grades 9-12) by care status."""
-    keep = (pl.col("outcome") == "credits") & pl.col("term").str.starts_with("care_status[")
+    keep = (pl.col("outcome") == "credits") & pl.col("term").str.starts_with(
+        "average_difference:care_status["
+    )
     return _care_term_rows(results["adjusted_gaps"], "credits", keep)
 
 
 def odds_ratios(results: Mapping[str, Protected]) -> Protected:
-    """The odds ratios (with 95% intervals) of the care statuses in the yes/no outcome models."""
-    keep = (pl.col("scale") == "log_odds") & pl.col("term").str.starts_with("care_status[")
+    """The average odds ratios (with 95% intervals) of the care statuses in the yes/no outcome
+    models: the same comparison as the differences in points, so the two never disagree."""
+    keep = pl.col("term").str.starts_with("average_odds_ratio:care_status[")
     return _care_term_rows(results["adjusted_gaps"], "odds-ratios", keep)
 
 
@@ -697,9 +699,8 @@ def sensitivity(r: Report, results: Mapping[str, Protected], cfg: Config) -> Rep
     full = results["linkage_sensitivity"]
     # the adjusted differences in percentage points (yes/no outcomes, attendance), all links
     # against high-confidence links only
-    term = pl.col("term")
-    keep = term.str.starts_with("average_difference:care_status[") | (
-        (pl.col("outcome") == "attendance") & term.str.starts_with("care_status[")
+    keep = pl.col("term").str.starts_with("average_difference:care_status[") & (
+        pl.col("outcome") != "credits"
     )
     sens = replace(full, name=f"{full.name}-points", df=full.df.filter(keep))
     r.heading("heading.sensitivity")

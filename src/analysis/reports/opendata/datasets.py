@@ -155,7 +155,11 @@ def _code(v: object) -> str:
 
 
 # ---------------------------------------------------------------- table-specific preparation
-_PP_SCALES = ("probability_difference", "attendance_rate_difference")
+_PP_SCALES = (
+    "probability_difference",
+    "attendance_rate_difference",
+    "average_attendance_rate_difference",
+)
 
 
 def _model_rows(model: str) -> Callable[[pl.DataFrame], pl.DataFrame]:
@@ -163,8 +167,20 @@ def _model_rows(model: str) -> Callable[[pl.DataFrame], pl.DataFrame]:
 
     def prepare(df: pl.DataFrame) -> pl.DataFrame:
         if "term" in df.columns:
-            measure = pl.col("scale")
-            comparison = pl.col("term").str.replace(r"^average_difference:", "")
+            # an average over the group (every care-related term, the years in care included)
+            # is its own measure beside the model's coefficient for the same comparison
+            term = pl.col("term")
+            measure = (
+                pl.when(term.str.starts_with("average_odds_ratio:"))
+                .then(pl.lit("average_log_odds_ratio"))
+                .when(
+                    term.str.starts_with("average_difference:")
+                    & (pl.col("scale") != "probability_difference")
+                )
+                .then(pl.lit("average_") + pl.col("scale"))
+                .otherwise(pl.col("scale"))
+            )
+            comparison = term.str.replace(r"^average_(difference|odds_ratio):", "")
         else:
             measure = pl.col("scale")
             comparison = pl.concat_str(pl.col("dimension"), pl.lit(":"), pl.col("level"))
@@ -274,7 +290,15 @@ F_COMPARISON = Filter(
 )
 F_MEASURE = Filter(
     "measure",
-    ("log_odds", "probability_difference", "attendance_rate_difference", "credits_difference"),
+    (
+        "log_odds",
+        "average_log_odds_ratio",
+        "probability_difference",
+        "attendance_rate_difference",
+        "average_attendance_rate_difference",
+        "credits_difference",
+        "average_credits_difference",
+    ),
     default="log_odds",
 )
 F_LINKS = Filter("links", ("all", "high_confidence"), default="all")

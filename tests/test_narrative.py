@@ -198,6 +198,18 @@ def test_headline_tile_says_when_it_is_suppressed() -> None:
         b_label="others",
     )
     assert shown["figure"] == "33%" and "24%" in shown["comparison"]
+    # a share whose figure is withheld reads as a whole phrase, not "of children ..." after
+    # "Not published"
+    share = {"group": "children in care", "measure": "missed school", "year": "2022-23"}
+    hidden = narrative.rate_tile(r, t, share=share, a={"care_status": "in_care"})
+    assert hidden["suppressed"] and hidden["measure"].startswith("The share of children in care")
+    seen = narrative.rate_tile(
+        r,
+        rates({"in_care": (0.33, 0.29, 0.37), "none": (0.24, 0.235, 0.245)}),
+        share=share,
+        a={"care_status": "in_care"},
+    )
+    assert seen["measure"] == "of children in care missed school in 2022-23"
 
 
 def test_a_finding_must_cite_a_table_the_report_shows(tmp_path) -> None:  # type: ignore[no-untyped-def]

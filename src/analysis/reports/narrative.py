@@ -194,7 +194,8 @@ def compare_rates(
     r: Report,
     p: Protected,
     *,
-    measure: str,
+    measure: str | None = None,
+    share: Mapping[str, str] | None = None,
     a: Mapping[str, Any],
     b: Mapping[str, Any],
     a_group: str,
@@ -514,7 +515,8 @@ def rate_tile(
     r: Report,
     p: Protected,
     *,
-    measure: str,
+    measure: str | None = None,
+    share: Mapping[str, str] | None = None,
     a: Mapping[str, Any],
     b: Mapping[str, Any] | None = None,
     b_label: str | None = None,
@@ -526,9 +528,14 @@ def rate_tile(
 ) -> dict[str, Any]:
     """A headline tile: the figure for ``a``, what it measures (``measure``, written), the
     comparison with ``b`` (``compare``: ``tile.compare`` for a group, ``tile.compare_area`` for
-    Ontario) and the change since ``start`` (year ``first``). A suppressed figure says so."""
+    Ontario) and the change since ``start`` (year ``first``). A suppressed figure says so.
+    ``share`` (``group``, ``measure``, ``year``) in place of ``measure``: a share of a group,
+    written "of {group} ..." after its figure, or as a whole phrase when the figure is withheld."""
     w = Words(r)
     ea = est(p, col, **a)
+    if share is not None:
+        measure = r.t("tile.share" if ea.value is not None else "tile.share_suppressed", **share)
+    assert measure is not None, "a tile needs its measure"
     tile: dict[str, Any] = {"sources": [p.name], "measure": measure}
     if ea.value is None:
         tile.update(

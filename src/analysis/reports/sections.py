@@ -1238,8 +1238,7 @@ def society_headline(
         narrative.rate_tile(
             r,
             t,
-            measure=r.t(
-                "tile.share",
+            share=dict(
                 group=r.t("group.subject_in_care", subject=subject),
                 measure=r.t("phrase.chronic_absent"),
                 year=school_year,
@@ -1407,9 +1406,7 @@ def board_headline(
             narrative.rate_tile(
                 r,
                 t,
-                measure=r.t(
-                    "tile.share", group=here, measure=r.t(f"phrase.{outcome}"), year=school_year
-                ),
+                share=dict(group=here, measure=r.t(f"phrase.{outcome}"), year=school_year),
                 a={"outcome": outcome, "group": "board_in_care"},
                 b={"outcome": outcome, "group": "board_others"},
                 b_label=r.t("group.subject_others", subject=subject),
@@ -1419,8 +1416,7 @@ def board_headline(
     ontario = narrative.rate_tile(
         r,
         trend,
-        measure=r.t(
-            "tile.share",
+        share=dict(
             group=r.t("group.ontario_in_care"),
             measure=r.t("phrase.chronic_absent"),
             year=school_year,
@@ -1581,8 +1577,7 @@ def ministry_headline(
             narrative.rate_tile(
                 r,
                 t,
-                measure=r.t(
-                    "tile.share",
+                share=dict(
                     group=r.t("group.in_care"),
                     measure=r.t(f"phrase.{outcome}"),
                     year=school_year,
@@ -1603,8 +1598,7 @@ def ministry_headline(
             narrative.rate_tile(
                 r,
                 eq,
-                measure=r.t(
-                    "tile.share",
+                share=dict(
                     group=r.t("group.ever_in_care"),
                     measure=r.t("phrase.g6_reading"),
                     year=base[-1],

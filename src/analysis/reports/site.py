@@ -83,7 +83,6 @@ def methodology(cfg: Config, lang: str) -> Report:
 def audit_section(r: Report, summary: Mapping[str, Any], cfg: Config) -> Report:
     """The audit of the whole release (:mod:`analysis.reports.audit`): what was attacked, how,
     and what failed (its time is in the manifest: the page is the same bytes on every run)."""
-    engines = {"highs": "HiGHS", "gconfid": "G-Confid"}
     failures = sum(summary["failures"].values())
     r.heading("heading.audit")
     r.text(
@@ -92,8 +91,9 @@ def audit_section(r: Report, summary: Mapping[str, Any], cfg: Config) -> Report:
         relations=int(summary["relations"]),
         width=r.num(cfg.privacy.protection_width),
         threshold=cfg.privacy.min_cell,
-        engines=", ".join(engines.get(e, e) for e in summary["engines_run"]),
     )
+    both = "gconfid" in summary["engines_run"]
+    r.text("method.audit_engines_both" if both else "method.audit_engine_own")
     r.text(
         "method.audit_result",
         failures=r.t("method.audit_none") if not failures else r.num(failures),

@@ -2,7 +2,8 @@
 .DEFAULT_GOAL := help
 SCALE ?= small
 VENV := .venv/bin
-PYTEST_DEFAULT := -m "not province and not bench and not spark" -p no:cacheprovider
+# two workers (pytest-xdist): the suite's builds and browsers use both cores
+PYTEST_DEFAULT := -m "not province and not bench and not spark" -p no:cacheprovider -n 2
 
 .PHONY: help setup build test test-slow test-spark test-province bench lint lab clean golden
 

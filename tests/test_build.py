@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from analysis.io import hash_tree, sha256_file
 from analysis.pipeline import build, run_stage
 from analysis.reports.build import report_jobs
-from conftest import make_cfg
+from conftest import copy_build, make_cfg
 
 pytestmark = pytest.mark.slow
 
@@ -110,19 +110,23 @@ def test_identifiers_appear_nowhere_downstream(tiny_build):
     assert hits == []
 
 
-def test_rebuild_with_nothing_changed_redoes_nothing(tiny_build):
-    before = hash_tree(tiny_build.paths.reports_dir)
-    record = build(tiny_build)
+def test_rebuild_with_nothing_changed_redoes_nothing(tiny_build, tmp_path):
+    cfg = copy_build(tiny_build, tmp_path)
+    before = hash_tree(cfg.paths.reports_dir)
+    record = build(cfg)
     assert all(s["skipped"] for s in record.stages.values()), record.stages
-    assert hash_tree(tiny_build.paths.reports_dir) == before
+    assert hash_tree(cfg.paths.reports_dir) == before
 
 
-def test_forced_rerender_gives_the_same_bytes(tiny_build):
+def test_forced_rerender_gives_the_same_bytes(tiny_build, tmp_path):
     """Every published file, executed notebooks included, is reproducible: a forced re-render
-    (new kernels, no render cache, the shared kernel's state from other reports) changes nothing."""
+    (new kernels, no render cache, the shared kernel's state from other reports) changes nothing.
+    On a copy of the build in another folder, so the pages do not depend on where it sits either."""
+    cfg = copy_build(tiny_build, tmp_path)
+    shutil.rmtree(cfg.paths.data_dir / ".render-cache")
     before = hash_tree(tiny_build.paths.reports_dir)
-    run_stage(tiny_build, "render", force=True)
-    after = hash_tree(tiny_build.paths.reports_dir)
+    run_stage(cfg, "render", force=True)
+    after = hash_tree(cfg.paths.reports_dir)
     assert sorted(after) == sorted(before)
     changed = sorted(k for k in before if before[k] != after[k])
     assert changed == []

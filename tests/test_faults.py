@@ -41,17 +41,30 @@ def _published(root: Path) -> dict[str, str]:
     return {k: v for k, v in hash_tree(root).items() if k.endswith(keep)}
 
 
-def test_same_seed_same_bytes_other_seed_differs(tmp_path):
-    a = _subset_cfg(tmp_path / "a")
+def _of_subset(files: dict[str, str]) -> dict[str, str]:
+    """The files of the SUBSET reports (pages, PDFs, their CSVs) and the open data."""
+    return {
+        k: v
+        for k, v in files.items()
+        if k.startswith("data/open/") or Path(k).name.startswith(tuple(SUBSET))
+    }
+
+
+def test_same_seed_same_bytes_other_seed_differs(tiny_build, tmp_path):
+    """A second build of the session's province, in another folder, with fewer reports and the
+    audit's other engine setting: the same bytes, data and reports alike."""
+    a = tiny_build
     b = _subset_cfg(tmp_path / "b")
-    build(a)
     build(b)
     for folder in ("sources", "truth", "linkage", "analytic", "results"):
         ha = _published(a.paths.data_dir / folder)
         assert ha, folder
         assert ha == _published(b.paths.data_dir / folder), folder
-    ra, rb = _published(a.paths.reports_dir), _published(b.paths.reports_dir)
+    ra = _of_subset(_published(a.paths.reports_dir))
+    rb = _of_subset(_published(b.paths.reports_dir))
     assert any(k.endswith(".pdf") for k in ra) and any(k.endswith(".csv") for k in ra)
+    assert any(k.startswith("data/open/") for k in ra)
+    assert len([k for k in ra if k.endswith(".html")]) == len(SUBSET)
     assert ra == rb
     c = _subset_cfg(tmp_path / "c", seed=a.seed + 1)
     build(c, stages=("generate", "validate", "link", "deidentify"))
@@ -82,7 +95,11 @@ def test_killed_while_rendering_leaves_previous_reports_and_resumes(tmp_path):
     # A second build with more reports: killed once two new reports are in the render cache.
     more = [*SUBSET, *[f"board-b{i:02d}-en" for i in range(2, 13)]]
     config_file = tmp_path / "more.yaml"
-    config_file.write_text(yaml.safe_dump({"reports": {"only": more, "workers": 1}}))
+    config_file.write_text(
+        yaml.safe_dump(
+            {"reports": {"only": more, "workers": 1}, "privacy": {"audit_engines": ["highs"]}}
+        )
+    )
     cache = cfg.paths.data_dir / ".render-cache"
     n0 = len(list(cache.iterdir()))
     proc = subprocess.Popen(

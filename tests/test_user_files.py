@@ -254,7 +254,9 @@ def test_users_files_survive_a_synthetic_build_and_a_build_from_an_extract(
 ) -> None:
     root = tmp_path
     only = root / "only.yaml"
-    only.write_text(yaml.safe_dump({"reports": {"only": ["youth-en"]}}))
+    only.write_text(
+        yaml.safe_dump({"reports": {"only": ["youth-en"]}, "privacy": {"audit_engines": ["highs"]}})
+    )
     args = ("--scale", "tiny", "--config", str(only))
     args += ("--data-dir", str(root / "data"), "--reports-dir", str(root / "reports"))
     notes = {}

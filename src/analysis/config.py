@@ -310,6 +310,11 @@ class Privacy(_Frozen):
     # of its value wide.
     magnitude_share: float = Field(0.1, ge=0, le=1)
     round_base: int | None = None
+    # The engines of the build's audit of the printed release: None, both (the project's HiGHS
+    # programme and Statistics Canada's G-Confid) where G-Confid's environment is installed, the
+    # project's alone with a warning where it is not; a list names them, and the build fails if
+    # one cannot run.
+    audit_engines: tuple[Literal["highs", "gconfid"], ...] | None = None
 
 
 class Indicators(_Frozen):
@@ -418,15 +423,21 @@ class Config(_Frozen):
     def fingerprint(self, *, data_only: bool = False) -> str:
         """SHA-256 of the resolved configuration (identifies a build's inputs).
 
-        Which reports to render and on how many workers never change a number: they are left
-        out, so asking for more reports does not redo the data stages or the reports already made.
-        ``data_only`` also leaves out the whole ``reports`` section (for the data stages).
+        Which reports to render, on how many workers and in which folders never change a
+        number: they are left out, so asking for more reports does not redo the data stages or the reports already made.
+        ``data_only`` also leaves out the whole ``reports`` section and the audit's engines (for
+        the data stages: the render stage runs the audit).
         """
         data = json.loads(self.to_json())
+        # where the build writes is not one of its inputs: a build moved or copied elsewhere is
+        # the same build (a user's extract, ``paths.incoming``, is an input and stays)
+        data["paths"].pop("data_dir", None)
+        data["paths"].pop("reports_dir", None)
         data["reports"].pop("only", None)
         data["reports"].pop("workers", None)
         if data_only:
             data.pop("reports")
+            data["privacy"].pop("audit_engines", None)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

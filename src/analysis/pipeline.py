@@ -94,18 +94,19 @@ def stage_outputs(cfg: Config, name: str) -> list[Path]:
 
 
 def _digest(paths: Iterable[Path]) -> str:
+    """Content of ``paths``, each named by its last part (a build moved elsewhere is the same)."""
     h = hashlib.sha256()
     for root in paths:
         try:
             if root.is_file():
                 from analysis.io import sha256_file
 
-                h.update(f"{root}:{sha256_file(root)}".encode())
+                h.update(f"{root.name}:{sha256_file(root)}".encode())
                 continue
             for rel, digest in hash_tree(root).items():
-                h.update(f"{root}/{rel}:{digest}\n".encode())
+                h.update(f"{root.name}/{rel}:{digest}\n".encode())
         except OSError:  # unreadable: the stage itself says so (a clear error), never this
-            h.update(f"{root}:unreadable\n".encode())
+            h.update(f"{root.name}:unreadable\n".encode())
     return h.hexdigest()
 
 

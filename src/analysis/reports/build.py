@@ -444,7 +444,7 @@ def run(
             provenance.update(m.provenance)
         files.update(published.files)
         provenance.update(published.provenance)
-        report = audit.run(cfg, files, provenance)
+        report = audit.run(cfg, files, provenance, engines=cfg.privacy.audit_engines)
         audit.save(cfg, report, provenance)
         audit.gate(report)
         for lang, meth in meths.items():

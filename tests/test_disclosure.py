@@ -154,6 +154,25 @@ def test_two_tables_differing_by_one_child_fail_the_release_check():
         rel.check()
 
 
+def test_counts_of_different_units_are_not_differenced():
+    """Case closings and youth answering a survey, by society: close counts of two kinds of unit
+    reveal nobody (their difference counts no one), so they pass; two counts of people fail."""
+    from analysis.disclosure import Structure
+
+    closings = pl.DataFrame({"society": ["S1", "S2", "Total"], "n": [50, 61, 111]})
+    youth = pl.DataFrame({"society": ["S1", "S2", "Total"], "n": [50, 60, 110]})
+    units = Structure(units={"closings": "case_closings"})
+    rel = Release(PRIV, units)
+    rel.protect("ind2", closings, ("society",), "n", universe="closings")
+    rel.protect("ind5", youth, ("society",), "n", universe="youth")
+    assert rel.differencing() == []
+    rel.check()
+    both_people = Release(PRIV, Structure())
+    both_people.protect("ind2", closings, ("society",), "n", universe="closings")
+    both_people.protect("ind5", youth, ("society",), "n", universe="youth")
+    assert both_people.differencing()
+
+
 def test_nested_cell_differencing_across_tables():
     rel = Release(PRIV)
     rel.protect("by_year", pl.DataFrame({"year": ["2018"], "n": [105]}), ("year",), "n")

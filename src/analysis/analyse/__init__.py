@@ -22,7 +22,13 @@ from analysis.analyse import indicators as ind
 from analysis.analyse import methodology, models, outcomes
 from analysis.analyse.outcomes import Spec
 from analysis.config import Config
-from analysis.disclosure import PROVENANCE, SYMBOL_NOT_AVAILABLE, Protected, Structure
+from analysis.disclosure import (
+    PROVENANCE,
+    SYMBOL_NOT_AVAILABLE,
+    DisclosureError,
+    Protected,
+    Structure,
+)
 from analysis.disclosure.attack import RELEASE_DIR, write_release
 from analysis.io import atomic_dir, write_json, write_parquet
 from analysis.stages import StageResult
@@ -272,6 +278,11 @@ STRUCTURE = Structure(
     magnitudes={IND3: ("days", "total_days")},
     sums={IND3: {"total_days": "days"}},
     ratios={IND3: {"pct_days": ("days", "total_days")}},
+    # indicators 1 and 2 count case closings (of two different kinds); the others count people
+    units={
+        "indicator1_no_recurrence_investigation": "investigation_closings",
+        "indicator2_no_recurrence_ongoing": "ongoing_protection_closings",
+    },
 )
 # models fitted on the same students: a term's count is the same cell in both tables
 MODEL_TERMS = ("adjusted_gaps", "linkage_sensitivity")
@@ -452,8 +463,13 @@ def run(cfg: Config) -> StageResult:
     specs.update(methodology.methodology_tables(cfg))
     t_build = time.perf_counter() - t0
     tables, release = protect_all(specs, cfg)
-    # the release-wide checks gate publication: nothing is written when one fails
-    release.check()
+    # the release-wide checks gate publication: nothing is written when one fails, but the
+    # audit that says why goes where the analyst can read it (internal, never published)
+    try:
+        release.check()
+    except DisclosureError:
+        release.write_audit(cfg.paths.data_dir / "audit" / "disclosure_audit.json")
+        raise
     result = StageResult(stage="analyse")
     with atomic_dir(cfg.paths.results) as tmp:
         write_results(tables, tmp)

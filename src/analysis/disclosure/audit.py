@@ -10,7 +10,7 @@ values, why, the LP intervals, and these checks.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Set
+from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,13 +64,18 @@ def _fmt_key(k: CellKey) -> dict[str, str]:
     return {d: str(v) for d, v in sorted(k, key=lambda t: t[0])}
 
 
-def differencing(records: Iterable[TableRecord], min_cell: int) -> list[dict[str, Any]]:
+def differencing(
+    records: Iterable[TableRecord], min_cell: int, units: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
     """Pairs of published counts (different tables) whose difference is 1..min_cell-1.
 
     Same universe: the same cell, or a cell and a finer cell nested in it. Different
-    universes: the same dim values (two populations differing by a few people).
+    universes: the same dim values (two populations differing by a few people), when both count
+    the same kind of unit (``units``: universe -> unit, people where not given; see
+    :class:`~analysis.disclosure.ledger.Structure`).
     """
     records = list(records)
+    unit = dict(units or {})
     m = min_cell
     pub: dict[CellKey, list[tuple[str, str, float]]] = {}
     for rec in records:
@@ -95,6 +100,8 @@ def differencing(records: Iterable[TableRecord], min_cell: int) -> list[dict[str
                     # nested: same population, and the finer table does not publish the
                     # coarser cell itself (then its own LP check covers the difference)
                     if not same and (a[1] != b[1] or sk in table_keys[b[0]]):
+                        continue
+                    if unit.get(a[1], "people") != unit.get(b[1], "people"):
                         continue
                     diff = abs(a[2] - b[2])
                     if 0 < diff < m:
@@ -156,12 +163,15 @@ def _table_entry(rec: TableRecord) -> dict[str, Any]:
 
 
 def audit(
-    records: Iterable[TableRecord], privacy: Privacy, suppressed: Set[tuple[str, CellKey]]
+    records: Iterable[TableRecord],
+    privacy: Privacy,
+    suppressed: Set[tuple[str, CellKey]],
+    units: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """Every table, its suppressed cells, why, the LP intervals, and the release checks."""
     records = list(records)
     tables = [_table_entry(rec) for rec in records]
-    diff = differencing(records, privacy.min_cell)
+    diff = differencing(records, privacy.min_cell, units)
     inc = inconsistencies(records, suppressed)
     return {
         "rules": {

@@ -68,7 +68,11 @@ class Structure:
     before. ``constant``: table -> {column: dim the column does not vary over}. ``covers``: table ->
     dim whose numerators together cover the count. ``magnitudes``: table -> stat columns that
     are additive amounts. ``sums``: table -> {stat: the amount it sums over its constant dim}.
-    ``ratios``: table -> {stat: (numerator column, denominator column)}.
+    ``ratios``: table -> {stat: (numerator column, denominator column)}. ``units``: universe ->
+    what its counts count, where that is not people of one population (e.g. case closings):
+    two universes' counts of the same cell are compared (differencing) only when they count the
+    same kind of unit, since the difference of, say, case closings and survey answers counts
+    nobody.
     """
 
     partitions: tuple[str, ...] = ()
@@ -79,6 +83,7 @@ class Structure:
     magnitudes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     sums: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     ratios: Mapping[str, Mapping[str, tuple[str, str]]] = field(default_factory=dict)
+    units: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -363,13 +363,17 @@ class Release:
             if (len(self._suppressed), len(self._num_suppressed)) == before:
                 break
 
+    @property
+    def _units(self) -> Mapping[str, str]:
+        return self.structure.units if self.structure is not None else {}
+
     def differencing(self) -> list[dict[str, Any]]:
         """Pairs of published counts (different tables) whose difference is 1..min_cell-1.
 
         Same universe: the same cell, or a cell and a finer cell nested in it. Different
         universes: the same dim values (two populations differing by a few people).
         """
-        return _audit.differencing(self._records.values(), self.privacy.min_cell)
+        return _audit.differencing(self._records.values(), self.privacy.min_cell, self._units)
 
     def inconsistencies(self) -> list[dict[str, Any]]:
         """Cells suppressed in one table but published in another (same universe and dims)."""
@@ -378,7 +382,7 @@ class Release:
     def audit(self) -> dict[str, Any]:
         """Every table, its suppressed cells, why, the LP intervals, and the release checks
         (with a :class:`Structure`: the release-wide suppression's record too)."""
-        out = _audit.audit(self._records.values(), self.privacy, self._suppressed)
+        out = _audit.audit(self._records.values(), self.privacy, self._suppressed, self._units)
         if self.structure is not None:
             out["release_wide"] = self.release_wide
         return out
@@ -391,7 +395,7 @@ class Release:
                 f"release fails disclosure checks: {len(a['differencing'])} differencing pairs, "
                 f"{len(a['inconsistent'])} inconsistently suppressed cells, "
                 f"{sum(not t['lp_check_passed'] for t in a['tables'])} tables failing the LP check "
-                "(results/disclosure_audit.json lists them); nothing is published"
+                "(the release's audit, disclosure_audit.json, lists them); nothing is published"
             )
 
     def write_audit(self, path: Path) -> Path:

@@ -83,7 +83,7 @@ def _figures(cfg: Config) -> list[dict[str, Any]]:
         {  # the provincial report: chronic absence of students in care, latest school year
             "report": (
                 root / "ministry-en.html",
-                "chart-outcomes-by-care-status-chronic-absent-data",
+                "chart-outcomes-by-care-status-chronic-absent-202-data",  # the latest year
                 {0: "In care"},
                 "Rate",
             ),
@@ -101,7 +101,7 @@ def _figures(cfg: Config) -> list[dict[str, Any]]:
         {  # the provincial report: indicator 1, Ontario, first fiscal year
             "report": (
                 root / "ministry-en.html",
-                "table-indicator1-no-recurrence-investigation-tot",
+                "chart-indicator1-no-recurrence-investigation-tot-data",
                 {0: first_fy},
                 "Rate",
             ),

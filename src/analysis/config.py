@@ -275,10 +275,17 @@ class Linkage(_Frozen):
     takes it as the prior share of records *without* a student (the share estimated from the
     scores is kept inside the range), and the threshold report counts the false links it implies
     among records with no true match.
+
+    ``match_threshold`` is the lowest posterior a probabilistic link may have. With
+    ``false_link_budget_no_match`` set, the threshold used is the lowest at or above it whose
+    *expected* false links among records with no student (from the calibrated posteriors alone,
+    no truth) are at most that share of the expected records with no student
+    (:func:`analysis.linkage.quality.choose_threshold`); ``None`` uses ``match_threshold`` as is.
     """
 
     engine: Literal["duckdb", "spark"] = "duckdb"
     match_threshold: float = Field(0.8, gt=0, lt=1)
+    false_link_budget_no_match: float | None = Field(0.001, gt=0, lt=1)
     high_confidence: float = Field(0.99, gt=0, lt=1)
     max_pairs_em: int = Field(2_000_000, gt=0)
     no_student_share: float = Field(0.12, gt=0, lt=1)

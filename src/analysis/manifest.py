@@ -130,6 +130,7 @@ def write(
             "l_diversity": cfg.privacy.l_diversity,
             "round_base": cfg.privacy.round_base,
             "match_threshold": cfg.linkage.match_threshold,
+            "false_link_budget_no_match": cfg.linkage.false_link_budget_no_match,
             "high_confidence": cfg.linkage.high_confidence,
             "max_bad_row_share": cfg.validation.max_bad_row_share,
         },

@@ -75,7 +75,8 @@ prior (:data:`M_PSEUDO_PAIRS` pseudo-pairs). The OEN's m (how often a record's O
 measured the other way round, on pairs the other identifiers confirm (:func:`measure_oen_m`).
 Gender is implied by an agreeing first name, so it is counted only when the first names
 disagree; a shared surname and postal code is counted once, as a household, not twice
-(:func:`household_dependence`: siblings share both). The adjustments are applied in SQL to
+(:func:`household_dependence`: siblings share both), except where the first names agree too
+(brothers and sisters do not share a first name). The adjustments are applied in SQL to
 splink's match weight (term-frequency adjustments unchanged), so both engines score identically.
 """
 
@@ -176,6 +177,46 @@ def oen_u_probabilities(cw: pl.DataFrame, n_students: int) -> OenProbabilities:
         "else": max(enrolled * (1.0 - 1.0 / n), floor),
     }
     return {k: (OEN_M_PRIOR[k], u[k]) for k in OEN_LEVELS}
+
+
+def postal_exact_u(cw: pl.DataFrame, students: pl.DataFrame) -> float:
+    """u of the postal comparison's ``exact`` level, counted exactly: the share of (record,
+    student) pairs, both with a postal code, where the record's code is one of the student's.
+
+    Random sampling cannot measure it: two random records share a postal code about once in a
+    million pairs, so a sample of millions sees it a handful of times or never, and splink then
+    falls back to a default u (about 1 in 170) that takes some ten bits off every pair at the
+    same address.
+    """
+
+    def by_code(df: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+        rows = df.select(pl.int_range(pl.len()).alias("_r"), "postal_codes").explode("postal_codes")
+        rows = rows.drop_nulls("postal_codes").unique()
+        return rows.group_by("postal_codes").len(), int(rows["_r"].n_unique())
+
+    cw_codes, n_cw = by_code(cw)
+    st_codes, n_st = by_code(students)
+    if not n_cw or not n_st:
+        return 1e-9
+    shared = cw_codes.join(st_codes, on="postal_codes", suffix="_st").select(
+        (pl.col("len").cast(pl.Float64) * pl.col("len_st")).sum()
+    )
+    return max(float(shared.item() or 0.0) / (float(n_cw) * float(n_st)), 1e-12)
+
+
+def set_level_u(model: dict[str, Any], comparison: str, label: str, u: float) -> dict[str, Any]:
+    """A copy of ``model`` with the u of one level set (and fixed against EM)."""
+    import copy
+
+    new = copy.deepcopy(model)
+    for comp in new["comparisons"]:
+        if comp["output_column_name"] != comparison:
+            continue
+        for lv in comp["comparison_levels"]:
+            if lv.get("label_for_charts") == label and not lv.get("is_null_level"):
+                lv["u_probability"] = u
+                lv["fix_u_probability"] = True
+    return new
 
 
 def _fixed(level: Any, label: str, mu: OenProbabilities | None) -> Any:
@@ -540,7 +581,13 @@ def _train(
             u_linker.training.estimate_u_using_random_sampling(
                 max_pairs=float(min(max_pairs_em, U_MAX_PAIRS)), seed=seed
             )
-        with_u = u_linker.misc.save_model_to_json()
+        # the exact postal level's u is counted (random pairs almost never reach it)
+        with_u = set_level_u(
+            u_linker.misc.save_model_to_json(),
+            "postal",
+            "exact",
+            postal_exact_u(cw, train_students),
+        )
         full = Linker(
             [tr_cw, tr_st],
             settings("link_only", oen_u_probabilities(cw, train_students.height), prior),
@@ -580,6 +627,7 @@ def _predict(
     cw_sdf = _register(db_api, cw, CW_TABLE)
     st_sdf = _register(db_api, students, STUDENT_TABLE)
     model = set_oen_probabilities(trained, oen_u_probabilities(cw, students.height), m=False)
+    model = set_level_u(model, "postal", "exact", postal_exact_u(cw, students))
     model["probability_two_random_records_match"] = link_prior(students.height, no_student_share)
     linker = Linker([cw_sdf, st_sdf], model, log_level=None)
     predictions = linker.inference.predict(warning_mode="never")
@@ -615,6 +663,9 @@ def _query(linker: Any, sql: str) -> pl.DataFrame:
 # The three identifiers whose exact agreement depends on the others among non-matches (a
 # household shares a surname and an address; twins a birth date too), in this order
 DEPENDENT = ("last_name", "dob", "postal")
+# the patterns of exact agreement whose dependence is measured (birth date and postal code alone
+# is left out: a shared birth date says nothing of a household)
+PATTERNS = ("last_name+postal", "last_name+dob", "last_name+dob+postal")
 
 
 def household_dependence(students: pl.DataFrame) -> dict[str, Any]:
@@ -633,12 +684,20 @@ def household_dependence(students: pl.DataFrame) -> dict[str, Any]:
     not win on household and birth date, and twins' records score lower as each other's
     duplicates.
 
+    The dependence is measured twice: among pairs whose first names disagree (siblings and
+    twins: brothers and sisters do not share a first name) and among pairs whose first names
+    agree exactly too. Two distinct students who share a first name, a surname, a birth date
+    and an address are almost unheard of, so a pair agreeing on all four loses (next to) nothing:
+    a household correction applied to it would make a record that agrees on everything look like
+    a twin and leave it unlinked.
+
     Returns
     -------
     dict
         ``student_pairs``, the pairs agreeing on each set of identifiers (``pairs``), and
         ``bits`` per pattern (keys ``"last_name+postal"``, ``"last_name+dob"``,
-        ``"last_name+dob+postal"``).
+        ``"last_name+dob+postal"``) for pairs whose first names disagree, and
+        ``bits_first_name_exact`` for those whose first names agree exactly.
     """
     n = students.height
     total = n * (n - 1) / 2.0
@@ -653,33 +712,56 @@ def household_dependence(students: pl.DataFrame) -> dict[str, Any]:
             or 0
         )
 
-    by_code = students.select("last_name", "dob", "postal_codes").explode("postal_codes")
+    by_code = students.select("first_name", "last_name", "dob", "postal_codes").explode(
+        "postal_codes"
+    )
     c = {
+        "first_name": agreeing(students, ["first_name"]),
         "last_name": agreeing(students, ["last_name"]),
         "dob": agreeing(students, ["dob"]),
         "postal": agreeing(by_code, ["postal_codes"]),
-        "last_name+postal": agreeing(by_code, ["last_name", "postal_codes"]),
-        "last_name+dob": agreeing(students, ["last_name", "dob"]),
-        "last_name+dob+postal": agreeing(by_code, ["last_name", "dob", "postal_codes"]),
     }
+    for pattern in PATTERNS:
+        keys = ["postal_codes" if k == "postal" else k for k in pattern.split("+")]
+        frame = by_code if "postal_codes" in keys else students
+        c[pattern] = agreeing(frame, keys)
+        c["first_name+" + pattern] = agreeing(frame, ["first_name", *keys])
     bits: dict[str, float] = {}
+    bits_fn: dict[str, float] = {}
     joint: dict[str, float] = {}
-    if total > 0 and all(c[k] > 0 for k in DEPENDENT):
-        u = {k: c[k] / total for k in DEPENDENT}
-        # pairs with exactly this pattern (the third identifier disagreeing)
-        exact = {
-            "last_name+postal": (c["last_name+postal"] - c["last_name+dob+postal"], "dob"),
-            "last_name+dob": (c["last_name+dob"] - c["last_name+dob+postal"], "postal"),
-            "last_name+dob+postal": (c["last_name+dob+postal"], None),
-        }
-        for key, (pairs, other) in exact.items():
-            if pairs <= 0:
-                continue
+    if total > 0 and all(c[k] > 0 for k in ("first_name", *DEPENDENT)):
+        u = {k: c[k] / total for k in ("first_name", *DEPENDENT)}
+        for key in PATTERNS:
             members = key.split("+")
-            independent = math.prod(u[m] for m in members) * (1.0 - u[other] if other else 1.0)
-            bits[key] = min(0.0, math.log2(independent / (pairs / total)))
-            joint[key] = pairs / total
-    return {"student_pairs": total, "pairs": c, "bits": bits, "u_joint": joint}
+            others = [m for m in DEPENDENT if m not in members]
+            # pairs with exactly this pattern (the third identifier disagreeing)
+            with_fn = c["first_name+" + key] - sum(
+                c["first_name+" + k]
+                for k in PATTERNS
+                if k != key and set(members) < set(k.split("+"))
+            )
+            pairs = c[key] - sum(
+                c[k] for k in PATTERNS if k != key and set(members) < set(k.split("+"))
+            )
+            independent = math.prod(u[m] for m in members) * math.prod(1.0 - u[o] for o in others)
+            without_fn = pairs - with_fn
+            if without_fn > 0:
+                share = without_fn / total
+                bits[key] = min(0.0, math.log2(independent * (1.0 - u["first_name"]) / share))
+                joint[key] = pairs / total
+            # none at all among millions of pairs: as independent as the data can show
+            bits_fn[key] = (
+                min(0.0, math.log2(independent * u["first_name"] / (with_fn / total)))
+                if with_fn > 0
+                else 0.0
+            )
+    return {
+        "student_pairs": total,
+        "pairs": c,
+        "bits": bits,
+        "bits_first_name_exact": bits_fn,
+        "u_joint": joint,
+    }
 
 
 def final_weight_sql(
@@ -696,13 +778,16 @@ def final_weight_sql(
     agreeing exactly on surname and postal code but not on the first name or birth date is a
     possible sibling: ``log2(m_surname m_postal / u_household)`` with the birth date's own
     weight. Either way whatever the surname's frequency (a rare surname says nothing more about
-    a household). Other pairs get the average dependence of their pattern. The result is never
-    above the independent weight.
+    a household). Other pairs get the average dependence of their pattern, measured among pairs
+    whose first names agree exactly when theirs do. The result is never above the independent
+    weight.
     """
     base = f"(match_weight + {weight_adjustment_sql(old, new)})"
     if not dependence or not dependence.get("bits"):
         return base
-    averaged = f"({base} + {_dependence_sql(dependence['bits'])})"
+    averaged = (
+        f"({base} + {_dependence_sql(dependence['bits'], dependence.get('bits_first_name_exact'))})"
+    )
     joint = dependence.get("u_joint", {})
     lv = _level_table(new)
 
@@ -745,9 +830,11 @@ def final_weight_sql(
     return f"least({averaged}, (CASE {' '.join(whens)} ELSE {averaged} END))"
 
 
-def _dependence_sql(bits: dict[str, float]) -> str:
-    """SQL for :func:`household_dependence`'s adjustment of a pair's match weight."""
+def _dependence_sql(bits: dict[str, float], bits_fn: dict[str, float] | None = None) -> str:
+    """SQL for :func:`household_dependence`'s adjustment of a pair's match weight: ``bits_fn``
+    where the first names agree exactly (when measured), ``bits`` otherwise."""
     exact = {
+        "first_name": f"gamma_first_name = {FIRST_NAME_LEVELS.index('exact')}",
         "last_name": f"gamma_last_name = {LAST_NAME_LEVELS.index('exact')}",
         "dob": f"gamma_dob = {DOB_LEVELS.index('exact')}",
         "postal": f"gamma_postal = {POSTAL_LEVELS.index('exact')}",
@@ -759,6 +846,8 @@ def _dependence_sql(bits: dict[str, float]) -> str:
         others = [f"NOT ({exact[m]})" for m in DEPENDENT if m not in members]
         if others:
             cond += " AND " + " AND ".join(others)
+        if bits_fn is not None and key in bits_fn:
+            whens.append(f"WHEN {cond} AND {exact['first_name']} THEN {bits_fn[key]!r}")
         whens.append(f"WHEN {cond} THEN {b!r}")
     return f"(CASE {' '.join(whens)} ELSE 0.0 END)" if whens else "0.0"
 

@@ -306,6 +306,8 @@ def calibration(pairs: pl.DataFrame, links: pl.DataFrame, truth: pl.DataFrame) -
 
 
 THRESHOLD_ALTERNATIVES = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
+# the thresholds :func:`choose_threshold` tries, from ``Linkage.match_threshold`` up
+THRESHOLD_GRID = tuple(round(0.5 + 0.005 * i, 3) for i in range(100)) + (0.999,)
 
 
 def _record_view(pairs: pl.DataFrame, records: pl.Series) -> pl.DataFrame:
@@ -337,6 +339,61 @@ def _record_view(pairs: pl.DataFrame, records: pl.Series) -> pl.DataFrame:
         )
         .sort("cw_id")
     )
+
+
+def expected_false_link_rate_no_match(
+    v: pl.DataFrame, threshold: float, min_share: float = 0.0
+) -> float | None:
+    """Expected false links among records with no student, over the expected records with no
+    student (at least ``min_share`` of the records), if every record's best candidate at or
+    above ``threshold`` (or confirmed) were linked; ``v`` is :func:`_record_view`. From the
+    calibrated posteriors alone."""
+    exp_without = max(float((1.0 - v["p_student"]).sum()), min_share * v.height)
+    lk = v.filter(pl.col("deterministic") | (pl.col("p_best") >= threshold))
+    return float((1.0 - lk["p_student"]).sum()) / exp_without if exp_without else None
+
+
+def choose_threshold(
+    pairs: pl.DataFrame,
+    records: pl.Series,
+    floor: float,
+    budget: float | None,
+    min_share: float = 0.0,
+) -> tuple[float, dict[str, Any]]:
+    """The threshold a build links at: the lowest of :data:`THRESHOLD_GRID` at or above
+    ``floor`` (``Linkage.match_threshold``) whose expected false-link rate among records with no
+    student (:func:`expected_false_link_rate_no_match`) is within ``budget``
+    (``Linkage.false_link_budget_no_match``); ``floor`` itself when ``budget`` is None, the
+    highest of the grid when none is within it. The records with no student are counted as at
+    least ``min_share`` of all (the low end of ``Linkage.no_student_share_range``: a small
+    extract where nearly every record has a student would otherwise divide by almost nothing).
+    No truth is used: the posteriors are calibrated,
+    so their expectation is the false links the build should have (the quality report measures
+    them against the synthetic truth).
+
+    Returns
+    -------
+    threshold, report
+        The threshold, and the rule, the floor, the budget and the expected rate at the
+        threshold chosen.
+    """
+    if budget is None:
+        return floor, {"rule": "configured", "floor": floor, "budget": None}
+    v = _record_view(pairs, records)
+    grid = sorted({floor, *(t for t in THRESHOLD_GRID if t >= floor)})
+    chosen, rate = grid[-1], None
+    for t in grid:
+        rate = expected_false_link_rate_no_match(v, t, min_share)
+        if rate is None or rate <= budget:
+            chosen = t
+            break
+    return chosen, {
+        "rule": "false-link budget",
+        "floor": floor,
+        "budget": budget,
+        "expected_false_link_rate_no_match": rate,
+        "within_budget": rate is None or rate <= budget,
+    }
 
 
 def threshold_alternatives(
@@ -398,6 +455,7 @@ def threshold_report(
     *,
     no_student_share: float | None = None,
     truth: pl.DataFrame | None = None,
+    choice: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The threshold, why, and what the calibrated probabilities expect it to cost (no truth
     used for the expected numbers; ``truth`` only adds the measured column of the alternatives).
@@ -411,10 +469,15 @@ def threshold_report(
     puts a student with no care history into the small in-care group (about one student in
     fifty), where one wrong outcome moves the group's mean ~50 times more than a missed link's
     in-care student moves the large not-in-care group; missed links are measured instead
-    (recall parity by subgroup). t = 0.8 (4:1) is kept for that: on the synthetic province it
-    halves the false links among records with no student against t = 0.5 for a fraction of a
-    point of recall (``alternatives``: what each threshold is expected to cost from the
-    probabilities alone, and what it did cost against the truth). The expected false links,
+    (recall parity by subgroup). So ``Linkage.match_threshold`` (0.8, odds 4:1) is a floor, and
+    the threshold used is the lowest above it whose expected false links among records with no
+    student stay within ``Linkage.false_link_budget_no_match`` (0.1% of them by default:
+    :func:`choose_threshold`; ``choice`` is its report). On the synthetic province the records
+    left between the floor and the threshold are mostly twins against a child renamed (a
+    preferred name) and children sharing a name and birth date with an unrelated student, where
+    even a calibrated 0.85 means one link in seven is someone else (``alternatives``: what each
+    threshold is expected to cost from the probabilities alone, and what it did cost against the
+    truth). The expected false links,
     overall and among records with no student (their share being ``Linkage.no_student_share``,
     kept within its range), follow from the same probabilities.
     """
@@ -435,14 +498,22 @@ def threshold_report(
         "match_threshold": threshold,
         "high_confidence": high_confidence,
         "ambiguity_margin_bits": margin,
+        "choice": choice or {"rule": "configured", "floor": threshold, "budget": None},
         "why": (
-            "Linkage.match_threshold: a probabilistic link needs a calibrated record-level "
-            f"posterior >= {threshold} (odds {threshold / (1 - threshold):.0f}:1): a false link "
-            f"is weighed as {threshold / (1 - threshold):.0f} missed links (it puts a student "
-            "with no care history into the small in-care group, moving its outcomes far more "
-            "than a missed link moves the large not-in-care group; F1 alone would weigh them "
-            "alike and put the threshold near 0.5: see alternatives). "
-            "The posterior normalises splink's Bayes factors over the record's candidates (one "
+            f"A probabilistic link needs a calibrated record-level posterior >= {threshold} "
+            f"(odds {threshold / (1 - threshold):.0f}:1). A false link puts a student with no "
+            "care history into the small in-care group, moving its outcomes far more than a "
+            "missed link moves the large not-in-care group, so the two errors are not weighed "
+            "alike (F1 would put the threshold near 0.5: see alternatives). "
+            + (
+                f"The threshold is the lowest from Linkage.match_threshold "
+                f"({choice['floor']}) up whose expected false links among records with no "
+                f"student, from the calibrated probabilities alone, are at most "
+                f"{choice['budget']:.1%} of them (Linkage.false_link_budget_no_match). "
+                if choice and choice.get("budget") is not None
+                else "It is Linkage.match_threshold. "
+            )
+            + "The posterior normalises splink's Bayes factors over the record's candidates (one "
             "student at most per record) with a prior of having any student from the record's "
             "birth cohort and OEN status, its overall share kept within "
             "Linkage.no_student_share_range; one-to-one resolution and the "

@@ -110,13 +110,20 @@ def link(cfg: Config) -> dict[str, Any]:
         share_start=cfg.linkage.no_student_share,
         unblocked_mass=scored.recalibration["unblocked"]["share"],
     )
+    threshold, choice = quality.choose_threshold(
+        scored.pairs.with_columns(resolve.deterministic_mask().alias("deterministic")),
+        cw["unique_id"].sort(),
+        cfg.linkage.match_threshold,
+        cfg.linkage.false_link_budget_no_match,
+        cfg.linkage.no_student_share_range[0],
+    )
     t2 = time.perf_counter()
     resolution: dict[str, Any] = {}
     links, unlinked = resolve.resolve(
         cw["unique_id"],
         scored.pairs,
         scored.cw_pairs,
-        threshold=cfg.linkage.match_threshold,
+        threshold=threshold,
         high_confidence=cfg.linkage.high_confidence,
         stats=resolution,
     )
@@ -128,6 +135,8 @@ def link(cfg: Config) -> dict[str, Any]:
         "cw": cw,
         "students": students,
         "record_prior": prior,
+        "threshold": threshold,
+        "threshold_choice": choice,
         "resolution": resolution,
         "timings": {"standardise_s": t1 - t0, "splink_s": t2 - t1, "resolve_s": t3 - t2},
     }
@@ -172,11 +181,12 @@ def _quality(cfg: Config, out: dict[str, Any]) -> dict[str, Any]:
         "threshold": quality.threshold_report(
             pairs,
             links,
-            cfg.linkage.match_threshold,
+            out["threshold"],
             cfg.linkage.high_confidence,
             resolve.AMBIGUITY_MARGIN,
             no_student_share=cfg.linkage.no_student_share,
             truth=truth,
+            choice=out["threshold_choice"],
         ),
         "match_weight_histogram": scored.weight_histogram.to_dicts(),
         "by_subgroup": rates.to_dicts(),

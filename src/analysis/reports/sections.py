@@ -181,8 +181,9 @@ def methods(r: Report, cfg: Config) -> Report:
     r.text("method.keyed_hash")
     r.text(
         "method.linkage_passes",
-        threshold=r.pct(cfg.linkage.match_threshold, 0, proportion=True),
+        threshold=r.pct(link_threshold(cfg, q), 1, proportion=True),
     )
+    linkage_budget(r, q)
     if q.get("truth_available"):
         r.text(
             "method.linkage_measured",
@@ -755,7 +756,7 @@ def record_statement(r: Report, cfg: Config) -> Report:
         ],
         first=cfg.school_years[0],
         last=cfg.school_years[-1],
-        threshold=r.pct(cfg.linkage.match_threshold, 0, proportion=True),
+        threshold=r.pct(link_threshold(cfg), 1, proportion=True),
         high=r.pct(cfg.linkage.high_confidence, 0, proportion=True),
         k=cfg.privacy.k_anonymity,
         min_cell=cfg.privacy.min_cell,
@@ -2041,6 +2042,21 @@ def linkage_quality(cfg: Config) -> dict[str, Any]:
         raise FileNotFoundError(f"{p}: linkage quality not found (run `analysis deidentify` first)")
     data: dict[str, Any] = json.loads(p.read_text(encoding="utf-8"))
     return data
+
+
+def link_threshold(cfg: Config, q: dict[str, Any] | None = None) -> float:
+    """The match threshold the build linked at (``quality.json``'s, chosen within the false-link
+    budget), or the configured floor when the quality report does not say."""
+    q = linkage_quality(cfg) if q is None else q
+    t = q.get("threshold", {}).get("match_threshold")
+    return float(t) if isinstance(t, int | float) else cfg.linkage.match_threshold
+
+
+def linkage_budget(r: Report, q: dict[str, Any]) -> None:
+    """The sentence on how the threshold was chosen, when a false-link budget chose it."""
+    budget = q.get("threshold", {}).get("choice", {}).get("budget")
+    if isinstance(budget, int | float):
+        r.text("method.linkage_budget", budget=r.pct(budget, 1, proportion=True))
 
 
 def linkage_section(r: Report, cfg: Config) -> Report:

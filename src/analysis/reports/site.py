@@ -12,7 +12,7 @@ from analysis.analyse.methodology import calibration
 from analysis.config import Config
 from analysis.reports.render import default_methodology
 from analysis.reports.report import Report
-from analysis.reports.sections import linkage_quality
+from analysis.reports.sections import link_threshold, linkage_budget, linkage_quality
 
 
 def methodology(cfg: Config, lang: str) -> Report:
@@ -30,8 +30,9 @@ def methodology(cfg: Config, lang: str) -> Report:
         )
     r.text(
         "method.linkage_passes",
-        threshold=r.pct(cfg.linkage.match_threshold, 0, proportion=True),
+        threshold=r.pct(link_threshold(cfg, data), 1, proportion=True),
     )
+    linkage_budget(r, data)
     groups = results["methodology_linkage_by_group"]
     r.table(groups, "caption.linkage_by_group", formats={"rate": "percent"})
     risk = cfg.paths.analytic / "risk.json"

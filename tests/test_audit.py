@@ -117,6 +117,50 @@ def test_an_untraced_csv_fails() -> None:
     assert not report["passed"]
 
 
+# ---------------------------------------------------------------- boards within their region
+def _boards_and_region() -> dict[str, TableArgs]:
+    # two boards in the East region (3 and 40), two elsewhere; no provincial table: the region's
+    # 43 minus the East board's 40 is the hidden 3
+    boards = pl.DataFrame(
+        {
+            "outcome": ["chronic_absent"] * 4,
+            "board_id": ["B01", "B02", "B03", "B04"],
+            "n": [3, 40, 25, 50],
+        }
+    )
+    regions = pl.DataFrame(
+        {"outcome": ["chronic_absent"] * 2, "region": ["East", "Central"], "n": [43, 75]}
+    )
+    return {
+        "by_board": (boards, ["outcome", "board_id"], None, (), "students"),
+        "by_region": (regions, ["outcome", "region"], None, (), "students"),
+    }
+
+
+REGION_OF = {"B01": "East", "B02": "East", "B03": "Central", "B04": "Central"}
+WITHIN = {"students": {"board_id": {"region": REGION_OF}}}
+
+
+def test_a_board_is_exposed_by_its_region_unless_the_release_knows_the_nesting() -> None:
+    import dataclasses
+
+    nested = dataclasses.replace(STRUCTURE, within=WITHIN)
+    # boards and regions as two partitions of the province: the suppression misses the region
+    rel, files, prov = publish(_boards_and_region(), structure=STRUCTURE)
+    fails = failing(
+        audit({t.name: t for t in rel.true_tables()}, files, prov, nested, RULE, engines=("highs",))
+    )
+    assert any(f.get("cell", {}).get("board_id") == "B01" for f in fails), fails
+    # told that boards nest in regions, the release hides a second cell, and the attack fails
+    rel, files, prov = publish(_boards_and_region(), structure=nested)
+    report = audit(
+        {t.name: t for t in rel.true_tables()}, files, prov, nested, RULE, engines=("highs",)
+    )
+    assert not failing(report), failing(report)
+    assert rel.release_wide["complements"] >= 1
+    assert any("region" in r.about for r in rel.ledger().relations), "no relation by region"
+
+
 # ---------------------------------------------------------------- the outside attack's examples
 def _linkage_by_group() -> dict[str, TableArgs]:
     # (a) one society's linked records = the age-group total minus the other societies

@@ -63,22 +63,39 @@ def test_every_pdf_opens_is_tagged_and_has_text(tiny_build):
         assert reader.metadata is not None and reader.metadata.title, pdf.name
 
 
-def test_csv_downloads_carry_symbols_not_small_numbers(tiny_build):
+def test_every_download_is_open_data_with_symbols_not_small_numbers(tiny_build):
+    from analysis.reports.opendata import FOLDER
+    from analysis.reports.opendata.standard import META_SUFFIX
+
     cfg = tiny_build
-    csvs = list((cfg.paths.reports_dir / "data").glob("*.csv"))
-    assert len(csvs) > 100
+    root = cfg.paths.reports_dir
+    # no CSV of a single chart: what a reader downloads is the open data, to its standard
+    assert sorted(p.name for p in (root / "data").iterdir()) == [FOLDER.name]
+    files = [p for p in (root / FOLDER).glob("*.csv") if not p.name.endswith(META_SUFFIX)]
+    assert len(files) >= 10
     saw_symbol = False
-    for c in csvs:
-        if c.name.endswith(".notes.csv"):
-            continue
+    for c in files:
         df = pl.read_csv(c, infer_schema=False)
-        for col in ("n", "events"):
-            if col in df.columns:
-                vals = df[col].drop_nulls()
-                saw_symbol |= bool((vals == "c").any())
-                nums = vals.filter(vals.str.contains(r"^\d+$")).cast(pl.Int64)
-                assert not ((nums > 0) & (nums < cfg.privacy.min_cell)).any(), c.name
+        for col in (c for c in df.columns if c.endswith("_count")):
+            vals = df[col].drop_nulls()
+            saw_symbol |= bool((vals == "c").any())
+            nums = vals.filter(vals.str.contains(r"^\d+$")).cast(pl.Int64)
+            assert not ((nums > 0) & (nums < cfg.privacy.min_cell)).any(), (c.name, col)
     assert saw_symbol
+    # each report links the open data files its tables are rows of, and they are there
+    manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    linked = 0
+    for e in manifest["reports"]:
+        page = (root / e["html"]).read_text(encoding="utf-8")
+        for name in e["data_files"]:
+            href = (FOLDER / f"{name}.csv").as_posix()
+            assert f'href="{href}"' in page, (e["slug"], name)
+            assert (root / href).is_file(), href
+            linked += 1
+    by_kind = {e["kind"]: e for e in manifest["reports"]}
+    for kind in ("ministry", "board", "society", "youth"):
+        assert by_kind[kind]["data_files"], kind
+    assert linked > len(manifest["reports"])
 
 
 def test_manifest_hashes_match_files_and_hold_no_key(tiny_build):

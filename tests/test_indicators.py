@@ -237,3 +237,54 @@ def test_all_indicators_keep_the_study_fiscal_years() -> None:
     assert set(out["indicator4_exits"][0]["admission_fiscal_year"]) == {"2018-19"}
     everything = ind.all_indicators(CASES, care_days, adm, onlac)
     assert "2013-14" in set(everything["indicator3_days_by_placement"][0]["fiscal_year"])
+
+
+def test_indicators_by_region_count_each_child_once_in_their_region() -> None:
+    """The tables by region and by group of societies are the indicators computed the same way
+    with each society's records in its group: cases add up, a child served by two societies of a
+    region is one child of that region, and Ontario's row is the society table's."""
+    care_days = pl.DataFrame(
+        {
+            "cw_study_id": ["a", "a", "b"],
+            "society_id": ["S01", "S02", "S03"],
+            "fiscal_year": ["2020-21"] * 3,
+            "placement_type": ["foster_home", "foster_home", "group_home"],
+            "days": [10, 20, 30],
+        }
+    )
+    adm = pl.DataFrame(
+        {
+            "cw_study_id": ["a"],
+            "society_id": ["S01"],
+            "admission_fiscal_year": ["2018-19"],
+            "service_type": ["extended_society_care"],
+            "days_to_exit": [10],
+            "days_observed": [10],
+        }
+    )
+    onlac = pl.DataFrame(
+        {
+            "cw_study_id": ["a"],
+            "society_id": ["S01"],
+            "fiscal_year": ["2020-21"],
+            "age": [12],
+            "days_in_care": [400],
+            **{f"item_{j}": [2] for j in range(1, 5)},
+        }
+    )
+    region = {"S01": "East", "S02": "East", "S03": "North"}
+    out = ind.all_indicators(CASES, care_days, adm, onlac, groupings={"region": region})
+    assert len(out) == 10
+    ind1 = out["indicator1_no_recurrence_investigation"][0]
+    by_region, dims, _, _ = out["indicator1_no_recurrence_investigation_by_region"]
+    assert dims == ["fiscal_year", "region"]
+    # S01 and S02 are both East: their 4 + 2 cases
+    assert (_row(by_region, region="East")["n"], _row(by_region, region="East")["events"]) == (6, 3)
+    ontario = _row(ind1, society_id="Total")
+    ontario["region"] = ontario.pop("society_id")
+    assert _row(by_region, region="Total") == ontario
+    days, _, _, _ = out["indicator3_days_by_placement_by_region"]
+    east = _row(days, region="East", placement_group="family")
+    # child a's 10 + 20 days in two East societies: one child, 30 days
+    assert (east["n"], east["events"], east["days"]) == (1, 1, 30)
+    assert "society_id" not in days.columns

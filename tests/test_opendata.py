@@ -287,9 +287,13 @@ def test_every_open_data_file_has_its_metadata_and_passes_the_screener(tiny_buil
     result = screen_dir(folder)
     assert result.failures == []
     assert sorted(result.files()) == sorted(p.name for p in data)
-    # every published geography the release has: Ontario, boards and societies
-    levels = {lv for e in _index(tiny_build)["datasets"] for lv in e["geographic_levels"]}
-    assert levels == {std.PROVINCIAL.name, std.BOARD.name, std.SOCIETY.name}
+    # every published geography: Ontario, regions, boards, societies and groups of societies
+    by_file = {e["name"]: set(e["geographic_levels"]) for e in _index(tiny_build)["datasets"]}
+    assert set().union(*by_file.values()) == {lv.name for lv in std.GEOGRAPHIC_LEVELS}
+    for name in ("school_outcomes", "eqao"):  # (tiny's students are in no named society)
+        assert std.REGIONAL.name in by_file[name], name
+    for name in ("safety_no_recurrence", "placement_days", "exits_from_care"):
+        assert {std.REGIONAL.name, std.SOCIETY_GROUP.name} <= by_file[name], name
 
 
 @pytest.mark.slow
@@ -428,12 +432,28 @@ def test_the_files_hold_the_published_cells_and_suppress_the_same_ones(tiny_buil
         (r["time_period"], r["society_code"] or "Total"): r
         for r in rows
         if r["case_type"] == "Closed after an investigation (indicator 1)"
+        and r["geographic_level"] in (std.PROVINCIAL.name, std.SOCIETY.name)
     }
     for rec in results["indicator1_no_recurrence_investigation"].df.iter_rows(named=True):
         r = key[(std.school_period(rec["fiscal_year"]), rec["society_id"])]
         assert _same(r["cases_count"], rec["n"], rec["n__symbol"])
         assert _same(r["no_recurrence_percent"], rec["rate"], rec["rate__symbol"], 100)
         checks += 1
+    # ... and by region: the same cells of the table by region (its Ontario rows are not repeated)
+    regional = {
+        (r["time_period"], r["region_name"]): r
+        for r in rows
+        if r["case_type"] == "Closed after an investigation (indicator 1)"
+        and r["geographic_level"] == std.REGIONAL.name
+    }
+    by_region = results["indicator1_no_recurrence_investigation_by_region"].df
+    compared = 0
+    for rec in by_region.filter(pl.col("region") != "Total").iter_rows(named=True):
+        r = regional[(std.school_period(rec["fiscal_year"]), rec["region"])]
+        assert r["region_code"] == std.REGION_CODES[rec["region"]]
+        assert _same(r["cases_count"], rec["n"], rec["n__symbol"])
+        compared += 1
+    assert compared > 0 and compared == len(regional)
     # every row of the three tables was compared, except the boards the de-identification withheld,
     # and those are few: the comparison covers the tables, not a corner of them
     rows_in_tables = sum(

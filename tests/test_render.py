@@ -273,7 +273,7 @@ def test_save_is_deterministic(tmp_path: Path) -> None:
     a = build_sample("en", tmp_path / "a")
     b = build_sample("en", tmp_path / "b")
     assert a.read_bytes() == b.read_bytes()
-    assert (a.parent / "data" / "board-58-en-graduation.csv").exists()
+    assert (a.parent / "printed" / "board-58-en-graduation.csv").exists()
 
 
 # ---------------------------------------------------------------- HTML and PDF
@@ -341,7 +341,6 @@ def test_missing_alt_text_fails_the_build(site: dict, tmp_path: Path) -> None:
             b["model"]["alt"] = ""
     bad = tmp_path / "board-58-en.json"
     bad.write_text(json.dumps(doc), encoding="utf-8")
-    (tmp_path / "data").symlink_to(site["out"] / "_docs" / "data")
     with pytest.raises((RenderError, ValueError), match="alt"):
         render_report(bad, tmp_path / "out")
 
@@ -350,7 +349,7 @@ def test_site_index_links_every_output(site: dict) -> None:
     index = site["index"].read_text(encoding="utf-8")
     root = site["out"]
     for rr in site["rendered"]:
-        for p in [rr.html, rr.pdf, *rr.csvs]:
+        for p in [rr.html, rr.pdf]:
             rel = p.relative_to(root).as_posix()
             assert f'href="{rel}"' in index, rel
             assert p.exists()

@@ -209,8 +209,9 @@ def audit_command(
         str, typer.Option("--engine", help="highs (the project's), gconfid, or both")
     ] = "both",
 ) -> None:
-    """Attack the published release as a reader holds it (every CSV under reports/data) in the
-    project's LP and in G-Confid; exit 1 if any hidden value can be narrowed below the rule."""
+    """Attack the published release as a reader holds it (the open data and every table the
+    reports print) in the project's LP and in G-Confid; exit 1 if any hidden value can be
+    narrowed below the rule."""
     from analysis.reports import audit, opendata
 
     if engine not in ("highs", "gconfid", "both"):
@@ -221,7 +222,7 @@ def audit_command(
     if not prov_file.is_file():
         _fail(f"{prov_file}: not found (run `analysis render` or `analysis build` first)")
     try:
-        files = audit.printed_files(cfg.paths.reports_dir)
+        files = audit.saved_printed_files(cfg)
         files.update(opendata.audit_files(cfg.paths.reports_dir / opendata.FOLDER))
         provenance = audit.read_provenance([prov_file])
         report = audit.run(cfg, files, provenance, engines=engines)

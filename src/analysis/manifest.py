@@ -149,7 +149,10 @@ def write(
             k: v["metrics"] for k, v in stages.items() if k in ("link", "deidentify", "analyse")
         },
         "reports": [
-            {k: e[k] for k in ("slug", "kind", "audience", "lang", "title", "html", "pdf", "csvs")}
+            {
+                k: e[k]
+                for k in ("slug", "kind", "audience", "lang", "title", "html", "pdf", "data_files")
+            }
             for e in entries
         ],
         "inputs": inputs,

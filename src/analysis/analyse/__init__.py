@@ -9,10 +9,12 @@ the tables and ``disclosure_audit.json``. :func:`load_results` reads them back a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ from analysis.disclosure import (
     Structure,
 )
 from analysis.disclosure.attack import RELEASE_DIR, write_release
+from analysis.domain.vocab import REGIONS, SOCIETY_GROUP_CODES
 from analysis.io import atomic_dir, write_json, write_parquet
 from analysis.stages import StageResult
 
@@ -50,6 +53,7 @@ STUDENT_YEAR_COLUMNS: tuple[str, ...] = (
     "study_id",
     "school_year",
     "board_id",
+    "board_region",
     "grade",
     "gender",
     "days_enrolled",
@@ -173,11 +177,15 @@ def build_tables(
     cfg: Config,
     *,
     cw_student_years: pl.DataFrame | None = None,
+    places: Places | None = None,
 ) -> dict[str, Spec]:
     """Every publishable table, unprotected: ``name -> (table, dims, numerator, stats)``.
 
     ``cw_student_years``: the child-welfare-involved rows of ``student_years`` with the equity
     columns (``student_years`` may then lack them); by default taken from ``student_years``.
+    ``places``: the boards' and societies' regions and groups; with it, the school outcomes are
+    also published by region (of the board) and by group of societies, and the indicators by
+    region and group (of the society).
     """
     specs: dict[str, Spec] = {}
     clock = _Clock()
@@ -192,6 +200,7 @@ def build_tables(
     eq = models.eqao_model_rows(eqao, sy)
     frames = models.ModelFrames(sy=sy, eq=eq)
     clock.lap("outcome and model rows")
+    described = (sy, eq) if places is None else (places.tag(sy), places.tag(eq))
     specs.update(
         outcomes.descriptive_tables(
             student_years,
@@ -199,10 +208,12 @@ def build_tables(
             school_years=cfg.school_years,
             no_eqao_years=cfg.no_eqao_years,
             baseline_break=cfg.eqao_baseline_break,
-            frames=(sy, eq),
+            frames=described,
             literacy_waived=cfg.literacy_waived_years,
+            grouped=places is not None,
         )
     )
+    del described
     clock.lap("descriptive tables")
     coef_stats = ("estimate", "ci_low", "ci_high", "odds_ratio", "or_low", "or_high")
     fits = models.fit_outcome_models(None, None, frames=frames)
@@ -256,6 +267,7 @@ def build_tables(
             onlac_ages=i.onlac_ages,
             onlac_min_days_in_care=i.onlac_min_days_in_care,
             fiscal_years=cfg.school_years,
+            groupings=None if places is None else places.society_groupings(),
         )
     )
     clock.lap("indicators")
@@ -266,18 +278,38 @@ def build_tables(
 # once (analysis.disclosure.ledger): which dims split people into groups that add up, which
 # populations nest, which columns repeat one value across rows, which stats are amounts.
 IND3 = "indicator3_days_by_placement"
+IND4 = "indicator4_exits"
+# the indicators are published by society and, the same way, by these groupings of societies
+GROUPINGS = ("region", "society_group")
+
+
+def _with_groupings(name: str) -> tuple[str, ...]:
+    return (name, *(f"{name}_by_{g}" for g in GROUPINGS))
+
+
 STRUCTURE = Structure(
-    partitions=("board_id", "society_id", "care_status", "ever_in_care", "grade"),
+    partitions=(
+        "board_id",
+        "society_id",
+        "region",
+        "society_group",
+        "care_status",
+        "ever_in_care",
+        "grade",
+    ),
     pairs={"equity_rates": ("dimension", "level"), "cw_records_linkage": ("dimension", "group")},
     nested={"links": ("all", "high_confidence"), "months": (36, 24, 12)},
     constant={
-        IND3: {"n": "placement_group", "total_days": "placement_group"},
-        "indicator4_exits": {"n": "months"},
+        **{
+            t: {"n": "placement_group", "total_days": "placement_group"}
+            for t in _with_groupings(IND3)
+        },
+        **{t: {"n": "months"} for t in _with_groupings(IND4)},
     },
-    covers={IND3: "placement_group"},
-    magnitudes={IND3: ("days", "total_days")},
-    sums={IND3: {"total_days": "days"}},
-    ratios={IND3: {"pct_days": ("days", "total_days")}},
+    covers=dict.fromkeys(_with_groupings(IND3), "placement_group"),
+    magnitudes=dict.fromkeys(_with_groupings(IND3), ("days", "total_days")),
+    sums={t: {"total_days": "days"} for t in _with_groupings(IND3)},
+    ratios={t: {"pct_days": ("days", "total_days")} for t in _with_groupings(IND3)},
     # indicators 1 and 2 count case closings (of two different kinds); the others count people
     units={
         "indicator1_no_recurrence_investigation": "investigation_closings",
@@ -286,6 +318,115 @@ STRUCTURE = Structure(
 )
 # models fitted on the same students: a term's count is the same cell in both tables
 MODEL_TERMS = ("adjusted_gaps", "linkage_sensitivity")
+INDICATORS = (
+    "indicator1_no_recurrence_investigation",
+    "indicator2_no_recurrence_ongoing",
+    IND3,
+    IND4,
+    "indicator5_caregiver_relationship",
+)
+STUDENT_UNIVERSES = ("students_outcomes", "students_means", "eqao_students")
+STRUCTURE_FILE = "structure.json"
+
+
+@dataclass(frozen=True)
+class Places:
+    """Where each board and society belongs: its region, and each society's group
+    (:data:`analysis.reports.opendata.datasets.SOCIETY_GROUPS`); from the analytic reference
+    tables, which hold no person."""
+
+    board_region: dict[str, str]
+    society_region: dict[str, str]
+    society_group: dict[str, str]
+
+    @classmethod
+    def read(cls, analytic: Path) -> Places | None:
+        """The places of ``analytic``'s reference tables; ``None`` when it has none (an extract
+        without them is published by board and society only)."""
+        paths = [analytic / "boards.parquet", analytic / "societies.parquet"]
+        if not any(p.is_file() for p in paths):
+            log.warning(
+                "analyse: %s has no boards.parquet or societies.parquet: nothing is published "
+                "by region or by group of societies",
+                analytic,
+            )
+            return None
+        for p in paths:
+            if not p.is_file():
+                raise FileNotFoundError(
+                    f"{p}: reference table not found (run `analysis deidentify`)"
+                )
+        boards = pl.read_parquet(paths[0], columns=["board_id", "region"])
+        socs = pl.read_parquet(
+            paths[1], columns=["society_id", "region", "indigenous", "faith_based"]
+        )
+        group = (
+            pl.when(pl.col("indigenous"))
+            .then(pl.lit(SOCIETY_GROUP_CODES["indigenous"]))
+            .when(pl.col("faith_based"))
+            .then(pl.lit(SOCIETY_GROUP_CODES["faith_based"]))
+            .otherwise(pl.lit(SOCIETY_GROUP_CODES["other"]))
+        )
+        socs = socs.with_columns(group.alias("society_group"))
+        return cls(
+            board_region=dict(zip(boards["board_id"], boards["region"], strict=True)),
+            society_region=dict(zip(socs["society_id"], socs["region"], strict=True)),
+            society_group=dict(zip(socs["society_id"], socs["society_group"], strict=True)),
+        )
+
+    def tag(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """``frame`` with the ``region`` of its board and the ``society_group`` of its society.
+
+        The region is the de-identified ``board_region`` where the rows have it (a board
+        generalised to its region still has one; "Ontario" or null has none), else the region
+        of ``board_id``; the group is null where the society is (generalised or none)."""
+
+        def of(col: str, mapping: dict[str, str]) -> pl.Expr:
+            return (
+                pl.col(col)
+                .cast(pl.Utf8)
+                .replace_strict(mapping, default=None, return_dtype=pl.Utf8)
+            )
+
+        if "board_region" in frame.columns:
+            named = pl.col("board_region").cast(pl.Utf8)
+            region = pl.when(named.is_in(list(REGIONS))).then(named).otherwise(None)
+        else:
+            region = of("board_id", self.board_region)
+        return frame.with_columns(
+            region.cast(pl.Categorical).alias("region"),
+            of("society_id", self.society_group).cast(pl.Categorical).alias("society_group"),
+        )
+
+    def society_groupings(self) -> dict[str, dict[str, str]]:
+        return {"region": self.society_region, "society_group": self.society_group}
+
+    def within(self) -> dict[str, dict[str, dict[str, dict[str, str]]]]:
+        """:attr:`Structure.within`: boards in regions and societies in groups, for the school
+        outcomes; societies in regions and in groups, for the indicators."""
+        out: dict[str, dict[str, dict[str, dict[str, str]]]] = {}
+        for u in STUDENT_UNIVERSES:
+            out[u] = {
+                "board_id": {"region": self.board_region},
+                "society_id": {"society_group": self.society_group},
+            }
+        for name in INDICATORS:
+            out[name] = {
+                "society_id": {"region": self.society_region, "society_group": self.society_group}
+            }
+        return out
+
+
+def release_structure(within: Mapping[str, Any] | None) -> Structure:
+    """:data:`STRUCTURE` with the geography nesting of one release (``None``: none)."""
+    return dataclasses.replace(STRUCTURE, within=within or {})
+
+
+def load_structure(cfg: Config) -> Structure:
+    """The structure the last ``analyse`` run protected its release with (for the audit)."""
+    path = cfg.paths.results / STRUCTURE_FILE
+    within = json.loads(path.read_text(encoding="utf-8"))["within"] if path.is_file() else None
+    return release_structure(within)
 
 
 def _universe(name: str) -> str:
@@ -294,6 +435,9 @@ def _universe(name: str) -> str:
         return methodology.UNIVERSES[name]
     if name in MODEL_TERMS:
         return "model_terms"
+    for base in INDICATORS:
+        if name in _with_groupings(base):
+            return base
     if name.startswith("eqao_"):
         return "eqao_students"
     if name.startswith(("outcomes_", "means_")):
@@ -339,11 +483,13 @@ def _restore_no_assessment(p: Protected, filler: pl.DataFrame | None) -> Protect
     )
 
 
-def protect_all(specs: dict[str, Spec], cfg: Config) -> tuple[dict[str, Protected], Any]:
+def protect_all(
+    specs: dict[str, Spec], cfg: Config, structure: Structure = STRUCTURE
+) -> tuple[dict[str, Protected], Any]:
     """Pass every table through one :class:`analysis.disclosure.Release`, consistently."""
     from analysis.disclosure import Release
 
-    release = Release(cfg.privacy, STRUCTURE)
+    release = Release(cfg.privacy, structure)
     fillers: dict[str, pl.DataFrame | None] = {}
     for name, (table, dims, numerator, stats) in specs.items():
         published, filler = _split_no_assessment(table)
@@ -426,7 +572,11 @@ def write_results(tables: dict[str, Protected], folder: Path) -> list[Path]:
 
 def load_results(cfg: Config) -> dict[str, Protected]:
     """The published tables of the last ``analyse`` run, by name."""
-    folder = cfg.paths.results
+    return load_results_from(cfg.paths.results)
+
+
+def load_results_from(folder: Path) -> dict[str, Protected]:
+    """The published tables in a results ``folder``, by name."""
     idx = folder / INDEX_FILE
     if not idx.is_file():
         raise FileNotFoundError(f"{idx}: results index not found (run `analysis analyse` first)")
@@ -450,6 +600,7 @@ def run(cfg: Config) -> StageResult:
     t0 = time.perf_counter()
     sy, eqao, cw = _read_people(cfg)
     frames = {n: _read(cfg, n) for n in ("cases", "care_days", "admissions", "onlac")}
+    places = Places.read(cfg.paths.analytic)
     specs = build_tables(
         sy,
         eqao,
@@ -459,10 +610,12 @@ def run(cfg: Config) -> StageResult:
         frames["onlac"],
         cfg,
         cw_student_years=cw,
+        places=places,
     )
     specs.update(methodology.methodology_tables(cfg))
     t_build = time.perf_counter() - t0
-    tables, release = protect_all(specs, cfg)
+    within = places.within() if places is not None else {}
+    tables, release = protect_all(specs, cfg, release_structure(within))
     # the release-wide checks gate publication: nothing is written when one fails, but the
     # audit that says why goes where the analyst can read it (internal, never published)
     try:
@@ -476,6 +629,7 @@ def run(cfg: Config) -> StageResult:
         release.write_audit(tmp / "disclosure_audit.json")
         write_release(release.true_tables(), tmp / RELEASE_DIR)
         write_json(json.loads(cfg.to_json()), tmp / "config.json")
+        write_json({"within": within}, tmp / STRUCTURE_FILE)
     result.outputs = sorted(cfg.paths.results.glob("*"))
     result.rows = {
         "student_years in": sy.height,

@@ -7,7 +7,7 @@ provincial trend and the set of tables the ``analyse`` stage publishes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import polars as pl
@@ -90,14 +90,19 @@ def all_indicators(
     onlac_ages: tuple[int, int] = (10, 17),
     onlac_min_days_in_care: int = 365,
     fiscal_years: Sequence[str] | None = None,
+    groupings: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict[str, Spec]:
     """The five indicators as ``name -> (table, dims, numerator, stats)`` for ``Release.protect``.
 
     ``fiscal_years``: the fiscal years published (the study's; by default every year in the
     data). Years outside the study are incompletely observed: only the children and cases of the
     extract, which holds those served in the study's years.
+
+    ``groupings``: ``{dim: {society_id: group}}`` (a society's region, its group of societies):
+    each indicator is published by that dim too, as ``<name>_by_<dim>``, computed the same way
+    with each society's records counted in its group (a child served by two societies of one
+    region is one child of that region).
     """
-    rate = ("rate", "ci_low", "ci_high")
     kw = {"definition": recurrence_definition, "window_days": recurrence_window_days}
     if fiscal_years is not None:
         fy = list(fiscal_years)
@@ -105,6 +110,45 @@ def all_indicators(
         care_days = care_days.filter(pl.col("fiscal_year").is_in(fy))
         admissions = admissions.filter(pl.col("admission_fiscal_year").is_in(fy))
         onlac = onlac.filter(pl.col("fiscal_year").is_in(fy))
+    tables = _indicator_tables(
+        cases, care_days, admissions, onlac, kw, onlac_ages, onlac_min_days_in_care
+    )
+    for dim, of in (groupings or {}).items():
+
+        def regroup(frame: pl.DataFrame, of: Mapping[str, str] = of) -> pl.DataFrame:
+            return frame.with_columns(
+                pl.col("society_id").replace_strict(of, default=None, return_dtype=pl.Utf8)
+            )
+
+        grouped = _indicator_tables(
+            regroup(cases),
+            regroup(care_days),
+            regroup(admissions),
+            regroup(onlac),
+            kw,
+            onlac_ages,
+            onlac_min_days_in_care,
+        )
+        for name, (table, dims, num, stats) in grouped.items():
+            tables[f"{name}_by_{dim}"] = (
+                table.rename({"society_id": dim}),
+                [dim if d == "society_id" else d for d in dims],
+                num,
+                stats,
+            )
+    return tables
+
+
+def _indicator_tables(
+    cases: pl.DataFrame,
+    care_days: pl.DataFrame,
+    admissions: pl.DataFrame,
+    onlac: pl.DataFrame,
+    kw: Mapping[str, object],
+    onlac_ages: tuple[int, int],
+    onlac_min_days_in_care: int,
+) -> dict[str, Spec]:
+    rate = ("rate", "ci_low", "ci_high")
     return {
         "indicator1_no_recurrence_investigation": (
             no_recurrence(cases, "investigation", **kw).drop("case_kind"),  # type: ignore[arg-type]

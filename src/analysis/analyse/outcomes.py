@@ -241,9 +241,16 @@ VIEWS: dict[str, tuple[str, ...]] = {
     "by_board": ("board_id", "ever_in_care"),
     "by_society": ("society_id", "care_status"),  # child-welfare-involved rows only
 }
+# ... and the coarser geographies, when the rows carry them (analysis.analyse.Places.tag): the
+# region of the board, and the group of the society (child-welfare-involved rows only)
+GROUPED_VIEWS: dict[str, tuple[str, ...]] = {
+    "by_region": ("region", "ever_in_care"),
+    "by_society_group": ("society_group", "care_status"),
+}
 RATE_VIEWS: tuple[str, ...] = tuple(VIEWS)
 MEAN_VIEWS: tuple[str, ...] = ("by_care_status", "by_grade", "by_board", "by_society")
 EQAO_VIEWS: tuple[str, ...] = ("by_care_status", "by_ever_in_care", "by_board", "by_society")
+_ALL_VIEWS = {**VIEWS, **GROUPED_VIEWS}
 RATE_STATS: tuple[str, ...] = ("rate", "ci_low", "ci_high")
 MEAN_STATS: tuple[str, ...] = ("mean", "ci_low", "ci_high")
 
@@ -253,19 +260,25 @@ Spec = tuple[pl.DataFrame, list[str], str | None, tuple[str, ...]]
 
 def _in_view(frame: pl.DataFrame, view: str) -> pl.DataFrame:
     """The rows a view describes (society views: the rows with a society)."""
-    return frame.filter(pl.col("society_id").is_not_null()) if view == "by_society" else frame
+    society = view in ("by_society", "by_society_group")
+    return frame.filter(pl.col("society_id").is_not_null()) if society else frame
 
 
-def student_year_tables(sy: pl.DataFrame) -> dict[str, Spec]:
+def _views(base: Sequence[str], grouped: bool) -> tuple[str, ...]:
+    return (*base, *GROUPED_VIEWS) if grouped else tuple(base)
+
+
+def student_year_tables(sy: pl.DataFrame, *, grouped: bool = False) -> dict[str, Spec]:
     """``outcomes_<view>`` (binary outcomes, rates) and ``means_<view>`` (attendance rate and
-    credits, means) of ``student_year_outcomes`` rows, by school year and :data:`VIEWS`."""
+    credits, means) of ``student_year_outcomes`` rows, by school year and :data:`VIEWS` (and
+    :data:`GROUPED_VIEWS` with ``grouped``)."""
     out: dict[str, Spec] = {}
-    for view in RATE_VIEWS:
-        frame, by = _in_view(sy, view), ["school_year", *VIEWS[view]]
+    for view in _views(RATE_VIEWS, grouped):
+        frame, by = _in_view(sy, view), ["school_year", *_ALL_VIEWS[view]]
         table = pl.concat([rate_table(frame, o, by) for o in BINARY_OUTCOMES if o in frame.columns])
         out[f"outcomes_{view}"] = (table, ["outcome", *by], "events", RATE_STATS)
-    for view in MEAN_VIEWS:
-        frame, by = _in_view(sy, view), ["school_year", *VIEWS[view]]
+    for view in _views(MEAN_VIEWS, grouped):
+        frame, by = _in_view(sy, view), ["school_year", *_ALL_VIEWS[view]]
         table = pl.concat([mean_table(frame, o, by) for o in MEAN_OUTCOMES])
         out[f"means_{view}"] = (table, ["outcome", *by], None, MEAN_STATS)
     return out
@@ -277,16 +290,18 @@ def eqao_tables(
     school_years: Sequence[str],
     no_eqao_years: Sequence[str],
     baseline_break: str,
+    grouped: bool = False,
 ) -> dict[str, Spec]:
-    """``eqao_<view>``: :func:`eqao_trend` of ``eqao_with_care`` rows by :data:`EQAO_VIEWS`."""
+    """``eqao_<view>``: :func:`eqao_trend` of ``eqao_with_care`` rows by :data:`EQAO_VIEWS`
+    (and :data:`GROUPED_VIEWS` with ``grouped``)."""
     kw: dict[str, Any] = {
         "school_years": school_years,
         "no_eqao_years": no_eqao_years,
         "baseline_break": baseline_break,
     }
     out: dict[str, Spec] = {}
-    for view in EQAO_VIEWS:
-        by = list(VIEWS[view])
+    for view in _views(EQAO_VIEWS, grouped):
+        by = list(_ALL_VIEWS[view])
         table = eqao_trend(_in_view(eq, view), by, **kw)
         out[f"eqao_{view}"] = (table, ["assessment", "school_year", *by], "events", RATE_STATS)
     return out
@@ -325,12 +340,15 @@ def descriptive_tables(
     baseline_break: str,
     frames: tuple[pl.DataFrame, pl.DataFrame] | None = None,
     literacy_waived: Sequence[str] = (),
+    grouped: bool = False,
 ) -> dict[str, Spec]:
     """All descriptive outcome tables, each with the arguments ``Release.protect`` needs.
 
     ``frames``: ``student_year_outcomes(student_years, eqao)`` and
     ``eqao_with_care(eqao, student_years)`` (or wider rows), when already built.
     ``literacy_waived``: the school years whose graduates did not need the literacy requirement.
+    ``grouped``: also by region and group of societies (the rows carry ``region`` and
+    ``society_group``, :meth:`analysis.analyse.Places.tag`).
 
     Returns
     -------
@@ -343,12 +361,13 @@ def descriptive_tables(
     else:
         sy, eq = frames
     return {
-        **student_year_tables(sy),
+        **student_year_tables(sy, grouped=grouped),
         **eqao_tables(
             eq,
             school_years=school_years,
             no_eqao_years=no_eqao_years,
             baseline_break=baseline_break,
+            grouped=grouped,
         ),
         "graduation_by_ever_in_care": graduation_table(
             student_years, eqao, school_years, literacy_waived

@@ -72,7 +72,10 @@ class Structure:
     what its counts count, where that is not people of one population (e.g. case closings):
     two universes' counts of the same cell are compared (differencing) only when they count the
     same kind of unit, since the difference of, say, case closings and survey answers counts
-    nobody.
+    nobody. ``within``: universe -> {dim: {parent dim: {value: parent value}}}, a geography
+    nested in a coarser one (boards in regions, societies in regions and in groups of
+    societies): the cells of a dim's values that map to one parent value add up to the parent's
+    cell, as well as all of them adding up to the cell without either dim.
     """
 
     partitions: tuple[str, ...] = ()
@@ -84,6 +87,9 @@ class Structure:
     sums: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     ratios: Mapping[str, Mapping[str, tuple[str, str]]] = field(default_factory=dict)
     units: Mapping[str, str] = field(default_factory=dict)
+    within: Mapping[str, Mapping[str, Mapping[str, Mapping[Any, Any]]]] = field(
+        default_factory=dict
+    )
 
 
 @dataclass
@@ -381,8 +387,10 @@ def _register(
     pair: tuple[str, str] | None,
     key: Key,
     v: int,
+    within: Mapping[str, Mapping[str, Mapping[Any, Any]]],
 ) -> None:
-    """File ``key``'s variable under each cell it is a member of (one per partition dim)."""
+    """File ``key``'s variable under each cell it is a member of (one per partition dim, and one
+    per coarser geography its value belongs to)."""
     dims = {d for d, _ in key}
     for d in st.partitions:
         if d in dims:
@@ -390,21 +398,40 @@ def _register(
     if pair and pair[0] in dims and pair[1] in dims:
         by = _value(key, pair[0])
         groups.setdefault(_without(key, *pair), {}).setdefault((pair[0], by), []).append(v)
+    for d, parents in within.items():
+        if d not in dims:
+            continue
+        rest, value = _without(key, d), _value(key, d)
+        for parent_dim, of in parents.items():
+            up = of.get(value)
+            if up is None or parent_dim in dims:
+                continue
+            parent = tuple(sorted((*rest, (parent_dim, up)), key=lambda t: t[0]))
+            groups.setdefault(parent, {}).setdefault(f"{d} within {parent_dim}", []).append(v)
 
 
 def _lattice(
     led: Ledger, st: Structure, universe: str, measure: str, known: dict[Key, int]
 ) -> None:
-    """Partition relations of one universe and measure, from the finest cells up."""
+    """Partition relations of one universe and measure, from the finest cells up.
+
+    A cell's rank is its number of dims, plus one for a dim nested in a coarser geography: a
+    board's cell ranks above its region's (same number of dims), which ranks above the
+    province's, so every member is filed before its total is related."""
     pair = st.pairs.get(universe)
+    within = st.within.get(universe, {})
+
+    def rank(k: Key) -> int:
+        return len(k) + sum(d in within for d, _ in k)
+
     groups: dict[Key, dict[Any, list[int]]] = {}  # parent key -> group label -> members
     by_size: dict[int, list[Key]] = {}
     for k in known:
-        by_size.setdefault(len(k), []).append(k)
+        by_size.setdefault(rank(k), []).append(k)
     top = max(by_size) if by_size else 0
     for size in range(top, -1, -1):
-        # parents of this size: every child (a larger key) is registered already
-        for parent in [p for p in groups if len(p) == size]:
+        # parents of this rank: every child (a higher rank) is registered already
+        for parent in [p for p in groups if rank(p) == size]:
             members = groups.pop(parent)
             if parent not in known:
                 value = max(sum(led.vars[m].value for m in ms) for ms in members.values())
@@ -423,7 +450,7 @@ def _lattice(
                 about = f"{universe}: {measure} over {over}"
                 led.margin(known[parent], sorted(set(ms)), "partition", about)
         for k in by_size.get(size, []):
-            _register(groups, st, pair, k, known[k])
+            _register(groups, st, pair, k, known[k], within)
 
 
 def _nested(led: Ledger, st: Structure, cells: dict[tuple[str, str], dict[Key, int]]) -> None:

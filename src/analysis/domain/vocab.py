@@ -12,6 +12,14 @@ PROVINCE = "Ontario"
 REGIONS = ("Toronto", "Central", "East", "Southwest", "North")
 REGION_LETTER = {"Toronto": "M", "Central": "L", "East": "K", "Southwest": "N", "North": "P"}
 REGION_OF_LETTER = {letter: region for region, letter in REGION_LETTER.items()}
+# Groups of societies the sector reports and the open data publish: a society is in one group,
+# Indigenous before faith-based (ANCFSAO's members are the Indigenous societies).
+SOCIETY_GROUPS: tuple[tuple[str, str], ...] = (
+    ("SG1", "indigenous"),
+    ("SG2", "faith_based"),
+    ("SG3", "other"),
+)
+SOCIETY_GROUP_CODES: dict[str, str] = {key: code for code, key in SOCIETY_GROUPS}
 REGION_FR = {
     "Toronto": "Toronto",
     "Central": "Centre",

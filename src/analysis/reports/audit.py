@@ -2,8 +2,9 @@
 
 The render stage runs it on the staging folder once every report (and the methodology page's
 tables) is written, and publishes nothing if a value is exposed; ``analysis audit`` runs it on a
-finished build. Both read the CSVs a reader holds, the provenance the report writer recorded for
-each CSV row (``<data_dir>/audit/printed.json``, never published) and the release's true values
+finished build. Both read what a reader holds (the open data files, and every table each report
+prints, which the build keeps in ``<data_dir>/audit/printed/``), the provenance the report writer
+recorded for each row (``<data_dir>/audit/printed.json``; neither is published) and the release's true values
 (``results/disclosure``), and attack with :func:`analysis.disclosure.attack.audit` in both
 engines. The report goes to ``<data_dir>/audit/audit.json``; its summary to the methodology page
 and the manifest.
@@ -41,14 +42,21 @@ def rule(cfg: Config) -> Rule:
     )
 
 
-def printed_files(reports_root: Path) -> dict[str, str]:
-    """Every CSV download under ``reports_root/data`` (not the symbol notes): name -> text."""
-    data = reports_root / "data"
+def printed_files(docs: Iterable[Path]) -> dict[str, str]:
+    """Every table the saved report documents in ``docs`` print (their ``printed/`` CSVs):
+    name -> text."""
+    from analysis.reports.report import PRINTED_DIR
+
     return {
         p.name: p.read_text(encoding="utf-8")
-        for p in sorted(data.glob("*.csv"))
-        if not p.name.endswith(".notes.csv")
+        for d in docs
+        for p in sorted((Path(d) / PRINTED_DIR).glob("*.csv"))
     }
+
+
+def saved_printed_files(cfg: Config) -> dict[str, str]:
+    """The reports' printed tables as the last build's audit kept them (``analysis audit``)."""
+    return printed_files([folder(cfg)])
 
 
 def read_provenance(paths: Iterable[Path]) -> dict[str, list[str | None]]:
@@ -72,7 +80,7 @@ def run(
     checkout after ``make setup``); an installed package has no ``tools/gconfid``, so there the
     project's exact engine runs alone, with a warning, and the report records G-Confid as not run.
     ``analysis audit`` asks for the engines it is given and fails if one cannot run."""
-    from analysis.analyse import STRUCTURE
+    from analysis.analyse import load_structure
     from analysis.disclosure import gconfid
 
     if engines is None:
@@ -90,7 +98,7 @@ def run(
         release,
         files,
         provenance,
-        STRUCTURE,
+        load_structure(cfg),
         rule(cfg),
         round_base=cfg.privacy.round_base,
         engines=engines,
@@ -99,10 +107,23 @@ def run(
     return report
 
 
-def save(cfg: Config, report: Mapping[str, Any], provenance: Mapping[str, Any]) -> Path:
-    from analysis.io import write_json
+def save(
+    cfg: Config,
+    report: Mapping[str, Any],
+    provenance: Mapping[str, Any],
+    printed: Mapping[str, str] | None = None,
+) -> Path:
+    """Write the audit's report and the provenance it read; with ``printed``, the reports'
+    tables too (``printed/``, replaced whole), so ``analysis audit`` can attack the same
+    release later."""
+    from analysis.io import atomic_dir, write_json
+    from analysis.reports.report import PRINTED_DIR
 
     d = folder(cfg)
+    if printed is not None:
+        with atomic_dir(d / PRINTED_DIR, record=False) as tmp:
+            for name, text in sorted(printed.items()):
+                (tmp / name).write_text(text, encoding="utf-8", newline="")
     write_json(dict(provenance), d / PRINTED_FILE)
     return write_json(dict(report), d / AUDIT_FILE)
 

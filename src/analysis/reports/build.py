@@ -337,7 +337,7 @@ def run_job(job: Job, cache_dir: Path, key: str, shared_kernel: bool = True) -> 
                 "title": rendered.title,
                 "html": rendered.html.name,
                 "pdf": rendered.pdf.name if rendered.pdf else None,
-                "csvs": [f"data/{c.name}" for c in rendered.csvs],
+                "data_files": rendered.data_files,
                 "params": job.params,
             }
             write_json(entry, tmp / "entry.json")
@@ -390,6 +390,7 @@ def run(
     from analysis.reports import audit, opendata, site
     from analysis.reports.render import RenderedReport, render_site
     from analysis.reports.report import PROVENANCE_DIR
+    from analysis.reports.sections import open_data_rows
 
     jobs = report_jobs(cfg, kinds=kinds)
     if cfg.reports.only:
@@ -422,7 +423,7 @@ def run(
                     title=entry["title"],
                     html=tmp / entry["html"],
                     pdf=tmp / entry["pdf"] if entry["pdf"] else None,
-                    csvs=[tmp / c for c in entry["csvs"]],
+                    data_files=entry["data_files"],
                 )
             )
         meths = {lang: site.methodology(cfg, lang) for lang in cfg.reports.languages}
@@ -430,25 +431,30 @@ def run(
         # reports), then its catalogue and table tool
         published = opendata.publish(cfg, tmp)
         screening = published.screening
-        # The audit of everything a reader will hold (every CSV, the methodology page's and the
-        # open data too), before anything is published: an exposed value fails the build and
-        # the staging folder is discarded, so the previous reports stay.
-        files = audit.printed_files(tmp)
-        prov_files = [
-            cache / k / "_docs" / PROVENANCE_DIR / f"{e['slug']}.json"
-            for k, e in zip(keys, entries, strict=True)
-        ]
-        provenance = audit.read_provenance(p for p in prov_files if p.exists())
+        # The audit of everything a reader will hold (every table each report and the
+        # methodology page print, and the open data), before anything is published: an exposed
+        # value fails the build and the staging folder is discarded, so the previous reports
+        # stay.
+        docs = [cache / k / "_docs" for k in keys]
+        files = audit.printed_files(docs)
+        provenance = audit.read_provenance(
+            p
+            for d, e in zip(docs, entries, strict=True)
+            if (p := d / PROVENANCE_DIR / f"{e['slug']}.json").exists()
+        )
         for m in meths.values():
             files.update(m.csv_files())
             provenance.update(m.provenance)
+        printed = dict(files)  # the reports' tables, kept for `analysis audit`
         files.update(published.files)
         provenance.update(published.provenance)
         report = audit.run(cfg, files, provenance, engines=cfg.privacy.audit_engines)
-        audit.save(cfg, report, provenance)
+        audit.save(cfg, report, provenance, printed)
         audit.gate(report)
+        rows = open_data_rows(cfg)
         for lang, meth in meths.items():
             site.audit_section(meth, report["summary"], cfg)
+            meth.attach_data_files(rows)
             render_site(tmp, rendered, meth, lang=lang, data_links=opendata.site_links(lang))
         shutil.rmtree(tmp / "_docs", ignore_errors=True)  # intermediate documents, not published
         bench = cfg.paths.reports_dir / "bench"

@@ -18,7 +18,6 @@ import datetime as dt
 import html
 import json
 import re
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -60,7 +59,7 @@ class RenderedReport:
     title: str
     html: Path
     pdf: Path | None
-    csvs: list[Path] = field(default_factory=list)
+    data_files: list[str] = field(default_factory=list)  # open data files (names, no suffix)
 
 
 @lru_cache(maxsize=1)
@@ -207,15 +206,17 @@ def report_html(
     downloads: list[tuple[str, str]] = []
     if pdf_name:
         downloads.append((pdf_name, tr("ui.download_pdf")))
-    for b in doc["blocks"]:
-        if b["type"] in ("table", "chart") and b.get("csv"):
-            cap = b["model"]["caption"]
-            downloads.append((f"data/{b['csv']}", tr("ui.download_csv", caption=cap)))
-    if downloads[1 if pdf_name else 0 :]:
-        first_csv = next(b["csv"] for b in doc["blocks"] if b.get("csv"))
+    # the data behind the report: the open data files its tables and charts are rows of, the
+    # catalogue (what each column means) and the table tool
+    from analysis.reports.opendata import FOLDER, site_links
+
+    for name in doc.get("data_files", []):
+        title = tr(f"open.ds.{name}.title")
         downloads.append(
-            (f"data/{first_csv.replace('.csv', '.notes.csv')}", tr("ui.download_notes"))
+            ((FOLDER / f"{name}.csv").as_posix(), tr("ui.download_open_data", title=title))
         )
+    if doc.get("data_files"):
+        downloads += site_links(lang)
     alternate = f"{doc['alternate']}.html" if doc.get("alternate") else None
     page = _page(
         lang=lang,
@@ -304,26 +305,14 @@ def render_report(
 ) -> RenderedReport:
     """Render a saved :class:`~analysis.reports.report.Report` into ``out_dir``.
 
-    Writes ``<slug>.html``, ``<slug>.pdf`` (unless ``pdf=False``) and copies the report's CSV
-    downloads to ``out_dir/data/`` when the document was saved elsewhere.
+    Writes ``<slug>.html`` and ``<slug>.pdf`` (unless ``pdf=False``). The page links the open
+    data files its tables are rows of (``data/open/``, written by the build beside the reports).
     """
     src = Path(doc_json_path)
     doc = load(src)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     slug = doc["slug"]
-    csvs: list[Path] = []
-    data_out = out / "data"
-    for name in doc.get("csvs", []):
-        for fname in (name, name.replace(".csv", ".notes.csv")):
-            s = src.parent / "data" / fname
-            d = data_out / fname
-            if not s.exists():
-                raise RenderError(f"{src}: CSV download {fname} is missing")
-            if s.resolve() != d.resolve():
-                data_out.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(s, d)
-            csvs.append(d)
     pdf_path = out / f"{slug}.pdf" if pdf else None
     if pdf_path is not None:
         pdf_path.write_bytes(report_pdf(doc))
@@ -338,7 +327,7 @@ def render_report(
         title=doc["title"],
         html=html_path,
         pdf=pdf_path,
-        csvs=[c for c in csvs if not c.name.endswith(".notes.csv")],
+        data_files=list(doc.get("data_files", [])),
     )
 
 
@@ -361,7 +350,7 @@ def render_site(
     lang: str = "en",
     data_links: Sequence[tuple[str, str]] = (),
 ) -> Path:
-    """Write ``reports_dir/index.html``: every report grouped by audience, with HTML, PDF and CSV
+    """Write ``reports_dir/index.html``: every report grouped by audience, with HTML and PDF
     links, and a link to the methodology page (rendered here from ``methodology``: a
     :class:`Report`, a saved document, or ``None`` for :func:`default_methodology`).
     ``data_links`` (``(href, text)``): the open data pages, listed under their own heading.
@@ -409,9 +398,6 @@ def render_site(
             ]
             if e.pdf is not None:
                 links.append(f'<a href="{esc(rel(e.pdf))}">{esc(tr("ui.format_pdf"))}</a>')
-            for k, c in enumerate(e.csvs, 1):
-                label = tr("ui.format_csv") + (f" {k}" if len(e.csvs) > 1 else "")
-                links.append(f'<a href="{esc(rel(c))}">{esc(label)}</a>')
             parts.append(
                 f'<tr><th scope="row"><a href="{esc(rel(e.html))}" lang="{e.lang}-CA">{esc(e.title)}</a></th>'
                 f"<td>{esc(tr(f'ui.language_{e.lang}'))}</td><td>{' · '.join(links)}</td></tr>"

@@ -1,4 +1,4 @@
-"""A small document model that report notebooks fill, saved as JSON plus CSV downloads.
+"""A small document model that report notebooks fill, saved as JSON with the tables it prints.
 
 A notebook builds a :class:`Report`, adds headings, catalogue text, tables and charts, and saves it;
 :func:`analysis.reports.render.render_report` turns the saved JSON into HTML and a tagged PDF.
@@ -28,10 +28,11 @@ from typing import Any
 from analysis.disclosure import PROVENANCE, Protected
 from analysis.reports.charts import ChartModel, build_chart
 from analysis.reports.i18n import Translator, check_lang, fmt_in_ten, fmt_number, fmt_percent
-from analysis.reports.tables import csv_text, notes_text, require_protected, slugify, table_model
+from analysis.reports.tables import csv_text, require_protected, slugify, table_model
 
 DOC_FORMAT = "analysis-report/1"
 PROVENANCE_DIR = "provenance"
+PRINTED_DIR = "printed"  # beside a saved document: the tables it prints, as CSV (the audit's)
 KINDS: tuple[str, ...] = ("ministry", "board", "society", "sector", "youth", "methodology")
 AUDIENCES: tuple[str, ...] = ("ministry", "board", "society", "sector", "youth", "public")
 
@@ -87,7 +88,7 @@ class Report:
         self.alternate = alternate
         self.meta: dict[str, Any] = dict(meta or {})
         self.blocks: list[dict[str, Any]] = []
-        self._csvs: dict[str, tuple[str, str]] = {}
+        self._csvs: dict[str, str] = {}  # the tables printed, as CSV (for the audit)
         # CSV name -> the release row of each of its rows (for the audit; never published)
         self.provenance: dict[str, list[str | None]] = {}
         self._ids: set[str] = set()
@@ -338,9 +339,9 @@ class Report:
     def _add_csv(self, p: Protected, columns: Sequence[str] | None) -> str:
         name = f"{self.slug}-{slugify(p.name)}.csv"
         text = csv_text(p, columns=columns)
-        if name in self._csvs and self._csvs[name][0] != text:
+        if name in self._csvs and self._csvs[name] != text:
             name = f"{self.slug}-{slugify(p.name)}-{len(self._csvs) + 1}.csv"
-        self._csvs[name] = (text, notes_text(self.lang, name, p.notes))
+        self._csvs[name] = text
         rows = p.df[PROVENANCE].to_list() if PROVENANCE in p.df.columns else [None] * p.df.height
         self.provenance[name] = rows
         return name
@@ -374,6 +375,29 @@ class Report:
                     "show as a table or chart (its numbers would not be in the CSV downloads)"
                 )
 
+    def attach_data_files(self, files_of_row: Mapping[str, Sequence[str]]) -> Report:
+        """Name, on each table and chart, the open data files its rows are printed in
+        (``files_of_row``: release row -> file names,
+        :func:`analysis.reports.opendata.datasets.row_files`). The page links those files (its
+        downloads), not a CSV of each chart: every number of a chart is a row of a file."""
+        for b in self.blocks:
+            if b["type"] not in ("table", "chart") or not b.get("csv"):
+                continue
+            names: list[str] = []
+            for row in self.provenance.get(b["csv"], []):
+                for name in files_of_row.get(row or "", ()):
+                    if name not in names:
+                        names.append(name)
+            b["data_files"] = names
+        return self
+
+    def data_files(self) -> list[str]:
+        """The open data files the report's tables and charts are in, in page order."""
+        out: list[str] = []
+        for b in self.blocks:
+            out += [n for n in b.get("data_files", ()) if n not in out]
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON document."""
         return {
@@ -387,33 +411,34 @@ class Report:
             "alternate": self.alternate,
             "meta": self.meta,
             "blocks": self.blocks,
-            "csvs": sorted(self._csvs),
+            "printed": sorted(self._csvs),  # the audit's CSVs of its tables (not published)
+            "data_files": self.data_files(),
         }
 
     def csv_files(self) -> dict[str, str]:
-        """The report's CSV downloads: file name -> text."""
-        return {name: text for name, (text, _) in self._csvs.items()}
+        """The tables the report prints, as CSV (the audit reads them; not published): file
+        name -> text."""
+        return dict(self._csvs)
 
     def save(self, out_dir: Path | str) -> Path:
-        """Write ``<out_dir>/<slug>.json`` and ``<out_dir>/data/<csv>`` (+ ``.notes.csv``), and
-        ``<out_dir>/provenance/<slug>.json`` (the release row of each CSV row, for the audit).
+        """Write ``<out_dir>/<slug>.json``, ``<out_dir>/printed/<csv>`` (each table the report
+        prints, for the audit) and ``<out_dir>/provenance/<slug>.json`` (the release row of each
+        of their rows). None of these is published: a reader downloads the open data files
+        (:meth:`attach_data_files`).
 
         Returns the path of the JSON document. Same content, same bytes.
         """
         self.check_sources()
         out = Path(out_dir)
-        data = out / "data"
+        data = out / PRINTED_DIR
         data.mkdir(parents=True, exist_ok=True)
         prov = out / PROVENANCE_DIR
         prov.mkdir(parents=True, exist_ok=True)
         (prov / f"{self.slug}.json").write_text(
             json.dumps(self.provenance, sort_keys=True) + "\n", encoding="utf-8"
         )
-        for name, (text, notes) in sorted(self._csvs.items()):
+        for name, text in sorted(self._csvs.items()):
             (data / name).write_text(text, encoding="utf-8", newline="")
-            (data / name.replace(".csv", ".notes.csv")).write_text(
-                notes, encoding="utf-8", newline=""
-            )
         path = out / f"{self.slug}.json"
         path.write_text(
             json.dumps(self.to_dict(), indent=1, sort_keys=True, ensure_ascii=False) + "\n",

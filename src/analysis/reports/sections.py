@@ -10,6 +10,7 @@ alt text says so.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -2019,8 +2020,24 @@ def open_results(cfg: Config) -> dict[str, Protected]:
     return load_results(cfg)
 
 
+def open_data_rows(cfg: Config) -> dict[str, tuple[str, ...]]:
+    """The open data files each release row is printed in (read once per release)."""
+    index = cfg.paths.results / "index.json"
+    return _open_data_rows(str(cfg.paths.results), index.stat().st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=2)
+def _open_data_rows(results: str, _stamp: int) -> dict[str, tuple[str, ...]]:
+    from analysis.analyse import load_results_from
+    from analysis.reports.opendata.datasets import row_files
+
+    return row_files(load_results_from(Path(results)))
+
+
 def save(r: Report, out_dir: str | Path | None, cfg: Config) -> Path:
-    """Save the report document where the render stage (or an analyst) wants it."""
+    """Save the report document where the render stage (or an analyst) wants it, each table
+    naming the open data files its rows are in."""
+    r.attach_data_files(open_data_rows(cfg))
     return r.save(Path(out_dir) if out_dir else cfg.paths.reports_dir / "_docs")
 
 

@@ -18,9 +18,11 @@ nothing is recomputed from the analytic data. What this module does to those cel
 
 Geography: a table by board or by society gives ``School board`` / ``Children's aid society``
 rows (with the region they belong to); a provincial table (or a society table's ``Total`` rows)
-gives ``Provincial`` rows. The release publishes no table by region or by group of societies
-(:data:`SOCIETY_GROUPS`): those levels are defined here, listed in the catalogue, and hold no rows
-until the analyse stage publishes such tables.
+gives ``Provincial`` rows; a table by region gives ``Regional`` rows (for school outcomes, the
+region of the student's board; for the indicators, of the society) and a table by group of
+societies (:data:`SOCIETY_GROUPS`) gives ``Society group`` rows. The release protects those
+tables with the others, knowing that boards and societies nest in them
+(:attr:`analysis.disclosure.Structure.within`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from typing import Any
 import polars as pl
 
 from analysis.disclosure import PROVENANCE, Protected
+from analysis.domain import vocab
 from analysis.domain.vocab import GRADES
 from analysis.reports.i18n import Translator
 from analysis.reports.opendata import standard as std
@@ -45,11 +48,7 @@ SYMBOL_SUFFIX = "__symbol"
 TOPICS: tuple[str, ...] = ("school", "eqao", "gaps", "indicators", "linkage")
 
 # Groupings of societies, from the reference table's flags (analytic/societies.parquet).
-SOCIETY_GROUPS: tuple[tuple[str, str], ...] = (
-    ("SG1", "indigenous"),
-    ("SG2", "faith_based"),
-    ("SG3", "other"),
-)
+SOCIETY_GROUPS = vocab.SOCIETY_GROUPS
 
 
 @dataclass(frozen=True)
@@ -206,8 +205,9 @@ REPEATS = "=repeats-published-cells"
 def _placement_total(df: pl.DataFrame) -> pl.DataFrame:
     """Indicator 3 with an "all placement types" row per year and society: children (``n``) and
     days of care (``total_days``) as the placement rows publish them (the value any row shows;
-    ``c`` when none does), events = children, and 100% of days."""
-    keys = ["fiscal_year", "society_id"]
+    ``c`` when none does), events = children, and 100% of days (the same by region or group)."""
+    place = next(c for c in ("society_id", "region", "society_group") if c in df.columns)
+    keys = ["fiscal_year", place]
 
     def shown(col: str) -> list[pl.Expr]:
         sym = pl.col(col + SYMBOL_SUFFIX)
@@ -384,9 +384,17 @@ _MODEL_INDICATORS = (
 )
 
 # ---------------------------------------------------------------- the files
-P, B, S = std.PROVINCIAL, std.BOARD, std.SOCIETY
+P, B, S, R, G = std.PROVINCIAL, std.BOARD, std.SOCIETY, std.REGIONAL, std.SOCIETY_GROUP
 _PROV = pl.col("society_id") == TOTAL
 _SOCS = pl.col("society_id") != TOTAL
+# an indicator's tables: by society (with Ontario's rows), by region and by group of societies
+# (their Ontario rows are the society table's: not printed twice)
+_SOCIETY_LEVELS: tuple[tuple[str, Level, str | None, pl.Expr], ...] = (
+    ("", P, None, _PROV),
+    ("", S, "society_id", _SOCS),
+    ("_by_region", R, "region", pl.col("region") != TOTAL),
+    ("_by_society_group", G, "society_group", pl.col("society_group") != TOTAL),
+)
 
 
 def _linkage_parts(table: str) -> tuple[Part, ...]:
@@ -471,6 +479,20 @@ SPECS: tuple[Spec, ...] = (
                 "society_id",
                 {"outcome": "outcome", "care_status": "care_status"},
             ),
+            Part(
+                "outcomes_by_region",
+                R,
+                "school_year",
+                "region",
+                {"outcome": "outcome", "ever_in_care": "ever_in_care"},
+            ),
+            Part(
+                "outcomes_by_society_group",
+                G,
+                "school_year",
+                "society_group",
+                {"outcome": "outcome", "care_status": "care_status"},
+            ),
         ),
     ),
     Spec(
@@ -491,6 +513,8 @@ SPECS: tuple[Spec, ...] = (
                 ("means_by_grade", P, None, {"grade": "grade", "care_status": "care_status"}),
                 ("means_by_board", B, "board_id", {"ever_in_care": "ever_in_care"}),
                 ("means_by_society", S, "society_id", {"care_status": "care_status"}),
+                ("means_by_region", R, "region", {"ever_in_care": "ever_in_care"}),
+                ("means_by_society_group", G, "society_group", {"care_status": "care_status"}),
             )
         ),
     ),
@@ -512,6 +536,8 @@ SPECS: tuple[Spec, ...] = (
                 ("means_by_grade", P, None, {"grade": "grade", "care_status": "care_status"}),
                 ("means_by_board", B, "board_id", {"ever_in_care": "ever_in_care"}),
                 ("means_by_society", S, "society_id", {"care_status": "care_status"}),
+                ("means_by_region", R, "region", {"ever_in_care": "ever_in_care"}),
+                ("means_by_society_group", G, "society_group", {"care_status": "care_status"}),
             )
         ),
     ),
@@ -564,6 +590,20 @@ SPECS: tuple[Spec, ...] = (
                 S,
                 "school_year",
                 "society_id",
+                {"assessment": "assessment", "care_status": "care_status"},
+            ),
+            Part(
+                "eqao_by_region",
+                R,
+                "school_year",
+                "region",
+                {"assessment": "assessment", "ever_in_care": "ever_in_care"},
+            ),
+            Part(
+                "eqao_by_society_group",
+                G,
+                "school_year",
+                "society_group",
                 {"assessment": "assessment", "care_status": "care_status"},
             ),
         ),
@@ -674,12 +714,12 @@ SPECS: tuple[Spec, ...] = (
         (F_CASE,),
         _rate_indicators("cases_count", "cases_no_recurrence_count", "no_recurrence_percent"),
         tuple(
-            Part(t, lv, "fiscal_year", loc, {"case_type": "=" + kind}, where=w)
+            Part(t + sfx, lv, "fiscal_year", loc, {"case_type": "=" + kind}, where=w)
             for t, kind in (
                 ("indicator1_no_recurrence_investigation", "investigation"),
                 ("indicator2_no_recurrence_ongoing", "ongoing_protection"),
             )
-            for lv, loc, w in ((P, None, _PROV), (S, "society_id", _SOCS))
+            for sfx, lv, loc, w in _SOCIETY_LEVELS
         ),
     ),
     Spec(
@@ -695,7 +735,7 @@ SPECS: tuple[Spec, ...] = (
         ),
         tuple(
             Part(
-                "indicator3_days_by_placement",
+                "indicator3_days_by_placement" + sfx,
                 lv,
                 "fiscal_year",
                 loc,
@@ -703,7 +743,7 @@ SPECS: tuple[Spec, ...] = (
                 where=w,
                 prepare=_placement_total,
             )
-            for lv, loc, w in ((P, None, _PROV), (S, "society_id", _SOCS))
+            for sfx, lv, loc, w in _SOCIETY_LEVELS
         ),
     ),
     Spec(
@@ -716,14 +756,14 @@ SPECS: tuple[Spec, ...] = (
         ),
         tuple(
             Part(
-                "indicator4_exits",
+                "indicator4_exits" + sfx,
                 lv,
                 "admission_fiscal_year",
                 loc,
                 {"months_since_admission": "months"},
                 where=w,
             )
-            for lv, loc, w in ((P, None, _PROV), (S, "society_id", _SOCS))
+            for sfx, lv, loc, w in _SOCIETY_LEVELS
         ),
     ),
     Spec(
@@ -738,8 +778,8 @@ SPECS: tuple[Spec, ...] = (
             Indicator("relationship_score_upper_ci", "ci_high", "", 2),
         ),
         tuple(
-            Part("indicator5_caregiver_relationship", lv, "fiscal_year", loc, where=w)
-            for lv, loc, w in ((P, None, _PROV), (S, "society_id", _SOCS))
+            Part("indicator5_caregiver_relationship" + sfx, lv, "fiscal_year", loc, where=w)
+            for sfx, lv, loc, w in _SOCIETY_LEVELS
         ),
     ),
     Spec(
@@ -807,7 +847,25 @@ class Places:
     societies: pl.DataFrame  # society_id, society_name, region, indigenous, faith_based
 
     def of(self, level: Level) -> pl.DataFrame:
-        """``location``, ``<level>_code``, ``<level>_name``, ``region_code``, ``region_name``."""
+        """``location`` and the columns a level's rows complete: ``<level>_code``,
+        ``<level>_name`` (and ``region_code``, ``region_name`` for a board or a society)."""
+        if level is std.REGIONAL:
+            return pl.DataFrame(
+                {
+                    "location": list(std.REGION_CODES),
+                    "region_code": list(std.REGION_CODES.values()),
+                    "region_name": list(std.REGION_CODES),
+                }
+            ).sort("location")
+        if level is std.SOCIETY_GROUP:
+            en = Translator("en")
+            return pl.DataFrame(
+                {
+                    "location": [c for c, _ in SOCIETY_GROUPS],
+                    level.code: [c for c, _ in SOCIETY_GROUPS],
+                    level.name_col: [en(f"open.group.{k}") for _, k in SOCIETY_GROUPS],
+                }
+            )
         if level is std.BOARD:
             src, code, name = self.boards, "board_id", "board_name"
         elif level is std.SOCIETY:
@@ -829,13 +887,46 @@ class Places:
         s = self.societies
         member = {
             "indigenous": s.filter(pl.col("indigenous")),
-            "faith_based": s.filter(pl.col("faith_based")),
+            "faith_based": s.filter(~pl.col("indigenous") & pl.col("faith_based")),
             "other": s.filter(~pl.col("indigenous") & ~pl.col("faith_based")),
         }
         return [
             {"code": code, "key": key, "societies": sorted(member[key]["society_id"].to_list())}
             for code, key in SOCIETY_GROUPS
         ]
+
+
+def _named(df: pl.DataFrame, part: Part) -> pl.DataFrame:
+    """The rows of a part with a place and every filter level named.
+
+    A value the de-identification withheld (k-anonymity: a null board or grade) is no place and
+    no filter level: like the reports, the files publish the named ones only (those students are
+    in the rows without that breakdown)."""
+    withheld = [part.location] if part.location is not None else []
+    withheld += [c for c in part.filters.values() if not c.startswith("=")]
+    withheld = [c for c in withheld if c in df.columns]
+    if withheld:
+        df = df.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in withheld]))
+    return df
+
+
+# ---------------------------------------------------------------- where a row is published
+def row_files(results: Mapping[str, Protected]) -> dict[str, tuple[str, ...]]:
+    """The open data files each release row is printed in: ``"table:i"`` -> file names (in
+    :data:`SPECS` order). A report's table names the files its rows are in (``data_files``),
+    so a reader finds every number of a chart in the open data."""
+    out: dict[str, list[str]] = {}
+    for spec in SPECS:
+        for part in spec.parts:
+            p = results.get(part.table)
+            if p is None or PROVENANCE not in p.df.columns:
+                continue
+            df = _named(p.df if part.where is None else p.df.filter(part.where), part)
+            for rid in df[PROVENANCE].drop_nulls().to_list():
+                names = out.setdefault(rid, [])
+                if spec.name not in names:
+                    names.append(spec.name)
+    return {k: tuple(v) for k, v in out.items()}
 
 
 # ---------------------------------------------------------------- building
@@ -848,14 +939,7 @@ def _part_frame(p: Protected, part: Part, spec: Spec, pooled_period: str) -> pl.
         df = df.filter(part.where)
     if part.prepare is not None:
         df = part.prepare(df)
-    # a value the de-identification withheld (k-anonymity: a null board or grade) is no place
-    # and no filter level: like the reports, the files publish the named ones only (those
-    # students are in the rows without that breakdown)
-    withheld = [part.location] if part.location is not None else []
-    withheld += [c for c in part.filters.values() if not c.startswith("=")]
-    withheld = [c for c in withheld if c in df.columns]
-    if withheld:
-        df = df.filter(pl.all_horizontal([pl.col(c).is_not_null() for c in withheld]))
+    df = _named(df, part)
     n = df.height
     cols: dict[str, list[str]] = {}
     if part.time is None:
@@ -892,7 +976,7 @@ def _complete(frame: pl.DataFrame, spec: Spec, places: Places) -> pl.DataFrame:
         rows = frame.filter(pl.col("geographic_level") == level.name)
         if rows.height == 0:
             continue
-        if level in (std.BOARD, std.SOCIETY):
+        if level is not std.PROVINCIAL:
             locs = places.of(level).select("location")
             unknown = set(rows["location"].unique().to_list()) - set(locs["location"].to_list())
             if unknown:
@@ -958,11 +1042,11 @@ def build(
     # geography columns
     levels = [lv for lv in std.GEOGRAPHIC_LEVELS if lv.name in set(frame["geographic_level"])]
     geo = ["province_code", "province_name"]
-    if any(lv.parents for lv in levels):
+    if any(lv.parents or lv is std.REGIONAL for lv in levels):
         geo += ["region_code", "region_name"]
     for lv in levels:
         if lv is not std.PROVINCIAL:
-            geo += [lv.code, lv.name_col]
+            geo += [c for c in (lv.code, lv.name_col) if c not in geo]
     by_level = []
     for lv in levels:
         rows = frame.filter(pl.col("geographic_level") == lv.name)

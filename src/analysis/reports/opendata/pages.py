@@ -224,7 +224,7 @@ def catalogue_html(index: dict[str, Any], lang: str) -> str:
     parts += [
         f'<h2 id="geographies">{_esc(tr("open.catalogue.geo_heading"))}</h2>',
         f"<p>{_esc(tr('open.catalogue.geo_published'))}</p>",
-        f"<p>{_esc(tr('open.catalogue.geo_unpublished'))}</p>",
+        f"<p>{_esc(tr('open.catalogue.geo_levels'))}</p>",
     ]
     cap = tr("open.catalogue.regions_caption")
     head = "".join(

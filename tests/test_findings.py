@@ -1,5 +1,5 @@
-"""The generated sentences of the built reports: every number is in the report's CSV downloads,
-and the words follow the numbers when a gap is reversed.
+"""The generated sentences of the built reports: every number is in a table the report prints
+(as the build's audit recorded them), and the words follow the numbers when a gap is reversed.
 
 Both tests read the rendered pages: generated sentences are ``<p class="finding">`` paragraphs and
 ``<li class="tile">`` headline tiles.
@@ -24,7 +24,6 @@ pytestmark = pytest.mark.slow
 
 _FINDING = re.compile(r'<p class="finding">(.*?)</p>', re.S)
 _TILE = re.compile(r'<li class="tile[^"]*">(.*?)</li>', re.S)
-_CSV = re.compile(r'href="(data/[^"]+?(?<!\.notes)\.csv)"')
 _YEAR = re.compile(r"\b(\d{4})[-–](\d{2}|\d{4})\b")
 _NUMBER = {
     "en": re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"),
@@ -122,11 +121,21 @@ def _names(cfg) -> tuple[str, ...]:  # type: ignore[no-untyped-def]
     return tuple(sorted(set(names), key=len, reverse=True))
 
 
-def check_page(page_path: Path, names: tuple[str, ...]) -> tuple[int, list[str]]:
-    """(numbers checked, problems) for one rendered report."""
+def printed_dir(cfg) -> Path:  # type: ignore[no-untyped-def]
+    """The tables each report prints, as the build's audit kept them (one CSV per table)."""
+    from analysis.reports import audit
+    from analysis.reports.report import PRINTED_DIR
+
+    return audit.folder(cfg) / PRINTED_DIR
+
+
+def check_page(page_path: Path, names: tuple[str, ...], printed: Path) -> tuple[int, list[str]]:
+    """(numbers checked, problems) for one rendered report: its sentences against the tables it
+    prints (``printed/<slug>-<table>.csv``)."""
     page = page_path.read_text(encoding="utf-8")
     lang = re.search(r'<html lang="(\w\w)', page).group(1)  # type: ignore[union-attr]
-    csvs = [page_path.parent / h for h in _CSV.findall(page)]
+    csvs = sorted(printed.glob(f"{page_path.stem}-*.csv"))
+    assert csvs, page_path.name
     raw, vals = csv_values(csvs)
     problems, checked = [], 0
     for sentence in generated_sentences(page):
@@ -143,7 +152,7 @@ def check_page(page_path: Path, names: tuple[str, ...]) -> tuple[int, list[str]]
     return checked, problems
 
 
-def test_every_number_in_generated_sentences_is_in_the_reports_csvs(tiny_build) -> None:  # type: ignore[no-untyped-def]
+def test_every_number_in_generated_sentences_is_in_the_tables_the_report_prints(tiny_build) -> None:  # type: ignore[no-untyped-def]
     root = tiny_build.paths.reports_dir
     names = _names(tiny_build)
     pages = sorted(
@@ -154,7 +163,7 @@ def test_every_number_in_generated_sentences_is_in_the_reports_csvs(tiny_build) 
     assert len(pages) > 120
     total, problems = 0, []
     for p in pages:
-        n, bad = check_page(p, names)
+        n, bad = check_page(p, names, printed_dir(tiny_build))
         total += n
         problems += bad
     assert total > 1000  # the check saw the numbers
@@ -162,14 +171,16 @@ def test_every_number_in_generated_sentences_is_in_the_reports_csvs(tiny_build) 
 
 
 def test_the_number_check_can_fail(tiny_build, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """A number that is in no CSV is reported: the check above is not vacuous."""
+    """A number that is in no table the report prints is reported: the check above is not
+    vacuous."""
     root = tiny_build.paths.reports_dir
     page = (root / "ministry-en.html").read_text(encoding="utf-8")
     assert '<p class="finding">' in page
     bad = page.replace('<p class="finding">', '<p class="finding">987.6 points. ', 1)
-    (tmp_path / "data").symlink_to(root / "data")
     (tmp_path / "ministry-en.html").write_text(bad, encoding="utf-8")
-    _, problems = check_page(tmp_path / "ministry-en.html", _names(tiny_build))
+    _, problems = check_page(
+        tmp_path / "ministry-en.html", _names(tiny_build), printed_dir(tiny_build)
+    )
     assert any("987.6" in p for p in problems)
 
 

@@ -368,9 +368,16 @@ class Places:
             .otherwise(pl.lit(SOCIETY_GROUP_CODES["other"]))
         )
         socs = socs.with_columns(group.alias("society_group"))
+
+        def named(df: pl.DataFrame, key: str) -> dict[str, str]:
+            # a region the extract does not know ("unknown") is no region: those rows are in
+            # Ontario's, not in a region's
+            df = df.filter(pl.col("region").is_in(list(REGIONS)))
+            return dict(zip(df[key], df["region"], strict=True))
+
         return cls(
-            board_region=dict(zip(boards["board_id"], boards["region"], strict=True)),
-            society_region=dict(zip(socs["society_id"], socs["region"], strict=True)),
+            board_region=named(boards, "board_id"),
+            society_region=named(socs, "society_id"),
             society_group=dict(zip(socs["society_id"], socs["society_group"], strict=True)),
         )
 

@@ -138,16 +138,8 @@ def test_indicator5_onlac() -> None:
     assert r["mean"] == pytest.approx((6.5 + 4 + 4) / 3)
 
 
-def test_all_indicators_shapes() -> None:
-    care_days = pl.DataFrame(
-        {
-            "cw_study_id": ["a"],
-            "society_id": ["S01"],
-            "fiscal_year": ["2020-21"],
-            "placement_type": ["foster_home"],
-            "days": [10],
-        }
-    )
+def _admission_and_onlac() -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One admission and one OnLAC answer of child ``a`` at S01."""
     adm = pl.DataFrame(
         {
             "cw_study_id": ["a"],
@@ -168,6 +160,20 @@ def test_all_indicators_shapes() -> None:
             **{f"item_{j}": [2] for j in range(1, 5)},
         }
     )
+    return adm, onlac
+
+
+def test_all_indicators_shapes() -> None:
+    care_days = pl.DataFrame(
+        {
+            "cw_study_id": ["a"],
+            "society_id": ["S01"],
+            "fiscal_year": ["2020-21"],
+            "placement_type": ["foster_home"],
+            "days": [10],
+        }
+    )
+    adm, onlac = _admission_and_onlac()
     out = ind.all_indicators(CASES, care_days, adm, onlac)
     assert len(out) == 5
     for _name, (table, dims, num, stats) in out.items():
@@ -252,26 +258,7 @@ def test_indicators_by_region_count_each_child_once_in_their_region() -> None:
             "days": [10, 20, 30],
         }
     )
-    adm = pl.DataFrame(
-        {
-            "cw_study_id": ["a"],
-            "society_id": ["S01"],
-            "admission_fiscal_year": ["2018-19"],
-            "service_type": ["extended_society_care"],
-            "days_to_exit": [10],
-            "days_observed": [10],
-        }
-    )
-    onlac = pl.DataFrame(
-        {
-            "cw_study_id": ["a"],
-            "society_id": ["S01"],
-            "fiscal_year": ["2020-21"],
-            "age": [12],
-            "days_in_care": [400],
-            **{f"item_{j}": [2] for j in range(1, 5)},
-        }
-    )
+    adm, onlac = _admission_and_onlac()
     region = {"S01": "East", "S02": "East", "S03": "North"}
     out = ind.all_indicators(CASES, care_days, adm, onlac, groupings={"region": region})
     assert len(out) == 10

@@ -397,6 +397,49 @@ _SOCIETY_LEVELS: tuple[tuple[str, Level, str | None, pl.Expr], ...] = (
 )
 
 
+# a school table family by place: (suffix, level, place column, the breakdown it publishes)
+_SCHOOL_PLACES: tuple[tuple[str, Level, str, str], ...] = (
+    ("board", B, "board_id", "ever_in_care"),
+    ("society", S, "society_id", "care_status"),
+    ("region", R, "region", "ever_in_care"),
+    ("society_group", G, "society_group", "care_status"),
+)
+
+
+def _school_places(
+    family: str, filters: Mapping[str, str], where: pl.Expr | None = None
+) -> tuple[Part, ...]:
+    """The parts of ``<family>_by_{board,society,region,society_group}``."""
+    return tuple(
+        Part(f"{family}_by_{sfx}", lv, "school_year", loc, {**filters, by: by}, where=where)
+        for sfx, lv, loc, by in _SCHOOL_PLACES
+    )
+
+
+def _means_parts(outcome: str) -> tuple[Part, ...]:
+    """A mean outcome's parts: Ontario by care status and by grade, then by place."""
+    where = pl.col("outcome") == outcome
+    return (
+        Part(
+            "means_by_care_status",
+            P,
+            "school_year",
+            None,
+            {"care_status": "care_status"},
+            where=where,
+        ),
+        Part(
+            "means_by_grade",
+            P,
+            "school_year",
+            None,
+            {"grade": "grade", "care_status": "care_status"},
+            where=where,
+        ),
+        *_school_places("means", {}, where),
+    )
+
+
 def _linkage_parts(table: str) -> tuple[Part, ...]:
     dims = {
         "age_group": "age_group",
@@ -465,34 +508,7 @@ SPECS: tuple[Spec, ...] = (
                 None,
                 {"outcome": "outcome", "grade": "grade", "care_status": "care_status"},
             ),
-            Part(
-                "outcomes_by_board",
-                B,
-                "school_year",
-                "board_id",
-                {"outcome": "outcome", "ever_in_care": "ever_in_care"},
-            ),
-            Part(
-                "outcomes_by_society",
-                S,
-                "school_year",
-                "society_id",
-                {"outcome": "outcome", "care_status": "care_status"},
-            ),
-            Part(
-                "outcomes_by_region",
-                R,
-                "school_year",
-                "region",
-                {"outcome": "outcome", "ever_in_care": "ever_in_care"},
-            ),
-            Part(
-                "outcomes_by_society_group",
-                G,
-                "school_year",
-                "society_group",
-                {"outcome": "outcome", "care_status": "care_status"},
-            ),
+            *_school_places("outcomes", {"outcome": "outcome"}),
         ),
     ),
     Spec(
@@ -506,17 +522,7 @@ SPECS: tuple[Spec, ...] = (
             Indicator("attendance_percent_lower_ci", "ci_low", "%", 1, 100.0),
             Indicator("attendance_percent_upper_ci", "ci_high", "%", 1, 100.0),
         ),
-        tuple(
-            Part(t, lv, "school_year", loc, f, where=pl.col("outcome") == "attendance_rate")
-            for t, lv, loc, f in (
-                ("means_by_care_status", P, None, {"care_status": "care_status"}),
-                ("means_by_grade", P, None, {"grade": "grade", "care_status": "care_status"}),
-                ("means_by_board", B, "board_id", {"ever_in_care": "ever_in_care"}),
-                ("means_by_society", S, "society_id", {"care_status": "care_status"}),
-                ("means_by_region", R, "region", {"ever_in_care": "ever_in_care"}),
-                ("means_by_society_group", G, "society_group", {"care_status": "care_status"}),
-            )
-        ),
+        _means_parts("attendance_rate"),
     ),
     Spec(
         "school_credits",
@@ -529,17 +535,7 @@ SPECS: tuple[Spec, ...] = (
             Indicator("credits_mean_lower_ci", "ci_low", "", 2),
             Indicator("credits_mean_upper_ci", "ci_high", "", 2),
         ),
-        tuple(
-            Part(t, lv, "school_year", loc, f, where=pl.col("outcome") == "credits_earned")
-            for t, lv, loc, f in (
-                ("means_by_care_status", P, None, {"care_status": "care_status"}),
-                ("means_by_grade", P, None, {"grade": "grade", "care_status": "care_status"}),
-                ("means_by_board", B, "board_id", {"ever_in_care": "ever_in_care"}),
-                ("means_by_society", S, "society_id", {"care_status": "care_status"}),
-                ("means_by_region", R, "region", {"ever_in_care": "ever_in_care"}),
-                ("means_by_society_group", G, "society_group", {"care_status": "care_status"}),
-            )
-        ),
+        _means_parts("credits_earned"),
     ),
     Spec(
         "graduation",
@@ -578,34 +574,7 @@ SPECS: tuple[Spec, ...] = (
                 None,
                 {"assessment": "assessment", "ever_in_care": "ever_in_care"},
             ),
-            Part(
-                "eqao_by_board",
-                B,
-                "school_year",
-                "board_id",
-                {"assessment": "assessment", "ever_in_care": "ever_in_care"},
-            ),
-            Part(
-                "eqao_by_society",
-                S,
-                "school_year",
-                "society_id",
-                {"assessment": "assessment", "care_status": "care_status"},
-            ),
-            Part(
-                "eqao_by_region",
-                R,
-                "school_year",
-                "region",
-                {"assessment": "assessment", "ever_in_care": "ever_in_care"},
-            ),
-            Part(
-                "eqao_by_society_group",
-                G,
-                "school_year",
-                "society_group",
-                {"assessment": "assessment", "care_status": "care_status"},
-            ),
+            *_school_places("eqao", {"assessment": "assessment"}),
         ),
     ),
     Spec(

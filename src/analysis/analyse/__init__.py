@@ -53,7 +53,6 @@ STUDENT_YEAR_COLUMNS: tuple[str, ...] = (
     "study_id",
     "school_year",
     "board_id",
-    "board_region",
     "grade",
     "gender",
     "days_enrolled",
@@ -382,27 +381,25 @@ class Places:
         )
 
     def tag(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """``frame`` with the ``region`` of its board and the ``society_group`` of its society.
+        """``frame`` with the ``region`` of its board and the ``society_group`` of its society
+        (null where the board or the society is: generalised, or none).
 
-        The region is the de-identified ``board_region`` where the rows have it (a board
-        generalised to its region still has one; "Ontario" or null has none), else the region
-        of ``board_id``; the group is null where the society is (generalised or none)."""
+        The region is the named board's, not the de-identified ``board_region``: a region's cell
+        is then exactly the sum of its boards' cells. With the students of boards generalised to
+        their region in it, a region minus its boards would count those few students (a handful
+        in a small board), and protecting that difference would cost many more cells."""
 
         def of(col: str, mapping: dict[str, str]) -> pl.Expr:
             return (
                 pl.col(col)
                 .cast(pl.Utf8)
                 .replace_strict(mapping, default=None, return_dtype=pl.Utf8)
+                .cast(pl.Categorical)
             )
 
-        if "board_region" in frame.columns:
-            named = pl.col("board_region").cast(pl.Utf8)
-            region = pl.when(named.is_in(list(REGIONS))).then(named).otherwise(None)
-        else:
-            region = of("board_id", self.board_region)
         return frame.with_columns(
-            region.cast(pl.Categorical).alias("region"),
-            of("society_id", self.society_group).cast(pl.Categorical).alias("society_group"),
+            of("board_id", self.board_region).alias("region"),
+            of("society_id", self.society_group).alias("society_group"),
         )
 
     def society_groupings(self) -> dict[str, dict[str, str]]:

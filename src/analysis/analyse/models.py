@@ -215,7 +215,6 @@ EQ_COLUMNS: tuple[str, ...] = (
     "care_status",
     "ever_in_care",
     "society_id",
-    "board_region",
     "placement_group",
     "indigenous",
     "cw_involved",

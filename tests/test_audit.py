@@ -161,6 +161,49 @@ def test_a_board_is_exposed_by_its_region_unless_the_release_knows_the_nesting()
     assert any("region" in r.about for r in rel.ledger().relations), "no relation by region"
 
 
+ALONE_IN_REGION = {"B01": "East", "B02": "Central", "B03": "North"}
+
+
+def _regions_of_one_board() -> dict[str, TableArgs]:
+    # each region has one named board (its cell is the board's), the other boards are one row
+    # (null) in both tables: B01's 3 is Ontario minus the rest, and hiding another board alone
+    # hides nothing, since its region prints the same number
+    n = [3, 40, 30, 50]
+    boards = pl.DataFrame(
+        {"outcome": ["chronic_absent"] * 4, "board_id": ["B01", "B02", "B03", None], "n": n}
+    )
+    regions = pl.DataFrame(
+        {"outcome": ["chronic_absent"] * 4, "region": ["East", "Central", "North", None], "n": n}
+    )
+    province = pl.DataFrame({"outcome": ["chronic_absent"], "n": [sum(n)]})
+    return {
+        "by_board": (boards, ["outcome", "board_id"], None, (), "students"),
+        "by_region": (regions, ["outcome", "region"], None, (), "students"),
+        "ontario": (province, ["outcome"], None, (), "students"),
+    }
+
+
+def test_a_board_alone_in_its_region_is_hidden_with_its_region_and_ontario_stays() -> None:
+    import dataclasses
+
+    nested = dataclasses.replace(
+        STRUCTURE, within={"students": {"board_id": {"region": ALONE_IN_REGION}}}
+    )
+    rel, files, prov = publish(_regions_of_one_board(), structure=nested)
+    report = audit(
+        {t.name: t for t in rel.true_tables()}, files, prov, nested, RULE, engines=("highs",)
+    )
+    assert not failing(report), failing(report)
+    final = rel.finalise()
+    assert final["ontario"].df["n__symbol"].to_list() == [""], "Ontario's cell was hidden"
+    boards = dict(zip(final["by_board"].df["board_id"], final["by_board"].df["n__symbol"]))
+    regions = dict(zip(final["by_region"].df["region"], final["by_region"].df["n__symbol"]))
+    hidden = {b for b, s in boards.items() if s == "c" and b != "B01"}
+    assert hidden, boards
+    # a board hidden as a complement is hidden with its region (the same number)
+    assert all(regions[ALONE_IN_REGION.get(b) if b else None] == "c" for b in hidden), regions
+
+
 # ---------------------------------------------------------------- the outside attack's examples
 def _linkage_by_group() -> dict[str, TableArgs]:
     # (a) one society's linked records = the age-group total minus the other societies

@@ -72,6 +72,22 @@ def test_small_cell_suppressed_and_rectangle_protects_it():
         assert iv.width >= PRIV.protection_width
 
 
+def test_the_cheapest_sufficient_complement_is_hidden_not_the_margin():
+    # two small groups sum to 4 (3 + 1), Ontario minus the two large groups: hiding one large group
+    # protects them, and so would hiding the total (without bound); the total stays printed
+    df = pl.DataFrame(
+        {"g": ["SG1", "SG2", "SG3", "SG4", "Total"], "n": [3, 1, 40, 50, 94]}
+    )
+    prot = Release(PRIV).protect("t", df, ("g",), "n")
+    sym = dict(zip(prot.df["g"], prot.df["n__symbol"], strict=True))
+    assert sym == {"SG1": "c", "SG2": "c", "SG3": "c", "SG4": "", "Total": ""}, sym
+    keys = df.select("g").rows()
+    counts = df["n"].to_numpy().astype(float)
+    supp = (prot.df["n__symbol"] == "c").to_numpy()
+    for iv in TableLP(counts, None, margin_groups(keys, ("g",), "Total")).intervals(supp, supp):
+        assert iv.width >= PRIV.protection_width
+
+
 def test_numerator_rule_keeps_count_hides_rate():
     df = two_way(
         {("a", "x"): 30, ("a", "y"): 40, ("b", "x"): 50, ("b", "y"): 60},

@@ -75,7 +75,9 @@ class Structure:
     nobody. ``within``: universe -> {dim: {parent dim: {value: parent value}}}, a geography
     nested in a coarser one (boards in regions, societies in regions and in groups of
     societies): the cells of a dim's values that map to one parent value add up to the parent's
-    cell, as well as all of them adding up to the cell without either dim.
+    cell, as well as all of them adding up to the cell without either dim. A value the mapping
+    does not name, and the dim's rest (null: other boards), are in the parent's rest (null), as
+    the tables are tagged (:meth:`analysis.analyse.Places.tag`).
     """
 
     partitions: tuple[str, ...] = ()
@@ -403,9 +405,9 @@ def _register(
             continue
         rest, value = _without(key, d), _value(key, d)
         for parent_dim, of in parents.items():
-            up = of.get(value)
-            if up is None or parent_dim in dims:
+            if parent_dim in dims:
                 continue
+            up = of.get(value)  # a value it does not name (or the rest, null) is in the rest
             parent = tuple(sorted((*rest, (parent_dim, up)), key=lambda t: t[0]))
             groups.setdefault(parent, {}).setdefault(f"{d} within {parent_dim}", []).append(v)
 

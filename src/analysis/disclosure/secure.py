@@ -12,8 +12,11 @@ hide, closest to it in the equations:
    first), the first whose hiding satisfies the rule, else the one that widens it most.
 
 Hiding a quantity hides every position where it is printed (every board report printing the
-Ontario cell, every placement-group row repeating a society's days). The caller re-protects the
-tables (consistency, per-table checks) and calls again until nothing fails.
+Ontario cell, every placement-group row repeating a society's days), and every quantity the
+release states is equal to it (:func:`equal_classes`: a region whose only named board is that
+board counts the same students as the board), since hiding one of two equal printed values hides
+nothing. The caller re-protects the tables (consistency, per-table checks) and calls again until
+nothing fails.
 """
 
 from __future__ import annotations
@@ -52,6 +55,40 @@ def failures(
         if why:
             bad.append((v, low, high, why))
     return tg, bad
+
+
+def equal_classes(led: Ledger) -> dict[int, list[int]]:
+    """Variables the release states are equal (a relation ``a - b = 0``), by variable: each
+    variable of a class of two or more maps to the whole class."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while parent.get(x, x) != x:
+            parent[x] = parent.get(parent[x], parent[x])
+            x = parent[x]
+        return x
+
+    for rel in led.relations:
+        if len(rel.coefs) == 2 and sorted(rel.coefs.values()) == [-1.0, 1.0]:
+            for x in rel.coefs:
+                parent.setdefault(x, x)
+            a, b = (find(x) for x in rel.coefs)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    classes: dict[int, list[int]] = {}
+    for x in list(parent):
+        classes.setdefault(find(x), []).append(x)
+    out: dict[int, list[int]] = {}
+    for members in classes.values():
+        group = sorted(set(members))
+        for x in group:
+            out[x] = group
+    return out
+
+
+def _with_equals(equal: dict[int, list[int]], w: int, printed: np.ndarray) -> list[int]:
+    """``w`` and the printed variables stated equal to it: what hiding ``w`` must hide."""
+    return [u for u in equal.get(w, [w]) if printed[u] or u == w]
 
 
 def _score(led: Ledger, v: int) -> tuple[float, ...]:
@@ -103,24 +140,33 @@ def _pinned_partner(lp: ReleaseLP, led: Ledger, v: int, printed: np.ndarray) -> 
     return best
 
 
-def choose(led: Ledger, lp: ReleaseLP, v: int, printed: np.ndarray, rule: Rule) -> int | None:
-    """The printed variable to hide so that ``v`` widens (see the module doc)."""
+def choose(
+    led: Ledger,
+    lp: ReleaseLP,
+    v: int,
+    printed: np.ndarray,
+    rule: Rule,
+    equal: dict[int, list[int]] | None = None,
+) -> list[int]:
+    """The printed variables to hide so that ``v`` widens (see the module doc): one, with the
+    printed variables stated equal to it; empty when nothing near ``v`` is printed."""
+    equal = equal if equal is not None else {}
     pinned = _pinned_partner(lp, led, v, printed)
     if pinned is not None:
-        return pinned
+        return _with_equals(equal, pinned, printed)
     cand = sorted(_neighbours(lp, v, printed), key=lambda w: _score(led, w))
     if not cand:
-        return None
+        return []
     best, best_w = cand[0], -1.0
     for w in cand:
         trial = printed.copy()
-        trial[w] = False
+        trial[_with_equals(equal, w, printed)] = False
         ((low, high),) = lp.bounds(~trial, [v])
         if rule.fails(led.vars[v], low, high) is None:
-            return w
+            return _with_equals(equal, w, printed)
         if high - low > best_w:
             best, best_w = w, high - low
-    return best
+    return _with_equals(equal, best, printed)
 
 
 def secure_round(
@@ -145,6 +191,7 @@ def secure_round(
         return RoundResult(0, len(mixed), len(mixed), []), hides
     lp = ReleaseLP(led, cache)
     printed = led.printed()
+    equal = equal_classes(led)
     tg, bad = failures(led, lp, printed, rule)
     on_fail(bad)
     touched = np.zeros(led.n, dtype=bool)
@@ -156,14 +203,15 @@ def secure_round(
         comp = lp.components.component(v, ~printed)
         if touched[comp].any():
             continue
-        w = choose(led, lp, v, printed, rule)
-        if w is None:
+        ws = choose(led, lp, v, printed, rule, equal)
+        if not ws:
             unresolved.append(v)
             continue
         touched[comp] = True
-        touched[w] = True
-        printed[w] = False
-        hidden += 1
-        for table, row, column in led.positions.get(w, []):
-            hides.setdefault((table, column), set()).add(row)
+        for w in ws:
+            touched[w] = True
+            printed[w] = False
+            hidden += 1
+            for table, row, column in led.positions.get(w, []):
+                hides.setdefault((table, column), set()).add(row)
     return RoundResult(len(tg), len(bad), hidden, unresolved), hides

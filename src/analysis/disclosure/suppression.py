@@ -106,7 +106,9 @@ def secondary(
             break
         iv = bad[0]
         measure = "count" if iv.measure == "count" or iv.measure.endswith(":count") else "num"
-        pick = complement(lp, iv, count_supp, num_supp, counts, measure, dim_rows, totals_label)
+        pick = complement(
+            lp, iv, count_supp, num_supp, counts, measure, dim_rows, totals_label, width
+        )
         if pick is None:
             break
         if measure == "count":
@@ -133,14 +135,18 @@ def complement(
     measure: str,
     dim_rows: list[tuple[Any, ...]],
     totals_label: str,
+    width: float,
 ) -> int | None:
     """The next published value to suppress so that ``iv`` widens.
 
     1. A margin constraint where ``iv``'s cell is the only unpublished value pins it exactly:
        suppress a partner there, preferring interior cells that already share another constraint
        with a suppressed cell (so suppressions close into rectangles), then small counts.
-    2. Otherwise look one step ahead: of the published cells near it (by margin constraints), the
-       one whose suppression widens ``iv`` most.
+    2. Otherwise look one step ahead: of the published cells near it (by margin constraints),
+       in that same order, the first whose suppression makes ``iv`` wide enough, else the one
+       that widens it most. The cheapest sufficient complement, not the widest: the widest is
+       often the margin (Ontario's cell, which a table by group of societies repeats), and a
+       margin hidden for one small group is lost to every reader.
     """
     s = lp.system
     unpub = count_supp if measure == "count" else num_supp
@@ -163,7 +169,7 @@ def complement(
         rest = np.flatnonzero(published).tolist()
         return int(min(rest, key=score)) if rest else None
     ranked = sorted(cand_set, key=score)[:12]
-    return _widest(lp, iv, ranked, count_supp, num_supp, measure)
+    return _widest(lp, iv, ranked, count_supp, num_supp, measure, width)
 
 
 def _pinned_partner(
@@ -209,9 +215,11 @@ def _widest(
     count_supp: np.ndarray,
     num_supp: np.ndarray,
     measure: str,
+    width: float,
 ) -> int:
-    """Of the ``ranked`` candidates, the one whose suppression widens ``iv`` most (the first of
-    equals); the widths with each candidate suppressed are solved together as one batch."""
+    """Of the ``ranked`` candidates, the first whose suppression widens ``iv`` to ``width``, else
+    the one that widens it most (the first of equals); the widths with each candidate suppressed
+    are solved together as one batch."""
     requests: list[Request] = []
     for o in ranked:
         cs, ns = count_supp.copy(), num_supp.copy()
@@ -224,6 +232,8 @@ def _widest(
     best, best_w = ranked[0], -1.0
     for o, (low, high) in zip(ranked, lp.bounds(requests), strict=True):
         w = high - low
+        if w >= width - TOL:
+            return o
         if w > best_w + TOL:
             best, best_w = o, w
     return best

@@ -196,8 +196,9 @@ def test_a_board_alone_in_its_region_is_hidden_with_its_region_and_ontario_stays
     assert not failing(report), failing(report)
     final = rel.finalise()
     assert final["ontario"].df["n__symbol"].to_list() == [""], "Ontario's cell was hidden"
-    boards = dict(zip(final["by_board"].df["board_id"], final["by_board"].df["n__symbol"]))
-    regions = dict(zip(final["by_region"].df["region"], final["by_region"].df["n__symbol"]))
+    b, r = final["by_board"].df, final["by_region"].df
+    boards = dict(zip(b["board_id"], b["n__symbol"], strict=True))
+    regions = dict(zip(r["region"], r["n__symbol"], strict=True))
     hidden = {b for b, s in boards.items() if s == "c" and b != "B01"}
     assert hidden, boards
     # a board hidden as a complement is hidden with its region (the same number)

@@ -75,9 +75,7 @@ def test_small_cell_suppressed_and_rectangle_protects_it():
 def test_the_cheapest_sufficient_complement_is_hidden_not_the_margin():
     # two small groups sum to 4 (3 + 1), Ontario minus the two large groups: hiding one large group
     # protects them, and so would hiding the total (without bound); the total stays printed
-    df = pl.DataFrame(
-        {"g": ["SG1", "SG2", "SG3", "SG4", "Total"], "n": [3, 1, 40, 50, 94]}
-    )
+    df = pl.DataFrame({"g": ["SG1", "SG2", "SG3", "SG4", "Total"], "n": [3, 1, 40, 50, 94]})
     prot = Release(PRIV).protect("t", df, ("g",), "n")
     sym = dict(zip(prot.df["g"], prot.df["n__symbol"], strict=True))
     assert sym == {"SG1": "c", "SG2": "c", "SG3": "c", "SG4": "", "Total": ""}, sym

@@ -258,10 +258,10 @@ def catalogue_html(index: dict[str, Any], lang: str) -> str:
             f"<tbody>{''.join(rows)}</tbody></table>",
         )
     )
-    toc.append(("per-report", tr("open.catalogue.per_report_heading")))
+    toc.append(("from-reports", tr("open.catalogue.from_reports_heading")))
     parts += [
-        f'<h2 id="per-report">{_esc(tr("open.catalogue.per_report_heading"))}</h2>',
-        f"<p>{_esc(tr('open.catalogue.per_report'))}</p>",
+        f'<h2 id="from-reports">{_esc(tr("open.catalogue.from_reports_heading"))}</h2>',
+        f"<p>{_esc(tr('open.catalogue.from_reports'))}</p>",
     ]
     page = _page(
         lang=lang,

@@ -286,6 +286,39 @@ def test_sector_reports_exist_in_both_languages_and_both_indexes_link_them(tiny_
     assert 'id="heading-indigenous-children"' in ancfsao
 
 
+def test_sector_reports_compare_the_groups_of_societies_from_their_published_rows(
+    tiny_build,
+) -> None:  # type: ignore[no-untyped-def]
+    from analysis.analyse import load_results
+
+    root = tiny_build.paths.reports_dir
+    t = load_results(tiny_build)["indicator1_no_recurrence_investigation_by_society_group"].df
+    for lang, head, other in (
+        ("en", "Counted by group of societies", "Other societies"),
+        ("fr", "Par groupe de sociétés", "autres sociétés"),
+    ):
+        said = [
+            s
+            for s in generated_sentences((root / f"sector-oacas-{lang}.html").read_text("utf-8"))
+            if s.startswith(head)
+        ]
+        assert said, lang
+        # indicator 1's sentence gives the other societies' published rate in its year
+        first = said[0]
+        year = re.search(r"(\d{4}-\d{2})", first)
+        value = re.search(re.escape(other) + r" (\d+)\s?%", first)
+        assert year and value, first
+        row = t.filter((pl.col("society_group") == "SG3") & (pl.col("fiscal_year") == year[1]))
+        assert row["rate__symbol"][0] == "", row
+        pct = Decimal(repr(100 * row["rate"][0])).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+        assert int(pct) == int(value[1]), (first, row)
+        # ANCFSAO's report speaks of the Indigenous societies only
+        page = (root / f"sector-ancfsao-{lang}.html").read_text("utf-8")
+        for s in generated_sentences(page):
+            if s.startswith(head):
+                assert other not in s and "aith" not in s and "confession" not in s, s
+
+
 def test_youth_summary_has_five_to_eight_findings_each_with_a_chart(tiny_build) -> None:  # type: ignore[no-untyped-def]
     for lang in ("en", "fr"):
         page = (tiny_build.paths.reports_dir / f"youth-{lang}.html").read_text(encoding="utf-8")

@@ -636,6 +636,32 @@ def province_value(r: Report, t: Protected, *, col: str, fmt: Fmt, year: str, me
     return _said(r, "unknown")
 
 
+def group_values(
+    r: Report, t: Protected, *, by: str, col: str, fmt: Fmt, year: str, measure: str
+) -> Said:
+    """The published value of each group (rows labelled in ``by``) in one sentence; the groups
+    whose value is suppressed are named as such, and nothing is said when none is published."""
+    items, shown = [], 0
+    for label in t.df[by].to_list():
+        e = est(t, col, **{by: label})
+        name = lower_first(label) if r.lang == "fr" else label  # "sociétés autochtones"
+        if e.value is None:
+            items.append(r.t("narr.group_item_hidden", group=name))
+        else:
+            items.append(r.t("narr.group_item", group=name, value=Words(r).value(e.value, fmt)))
+            shown += 1
+    if not shown:
+        return Said("suppressed", None)
+    r.finding(
+        "narr.group_values",
+        sources=[t.name],
+        measure=measure,
+        year=year,
+        items="; ".join(items),
+    )
+    return _said(r, "unknown")
+
+
 def indigenous_terms(r: Report, t: Protected, *, group: str) -> Said:
     """The Indigenous odds ratios of the yes/no outcome models (``indigenous:cw_active`` rows)."""
     said = Said("suppressed", None)

@@ -21,6 +21,7 @@ import polars as pl
 
 from analysis.config import Config
 from analysis.disclosure import Protected
+from analysis.domain.vocab import SOCIETY_GROUPS
 from analysis.reports import narrative
 from analysis.reports.narrative import PROVINCE_AREA, lower_first
 from analysis.reports.report import Report
@@ -1841,6 +1842,78 @@ def _societies_side_by_side(
     return t, last
 
 
+def _groups_side_by_side(
+    r: Report,
+    results: Mapping[str, Protected],
+    name: str,
+    fixed: Mapping[str, Any],
+    year_col: str,
+    year: str,
+    tag: str,
+) -> Protected | None:
+    """One indicator's rows by group of societies (``<name>_by_society_group``) in ``year``, beside
+    Ontario's: the Indigenous societies for ANCFSAO, every group for OACAS; ``None`` when the
+    release has no such table."""
+    grouped = f"{name}_by_society_group"
+    if grouped not in results:
+        return None
+    codes = ["SG1"] if tag == "ancfsao" else [code for code, _ in SOCIETY_GROUPS]
+    p = results[grouped]
+    t = subset(p, name=f"{p.name}-{tag}", society_group=[*codes, "Total"], **fixed)
+    t = subset(drop_dims(t, *fixed), **{year_col: year})
+    if t.df.filter(pl.col("society_group") != "Total").is_empty():
+        return None
+    t = _ordered(t, "society_group", (*codes, "Total"))
+    labels = {code: r.t(f"open.group.{key}") for code, key in SOCIETY_GROUPS}
+    return _rename_values(t, "society_group", {**labels, "Total": PROVINCE_AREA})
+
+
+def sector_groups(
+    r: Report,
+    t: Protected,
+    *,
+    msg: str,
+    value: str,
+    fmt_kind: narrative.Fmt,
+    year: str,
+    formats: Mapping[str, str],
+    n_label: str,
+) -> None:
+    """The groups of societies beside Ontario: a sentence of their published values, and a chart."""
+    said = narrative.group_values(
+        r,
+        replace(t, df=t.df.filter(pl.col("society_group") != PROVINCE_AREA)),
+        by="society_group",
+        col=value,
+        fmt=fmt_kind,
+        year=year,
+        measure=lower_first(r.t(msg)),
+    )
+    if said.text is None:
+        return
+    r.chart(
+        t,
+        kind="bar",
+        category="society_group",
+        value=value,
+        lower="ci_low" if "ci_low" in t.df.columns else None,
+        upper="ci_high" if "ci_high" in t.df.columns else None,
+        caption="caption.society_groups",
+        alt="alt.partly_suppressed",
+        alt_text=said.text,
+        heading="chart.society_groups",
+        heading_level=4,
+        values={"measure": r.t(msg), "year": year},
+        formats=dict(formats),
+        labels={
+            "society_group": "col.society_group",
+            "n": n_label,
+            "events": "col.events_indicator",
+        },
+        lead=_pending(r),
+    )
+
+
 def sector_indicators(
     r: Report, results: Mapping[str, Protected], names: Mapping[str, str], tag: str
 ) -> Report:
@@ -1893,6 +1966,18 @@ def sector_indicators(
             labels={"society_id": "col.society", "n": n_label, "events": "col.events_indicator"},
             lead=_pending(r),
         )
+        groups = _groups_side_by_side(r, results, name, fixed, year_col, last, tag)
+        if groups is not None:
+            sector_groups(
+                r,
+                groups,
+                msg=msg,
+                value=value,
+                fmt_kind=fmt_kind,
+                year=last,
+                formats=formats,
+                n_label=n_label,
+            )
     r.text("text.societies_caution")
     return r
 

@@ -1891,25 +1891,42 @@ def sector_groups(
     )
     if said.text is None:
         return
+    _beside_ontario(
+        r, t, "society_group", value, "society_groups", said.text, msg, year, formats, n_label
+    )
+
+
+def _beside_ontario(
+    r: Report,
+    t: Protected,
+    category: str,
+    value: str,
+    what: str,
+    alt_text: str | None,
+    msg: str,
+    year: str,
+    formats: Mapping[str, str],
+    n_label: str,
+) -> None:
+    """A bar chart of an indicator's ``value`` for its places (``category``) beside Ontario in
+    one year, with the findings just written as its lead; ``what`` names its caption and heading
+    messages."""
+    col_label = {"society_id": "col.society", "society_group": "col.society_group"}[category]
     r.chart(
         t,
         kind="bar",
-        category="society_group",
+        category=category,
         value=value,
         lower="ci_low" if "ci_low" in t.df.columns else None,
         upper="ci_high" if "ci_high" in t.df.columns else None,
-        caption="caption.society_groups",
+        caption=f"caption.{what}",
         alt="alt.partly_suppressed",
-        alt_text=said.text,
-        heading="chart.society_groups",
+        alt_text=alt_text,
+        heading=f"chart.{what}",
         heading_level=4,
         values={"measure": r.t(msg), "year": year},
         formats=dict(formats),
-        labels={
-            "society_group": "col.society_group",
-            "n": n_label,
-            "events": "col.events_indicator",
-        },
+        labels={category: col_label, "n": n_label, "events": "col.events_indicator"},
         lead=_pending(r),
     )
 
@@ -1949,22 +1966,9 @@ def sector_indicators(
             year=last,
             measure=lower_first(r.t(msg)),
         )
-        r.chart(
-            t,
-            kind="bar",
-            category="society_id",
-            value=value,
-            lower="ci_low" if "ci_low" in t.df.columns else None,
-            upper="ci_high" if "ci_high" in t.df.columns else None,
-            caption="caption.societies",
-            alt="alt.partly_suppressed",
-            alt_text=said.text if said.relation != "suppressed" else None,
-            heading="chart.societies",
-            heading_level=4,
-            values={"measure": r.t(msg), "year": last},
-            formats=formats,
-            labels={"society_id": "col.society", "n": n_label, "events": "col.events_indicator"},
-            lead=_pending(r),
+        alt_text = said.text if said.relation != "suppressed" else None
+        _beside_ontario(
+            r, t, "society_id", value, "societies", alt_text, msg, last, formats, n_label
         )
         groups = _groups_side_by_side(r, results, name, fixed, year_col, last, tag)
         if groups is not None:

@@ -59,31 +59,26 @@ def failures(
 
 def equal_classes(led: Ledger) -> dict[int, list[int]]:
     """Variables the release states are equal (a relation ``a - b = 0``), by variable: each
-    variable of a class of two or more maps to the whole class."""
-    parent: dict[int, int] = {}
+    variable of a class of two or more maps to the whole class (connected components of those
+    relations)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
 
-    def find(x: int) -> int:
-        while parent.get(x, x) != x:
-            parent[x] = parent.get(parent[x], parent[x])
-            x = parent[x]
-        return x
-
-    for rel in led.relations:
-        if len(rel.coefs) == 2 and sorted(rel.coefs.values()) == [-1.0, 1.0]:
-            for x in rel.coefs:
-                parent.setdefault(x, x)
-            a, b = (find(x) for x in rel.coefs)
-            if a != b:
-                parent[max(a, b)] = min(a, b)
+    pairs = [
+        tuple(rel.coefs)
+        for rel in led.relations
+        if len(rel.coefs) == 2 and sorted(rel.coefs.values()) == [-1.0, 1.0]
+    ]
+    if not pairs:
+        return {}
+    a, b = (np.array(x, dtype=np.int64) for x in zip(*pairs, strict=True))
+    adj = coo_matrix((np.ones(len(pairs)), (a, b)), shape=(led.n, led.n))
+    _, labels = connected_components(adj, directed=False)
+    members = np.unique(np.concatenate([a, b]))
     classes: dict[int, list[int]] = {}
-    for x in list(parent):
-        classes.setdefault(find(x), []).append(x)
-    out: dict[int, list[int]] = {}
-    for members in classes.values():
-        group = sorted(set(members))
-        for x in group:
-            out[x] = group
-    return out
+    for x in members.tolist():
+        classes.setdefault(int(labels[x]), []).append(x)
+    return {x: group for group in classes.values() for x in group}
 
 
 def _with_equals(equal: dict[int, list[int]], w: int, printed: np.ndarray) -> list[int]:
